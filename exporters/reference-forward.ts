@@ -1,0 +1,126 @@
+// A plain-JS reference forward pass of a StudentSpec with TF.js semantics, accumulating in float64.
+// Deliberately written straight from the TF.js definitions (NHWC maps, HWIO kernels, 'same' padding with
+// the odd pad at the end, 'valid' max pooling with stride = pool size, H-W-C flatten), sharing no code with
+// the exporters, so that it is an independent check of every exported artifact.
+
+import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import { EdgeDistillError } from '../pipeline/errors.ts';
+
+/** Activation of one example: a flat vector, or an NHWC map stored as data[(y * width + x) * channels + c]. */
+type Activation =
+  | { kind: 'flat'; data: Float64Array }
+  | { kind: 'image'; height: number; width: number; channels: number; data: Float64Array };
+
+/**
+ * Runs `batch` examples (x is [batch, spec.features], row-major). Returns probs [batch, C] (per-class block
+ * sums of the softmax over the C*S logits) and the last layer's logits [batch, C*S].
+ */
+export function forwardSpec(spec: StudentSpec, x: Float32Array, batch: number): { probs: Float32Array; logits: Float32Array } {
+  const C = spec.classes;
+  const S = spec.subclasses;
+  if (x.length !== batch * spec.features) {
+    throw mismatch(`input has ${x.length} values, batch ${batch} x ${spec.features} features needs ${batch * spec.features}`);
+  }
+  const probs = new Float32Array(batch * C);
+  const logits = new Float32Array(batch * C * S);
+  for (let n = 0; n < batch; n++) {
+    const row = Float64Array.from(x.subarray(n * spec.features, (n + 1) * spec.features));
+    let a: Activation = spec.image ? { kind: 'image', ...spec.image, data: row } : { kind: 'flat', data: row };
+    for (const layer of spec.layers) a = applyLayer(layer, a);
+    if (a.kind !== 'flat' || a.data.length !== C * S) throw mismatch(`the last layer does not emit ${C * S} logits`);
+    const z = a.data;
+    let max = -Infinity;
+    for (const v of z) max = Math.max(max, v);
+    let total = 0;
+    const e = z.map((v) => {
+      const ev = Math.exp(v - max);
+      total += ev;
+      return ev;
+    });
+    for (let c = 0; c < C; c++) {
+      let p = 0;
+      for (let s = 0; s < S; s++) p += e[c * S + s]!;
+      probs[n * C + c] = p / total;
+    }
+    logits.set(z, n * C * S);
+  }
+  return { probs, logits };
+}
+
+function applyLayer(layer: LayerSpec, a: Activation): Activation {
+  switch (layer.kind) {
+    case 'dense': {
+      if (a.kind !== 'flat' || a.data.length !== layer.inputs) throw mismatch(`dense expects ${layer.inputs} flat inputs`);
+      const out = new Float64Array(layer.units);
+      for (let j = 0; j < layer.units; j++) {
+        let acc = layer.bias[j]!;
+        for (let i = 0; i < layer.inputs; i++) acc += a.data[i]! * layer.kernel[i * layer.units + j]!;
+        out[j] = act(acc, layer.activation);
+      }
+      return { kind: 'flat', data: out };
+    }
+    case 'conv2d': {
+      if (a.kind !== 'image' || a.channels !== layer.inChannels) throw mismatch(`conv2d expects ${layer.inChannels} channels`);
+      const { height: H, width: W } = a;
+      const k = layer.kernelSize;
+      const I = layer.inChannels;
+      const O = layer.filters;
+      // TF 'same', stride 1: total padding k-1, floor half before, the rest after.
+      const pad = layer.padding === 'same' ? Math.floor((k - 1) / 2) : 0;
+      const outH = layer.padding === 'same' ? H : H - k + 1;
+      const outW = layer.padding === 'same' ? W : W - k + 1;
+      const out = new Float64Array(outH * outW * O);
+      for (let y = 0; y < outH; y++) {
+        for (let xo = 0; xo < outW; xo++) {
+          for (let o = 0; o < O; o++) {
+            let acc = layer.bias[o]!;
+            for (let dy = 0; dy < k; dy++) {
+              const iy = y + dy - pad;
+              if (iy < 0 || iy >= H) continue;
+              for (let dx = 0; dx < k; dx++) {
+                const ix = xo + dx - pad;
+                if (ix < 0 || ix >= W) continue;
+                for (let i = 0; i < I; i++) {
+                  acc += a.data[(iy * W + ix) * I + i]! * layer.kernel[((dy * k + dx) * I + i) * O + o]!;
+                }
+              }
+            }
+            out[(y * outW + xo) * O + o] = act(acc, layer.activation);
+          }
+        }
+      }
+      return { kind: 'image', height: outH, width: outW, channels: O, data: out };
+    }
+    case 'maxpool2d': {
+      if (a.kind !== 'image') throw mismatch('maxpool2d expects an image');
+      const p = layer.poolSize;
+      const { height: H, width: W, channels: Ch } = a;
+      const outH = Math.floor((H - p) / p) + 1;
+      const outW = Math.floor((W - p) / p) + 1;
+      const out = new Float64Array(outH * outW * Ch);
+      for (let y = 0; y < outH; y++) {
+        for (let xo = 0; xo < outW; xo++) {
+          for (let c = 0; c < Ch; c++) {
+            let m = -Infinity;
+            for (let dy = 0; dy < p; dy++) {
+              for (let dx = 0; dx < p; dx++) m = Math.max(m, a.data[((y * p + dy) * W + (xo * p + dx)) * Ch + c]!);
+            }
+            out[(y * outW + xo) * Ch + c] = m;
+          }
+        }
+      }
+      return { kind: 'image', height: outH, width: outW, channels: Ch, data: out };
+    }
+    case 'flatten':
+      // NHWC storage is already in H, W, C order.
+      return { kind: 'flat', data: a.data };
+  }
+}
+
+function act(v: number, kind: 'relu' | 'linear'): number {
+  return kind === 'relu' ? Math.max(0, v) : v;
+}
+
+function mismatch(message: string): EdgeDistillError {
+  return new EdgeDistillError('E_SHAPE_MISMATCH', `Reference forward pass: ${message}`, 'Check the StudentSpec against its input.');
+}

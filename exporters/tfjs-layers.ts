@@ -1,0 +1,55 @@
+// Exports a StudentSpec as a TF.js layers model that stock TF.js loads with loadLayersModel: the student's
+// layers, then the class-probability head made of stock layers only (softmax over C*S logits, then a frozen
+// Dense with a 0/1 block kernel that sums each class's S subclass probabilities).
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../pipeline/tfjs.ts';
+import type { StudentSpec } from '../pipeline/student-spec.ts';
+import { serializeLayersModel } from './tfjs-io.ts';
+
+/** Build the deployable TF.js model (outputs: probs [, subclass_logits]) from a spec. */
+export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
+  const input = tfl.input({ shape: [spec.features], name: spec.inputName });
+  let h: tfl.SymbolicTensor = input;
+  if (spec.image) h = tfl.layers.reshape({ targetShape: [spec.image.height, spec.image.width, spec.image.channels] }).apply(h) as tfl.SymbolicTensor;
+  const last = spec.layers.length - 1;
+  const S = spec.subclasses;
+  spec.layers.forEach((l, i) => {
+    const name = i === last ? (S > 1 ? spec.outputNames.subclassLogits : 'logits') : `${l.kind}_${i}`;
+    let layer: tfl.layers.Layer;
+    let weights: tf.Tensor[] = [];
+    if (l.kind === 'dense') {
+      layer = tfl.layers.dense({ units: l.units, activation: l.activation, name });
+      weights = [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)];
+    } else if (l.kind === 'conv2d') {
+      layer = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, padding: l.padding, activation: l.activation, name });
+      weights = [tf.tensor4d(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)];
+    } else if (l.kind === 'maxpool2d') layer = tfl.layers.maxPooling2d({ poolSize: l.poolSize, name });
+    else layer = tfl.layers.flatten({ name });
+    h = layer.apply(h) as tfl.SymbolicTensor;
+    if (weights.length) {
+      layer.setWeights(weights);
+      weights.forEach((w) => w.dispose());
+    }
+  });
+  const logits = h;
+  const C = spec.classes;
+  const sub = tfl.layers.activation({ activation: 'softmax', name: 'subclass_probs' }).apply(logits) as tfl.SymbolicTensor;
+  const sum = tfl.layers.dense({ units: C, useBias: false, trainable: false, name: spec.outputNames.probs });
+  const probs = sum.apply(sub) as tfl.SymbolicTensor;
+  const block = new Float32Array(C * S * C);
+  for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) block[(c * S + s) * C + c] = 1;
+  const k = tf.tensor2d(block, [C * S, C]);
+  sum.setWeights([k]);
+  k.dispose();
+  return tfl.model({ inputs: input, outputs: S > 1 ? [probs, logits] : probs, name: 'edge_distill_student' });
+}
+
+/** model.json text and weights.bin bytes of the deployable TF.js layers model. */
+export async function exportTfjsLayers(spec: StudentSpec): Promise<{ modelJson: string; weights: Uint8Array }> {
+  const model = buildLayersModel(spec);
+  try {
+    return await serializeLayersModel(model, { userDefinedMetadata: { ...spec.metadata, classes: String(spec.classes), subclasses: String(spec.subclasses) } });
+  } finally {
+    model.dispose();
+  }
+}

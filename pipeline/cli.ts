@@ -1,0 +1,130 @@
+// The thin CLI: flags -> the same raw config a pipeline.json holds -> parseConfig -> runPipeline -> one manifest.
+// This is the only place that turns an error into an exit code.
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Stage } from './config.ts';
+import { EdgeDistillError } from './errors.ts';
+import { createProgress } from './progress.ts';
+import { renderMarkdown } from './report.ts';
+import { runPipeline } from './runner.ts';
+import { inspectModel, renderModelInfo } from './inspect.ts';
+import { TOOL_VERSION } from './versions.ts';
+
+/** Exit codes: documented in the README. */
+export const EXIT = { ok: 0, error: 1, usage: 2, internal: 70 } as const;
+
+type FlagType = 'string' | 'number' | 'boolean' | 'array';
+/** Every pipeline flag names the config field it sets, so flags and config files cannot drift apart. */
+const FLAGS: Record<string, { path: string; type: FlagType; describe: string; number?: boolean }> = {
+  out: { path: 'out', type: 'string', describe: 'output folder (default ./edge-distill-out)' },
+  seed: { path: 'seed', type: 'number', describe: 'seed for splits, initialisation, LELP projections and batches' },
+  'cache-dir': { path: 'cacheDir', type: 'string', describe: 'teacher-output cache (default <out>/.cache)' },
+  backend: { path: 'backend', type: 'string', describe: 'TF.js backend: auto | tensorflow | wasm | cpu' },
+  teacher: { path: 'teacher.model', type: 'string', describe: 'teacher ONNX model' },
+  methods: { path: 'methods', type: 'array', describe: 'methods to distill with: lelp kd label' },
+  arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn' },
+  hidden: { path: 'student.hidden', type: 'array', number: true, describe: 'MLP hidden sizes, e.g. --hidden 8' },
+  steps: { path: 'train.steps', type: 'number', describe: 'training steps per student' },
+  'batch-size': { path: 'train.batchSize', type: 'number', describe: 'training batch size' },
+  lr: { path: 'train.learningRate', type: 'number', describe: 'Adam learning rate' },
+  'train-size': { path: 'data.trainSize', type: 'number', describe: 'use this many transfer examples (seeded subset)' },
+  formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs' },
+  runtimes: { path: 'bench.runtimes', type: 'array', describe: 'benchmark runtimes: onnxruntime-node tfjs-wasm' },
+  runs: { path: 'bench.runs', type: 'number', describe: 'timed benchmark runs' },
+  warmup: { path: 'bench.warmup', type: 'number', describe: 'warm-up runs before timing' },
+  'bench-batch': { path: 'bench.batch', type: 'number', describe: 'batch size for latency' },
+  threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency' },
+};
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys.at(-1)!] = value;
+}
+
+/** Build the raw config: the file (or the bundled example), then each given flag on top. */
+export function compileConfig(argv: Record<string, unknown>, stages: Stage[]) {
+  const { raw, baseDir } = readConfigFile((argv.config as string | undefined) ?? EXAMPLE_CONFIG_PATH);
+  const cfgRaw: Record<string, unknown> = structuredClone(raw);
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    let v = argv[flag];
+    if (v === undefined) continue;
+    if (flag === 'methods') v = (v as string[]).flatMap((s) => String(s).split(',')).map((name) => ({ name }));
+    else if (spec.type === 'array') v = (v as unknown[]).flatMap((s) => String(s).split(',')).map((s) => (spec.number ? Number(s) : s));
+    // Flag paths are relative to the working directory, unlike paths inside a config file.
+    if (flag === 'teacher') v = new URL(String(v), `file://${process.cwd()}/`).pathname;
+    setPath(cfgRaw, spec.path, v);
+  }
+  cfgRaw.stages = stages;
+  return parseConfig(cfgRaw, baseDir);
+}
+
+function pipelineFlags(y: Argv): Argv {
+  y.option('config', { type: 'string', describe: 'pipeline.json (default: the bundled Fashion-MNIST example)' });
+  y.option('json', { type: 'boolean', describe: 'print the report as JSON on stdout' });
+  y.option('quiet', { type: 'boolean', describe: 'no progress output' });
+  for (const [flag, s] of Object.entries(FLAGS)) y.option(flag, { type: s.type, describe: s.describe });
+  return y;
+}
+
+async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[] } = {}): Promise<void> {
+  const cfg = compileConfig(argv, stages);
+  const progress = createProgress({ quiet: Boolean(argv.quiet) });
+  const { out, report } = await runPipeline(cfg, { progress, ...extra });
+  if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
+  else process.stdout.write(`${renderMarkdown(report)}\nWrote ${out}/report.json, report.md and manifest.json\n`);
+}
+
+export async function main(args: string[]): Promise<number> {
+  const cli = yargs(args)
+    .scriptName('edge-distill')
+    .version(TOOL_VERSION)
+    .strict()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
+      if (unknown) throw new EdgeDistillError('E_UNKNOWN_OPTION', `unknown option ${unknown[1]}`, 'Run `edge-distill <command> --help` for the options.');
+      throw new EdgeDistillError('E_CONFIG', msg ?? 'bad command line', 'Run `edge-distill --help`.');
+    })
+    .command('run', 'distill, export and benchmark: the whole pipeline (the bundled example when no --config)', pipelineFlags, (a) => runCommand(a, ['distill', 'export', 'bench']))
+    .command('distill', 'train students (saved as checkpoints in <out>/students/<method>)', pipelineFlags, (a) => runCommand(a, ['distill']))
+    .command(
+      'export',
+      'export distilled students to ONNX and TF.js, checked for parity',
+      (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'student checkpoint folder(s) from `distill`' }),
+      (a) => runCommand(a, ['export'], { students: (a.student as string[]).map(String) }),
+    )
+    .command(
+      'bench [models..]',
+      'benchmark models (ONNX or TF.js) for accuracy and latency on the config\'s test data',
+      (y) => pipelineFlags(y).positional('models', { type: 'string', array: true, describe: 'model files' }),
+      (a) => runCommand(a, ['bench'], { models: ((a.models as string[] | undefined) ?? []).map(String) }),
+    )
+    .command(
+      'inspect <model>',
+      "a model's inputs, outputs, op counts, parameters and size",
+      (y) => y.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
+      (a) => {
+        const info = inspectModel(String(a.model));
+        process.stdout.write((a.json ? JSON.stringify(info, null, 2) : renderModelInfo(info)) + '\n');
+      },
+    )
+    .demandCommand(1, 'Name a command: run, distill, export, bench or inspect.')
+    .help();
+  try {
+    await cli.parseAsync();
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof EdgeDistillError) {
+      process.stderr.write(`edge-distill: ${err.toLine()}\n`);
+      return err.code === 'E_CONFIG' || err.code === 'E_UNKNOWN_OPTION' ? EXIT.usage : EXIT.error;
+    }
+    process.stderr.write(`edge-distill: E_INTERNAL: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,196 @@
+// The one validated run config. The CLI's flags and a `--config pipeline.json` both compile to it, and the
+// runner (pipeline/runner.ts) executes nothing else. Field docs here are the config format's reference.
+import { z } from 'zod';
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { EdgeDistillError } from './errors.ts';
+
+const path = z.string().min(1);
+
+export const SourceSchema = z.discriminatedUnion('format', [
+  z.strictObject({ format: z.literal('idx'), features: path, labels: path.optional() }),
+  z.strictObject({
+    format: z.literal('csv'),
+    path,
+    label: z.union([z.string(), z.number().int().nonnegative()]).optional(),
+    features: z.array(z.union([z.string(), z.number().int().nonnegative()])).optional(),
+    header: z.boolean().optional(),
+  }),
+  z.strictObject({ format: z.literal('jsonl'), path, featuresKey: z.string().optional(), labelKey: z.string().optional() }),
+  z.strictObject({ format: z.literal('npy'), features: path, labels: path.optional() }),
+]);
+
+export const DataSchema = z.strictObject({
+  /** The transfer set the students learn from. */
+  train: SourceSchema,
+  /** Held out for choosing hyperparameters; carved from train (validationFraction) when absent. */
+  validation: SourceSchema.optional(),
+  /** Held out for the reported accuracies; carved from train (testFraction) when absent. */
+  test: SourceSchema.optional(),
+  validationFraction: z.number().min(0).max(0.5).default(0.1),
+  testFraction: z.number().min(0).max(0.5).default(0.2),
+  /** Use only this many training examples (a seeded random subset), e.g. to study small transfer sets. */
+  trainSize: z.number().int().positive().optional(),
+  /** Raw label -> class index; null drops the example. E.g. [0,1,0,1,...] turns Fashion-MNIST into label % 2. */
+  labelMap: z.array(z.number().int().nonnegative().nullable()).optional(),
+  /** Labels given as strings (CSV/JSONL) map to classes by their position in this list. */
+  classNames: z.array(z.string()).optional(),
+  /** Preprocessing applied to raw features before the teacher and the student see them: x * scale + shift. */
+  preprocess: z
+    .strictObject({ scale: z.number().default(1), shift: z.number().default(0) })
+    .prefault({}),
+});
+
+export const TeacherSchema = z.strictObject({
+  /** An ONNX model (e.g. exported from PyTorch). */
+  model: path,
+  /** Input name; detected when the model has exactly one input. */
+  input: z.string().optional(),
+  /** Output holding the penultimate-layer embedding [N, D]; detected from shapes when possible. */
+  embedding: z.string().optional(),
+  /** Output holding the class logits [N, C]; detected from shapes when possible. */
+  logits: z.string().optional(),
+  batchSize: z.number().int().positive().default(256),
+  threads: z.number().int().positive().default(2),
+});
+
+export const StudentSchema = z.discriminatedUnion('arch', [
+  z.strictObject({ arch: z.literal('mlp'), hidden: z.array(z.number().int().positive()).min(1).default([8]) }),
+  z.strictObject({
+    arch: z.literal('cnn'),
+    filters: z.array(z.number().int().positive()).min(1).default([8, 16]),
+    kernelSize: z.number().int().min(1).max(7).default(3),
+    dense: z.array(z.number().int().positive()).default([32]),
+  }),
+]);
+
+export const MethodSchema = z.discriminatedUnion('name', [
+  z.strictObject({
+    name: z.literal('lelp'),
+    /** S: pseudo-subclasses per class. */
+    subclasses: z.number().int().min(1).max(64).default(5),
+    /** Subclass softmax temperature on the standardised projections. */
+    beta: z.number().positive().default(1),
+    /** KD temperature. */
+    tau: z.number().positive().default(1),
+    /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
+    alpha: z.number().min(0).max(1).default(0),
+    nullSpace: z.boolean().default(true),
+    rotate: z.boolean().default(true),
+    projection: z.enum(['pca', 'random']).default('pca'),
+  }),
+  z.strictObject({
+    name: z.literal('kd'),
+    tau: z.number().positive().default(2),
+    alpha: z.number().min(0).max(1).default(0.5),
+  }),
+  z.strictObject({ name: z.literal('label') }),
+]);
+
+export const TrainSchema = z.strictObject({
+  steps: z.number().int().positive().default(2500),
+  batchSize: z.number().int().positive().default(128),
+  learningRate: z.number().positive().default(1e-3),
+});
+
+export const RUNTIMES = ['onnxruntime-node', 'tfjs-wasm'] as const;
+
+export const BenchSchema = z.strictObject({
+  runtimes: z.array(z.enum(RUNTIMES)).min(1).default([...RUNTIMES]),
+  warmup: z.number().int().nonnegative().default(20),
+  runs: z.number().int().positive().default(200),
+  batch: z.number().int().positive().default(1),
+  threads: z.number().int().positive().default(1),
+});
+
+export const STAGES = ['distill', 'export', 'bench'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const ConfigSchema = z.strictObject({
+  data: DataSchema,
+  teacher: TeacherSchema,
+  student: StudentSchema.default({ arch: 'mlp', hidden: [8] }),
+  methods: z.array(MethodSchema).min(1).default([{ name: 'lelp' }, { name: 'kd' }, { name: 'label' }] as never),
+  train: TrainSchema.prefault({}),
+  export: z.strictObject({ formats: z.array(z.enum(['onnx', 'tfjs'])).min(1).default(['onnx', 'tfjs']) }).prefault({}),
+  bench: BenchSchema.prefault({}),
+  stages: z.array(z.enum(STAGES)).min(1).default([...STAGES]),
+  seed: z.number().int().nonnegative().default(0),
+  out: z.string().min(1).default('./edge-distill-out'),
+  /** Teacher outputs are cached here, keyed by model and data hashes. Default: <out>/.cache */
+  cacheDir: z.string().optional(),
+  /** TF.js backend for training and the TF.js runtime. */
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+});
+
+/** What a config file or the flags may contain (defaults not yet applied). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** The validated, defaulted config; every path is absolute. */
+export type Config = z.output<typeof ConfigSchema>;
+export type MethodConfig = Config['methods'][number];
+export type MethodName = MethodConfig['name'];
+export type DataSource = z.output<typeof SourceSchema>;
+
+/** The bundled example: Fashion-MNIST label % 2 with the shipped PyTorch teacher. */
+export const EXAMPLE_CONFIG_PATH = resolve(dirname(new URL(import.meta.url).pathname), '../examples/fmnist-bin/pipeline.json');
+
+function formatIssue(issue: z.core.$ZodIssue): { code: 'E_UNKNOWN_OPTION' | 'E_CONFIG'; line: string } {
+  const where = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    return { code: 'E_UNKNOWN_OPTION', line: `unknown option ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} at ${where}` };
+  }
+  return { code: 'E_CONFIG', line: `${where}: ${issue.message}` };
+}
+
+/** Validate raw config input; relative paths resolve against baseDir (the config file's folder). */
+export function parseConfig(raw: unknown, baseDir: string): Config {
+  const res = ConfigSchema.safeParse(raw);
+  if (!res.success) {
+    const issues = res.error.issues.map(formatIssue);
+    const first = issues.find((i) => i.code === 'E_UNKNOWN_OPTION') ?? issues[0]!;
+    throw new EdgeDistillError(
+      first.code,
+      issues.map((i) => i.line).join('; '),
+      first.code === 'E_UNKNOWN_OPTION'
+        ? 'Remove it or fix its spelling; `edge-distill --help` and the README list every option.'
+        : 'Fix the config value; the README documents the config format.',
+    );
+  }
+  return resolvePaths(res.data, baseDir);
+}
+
+function resolvePaths(cfg: Config, baseDir: string): Config {
+  const r = (p: string) => resolve(baseDir, p);
+  const src = (s: DataSource): DataSource =>
+    s.format === 'csv' || s.format === 'jsonl'
+      ? { ...s, path: r(s.path) }
+      : { ...s, features: r(s.features), ...(s.labels ? { labels: r(s.labels) } : {}) };
+  return {
+    ...cfg,
+    data: {
+      ...cfg.data,
+      train: src(cfg.data.train),
+      ...(cfg.data.validation ? { validation: src(cfg.data.validation) } : {}),
+      ...(cfg.data.test ? { test: src(cfg.data.test) } : {}),
+    },
+    teacher: { ...cfg.teacher, model: r(cfg.teacher.model) },
+    // --out and the cache are relative to the working directory, like any CLI output flag.
+    out: resolve(cfg.out),
+    ...(cfg.cacheDir ? { cacheDir: resolve(cfg.cacheDir) } : {}),
+  };
+}
+
+/** Read a pipeline.json file. Returns the raw (unvalidated) object and its folder. */
+export function readConfigFile(file: string): { raw: Record<string, unknown>; baseDir: string } {
+  const abs = resolve(file);
+  if (!existsSync(abs)) {
+    throw new EdgeDistillError('E_FILE_NOT_FOUND', `config file ${abs} does not exist`, 'Check the --config path.');
+  }
+  try {
+    const raw = JSON.parse(readFileSync(abs, 'utf8'));
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not a JSON object');
+    return { raw, baseDir: dirname(abs) };
+  } catch (err) {
+    throw new EdgeDistillError('E_CONFIG', `config file ${abs} is not a JSON object (${(err as Error).message})`, 'Fix the JSON syntax.');
+  }
+}

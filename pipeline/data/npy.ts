@@ -1,0 +1,167 @@
+// The NumPy .npy reader (format versions 1.0, 2.0, 3.0): magic, a Python-dict header, raw C-order data.
+// Only little-endian numeric dtypes; anything else is E_DATA_FORMAT with the fix in NumPy terms.
+
+import { EdgeDistillError } from '../errors.ts';
+import { product, readDataFile } from './table.ts';
+
+/**
+ * 64-bit integers ('<i8', '<u8') come back as a Float64Array, after checking every value is a safe
+ * integer (|v| <= 2^53 - 1): labels and features are plain numbers everywhere downstream, and a
+ * BigInt64Array would force every caller to special-case it. `dtype` still says '<i8' / '<u8'.
+ */
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array;
+
+export interface NpyArray {
+  shape: number[];
+  data: NpyData;
+  /** The descr from the header, e.g. '<f4'. */
+  dtype: string;
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+type Decoder = (view: DataView, offset: number, count: number, name: string) => NpyData;
+
+function fill<T extends { length: number; [i: number]: number }>(arr: T, at: (i: number) => number): T {
+  for (let i = 0; i < arr.length; i++) arr[i] = at(i);
+  return arr;
+}
+
+function copyBytes(v: DataView, o: number, n: number): ArrayBuffer {
+  return new Uint8Array(v.buffer, v.byteOffset + o, n).slice().buffer;
+}
+
+/** int64/uint64 -> Float64Array, refusing values a double cannot hold exactly. */
+function decode64(signed: boolean): Decoder {
+  return (v, o, n, name) =>
+    fill(new Float64Array(n), (i) => {
+      const big = signed ? v.getBigInt64(o + 8 * i, true) : v.getBigUint64(o + 8 * i, true);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new EdgeDistillError(
+          'E_DATA_FORMAT',
+          `${name}: element ${i} is ${big}, too large to represent exactly as a JavaScript number`,
+          'Cast the array before saving, e.g. np.save(path, arr.astype(np.int32)) for labels or arr.astype(np.float32) for features.',
+        );
+      }
+      return Number(big);
+    });
+}
+
+/** Supported descrs. Single-byte types have no byte order; NumPy writes them with '|'. */
+const DECODERS: Record<string, { bytes: number; decode: Decoder }> = {
+  '<f4': { bytes: 4, decode: (v, o, n) => fill(new Float32Array(n), (i) => v.getFloat32(o + 4 * i, true)) },
+  '<f8': { bytes: 8, decode: (v, o, n) => fill(new Float64Array(n), (i) => v.getFloat64(o + 8 * i, true)) },
+  '|i1': { bytes: 1, decode: (v, o, n) => new Int8Array(copyBytes(v, o, n)) },
+  '<i1': { bytes: 1, decode: (v, o, n) => new Int8Array(copyBytes(v, o, n)) },
+  '|u1': { bytes: 1, decode: (v, o, n) => new Uint8Array(copyBytes(v, o, n)) },
+  '|b1': { bytes: 1, decode: (v, o, n) => new Uint8Array(copyBytes(v, o, n)) },
+  '<i2': { bytes: 2, decode: (v, o, n) => fill(new Int16Array(n), (i) => v.getInt16(o + 2 * i, true)) },
+  '<u2': { bytes: 2, decode: (v, o, n) => fill(new Uint16Array(n), (i) => v.getUint16(o + 2 * i, true)) },
+  '<i4': { bytes: 4, decode: (v, o, n) => fill(new Int32Array(n), (i) => v.getInt32(o + 4 * i, true)) },
+  '<u4': { bytes: 4, decode: (v, o, n) => fill(new Uint32Array(n), (i) => v.getUint32(o + 4 * i, true)) },
+  '<i8': { bytes: 8, decode: decode64(true) },
+  '<u8': { bytes: 8, decode: decode64(false) },
+};
+
+export const SUPPORTED_NPY_DTYPES: readonly string[] = Object.keys(DECODERS);
+
+function formatError(name: string, what: string, hint: string): EdgeDistillError {
+  return new EdgeDistillError('E_DATA_FORMAT', `${name} is not a usable .npy file: ${what}`, hint);
+}
+
+interface NpyHeader {
+  descr: string;
+  fortranOrder: boolean;
+  shape: number[];
+  dataStart: number;
+}
+
+/** Read the magic, version and header dict. The dict is a Python literal, so it is matched, not eval'd. */
+function parseHeader(bytes: Uint8Array, name: string): NpyHeader {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw formatError(name, 'it does not start with the magic \\x93NUMPY',
+      'Save the array with np.save(path, arr); .npz archives and pickles are not .npy files.');
+  }
+  const major = bytes[6]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (major !== 1 && major !== 2 && major !== 3) {
+    throw formatError(name, `format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`,
+      'Save the array with np.save from NumPy 1.x or 2.x.');
+  }
+  // v1 has a uint16 header length; v2/v3 a uint32 (for huge structured headers). v3 allows UTF-8.
+  const lenBytes = major === 1 ? 2 : 4;
+  const headerLen = major === 1 ? view.getUint16(8, true) : bytes.length >= 12 ? view.getUint32(8, true) : Infinity;
+  const dataStart = 8 + lenBytes + headerLen;
+  if (dataStart > bytes.length) {
+    throw formatError(name, `the header claims ${headerLen} bytes but the file has ${bytes.length}`,
+      'The file is truncated; save it again.');
+  }
+  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenBytes, dataStart));
+
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeSrc = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined) {
+    // Structured dtypes have a list as descr; name what we saw.
+    const seen = /'descr'\s*:\s*([^\n]{0,60})/.exec(text)?.[1] ?? text.slice(0, 60);
+    throw formatError(name, `unsupported dtype ${seen.trim()} (supported: ${SUPPORTED_NPY_DTYPES.join(', ')})`,
+      'Save a plain numeric array, e.g. np.save(path, arr.astype(np.float32)); structured arrays are not supported.');
+  }
+  if (fortran === undefined || shapeSrc === undefined) {
+    throw formatError(name, `header ${JSON.stringify(text.trim())} lacks fortran_order or shape`,
+      'Save the array with np.save(path, arr).');
+  }
+  const shape = shapeSrc
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const d = Number(s.replace(/L$/, '')); // Python 2 wrote long ints as 10L
+      if (!Number.isSafeInteger(d) || d < 0) {
+        throw formatError(name, `shape entry ${JSON.stringify(s)} is not a size`, 'Save the array with np.save(path, arr).');
+      }
+      return d;
+    });
+  return { descr, fortranOrder: fortran === 'True', shape, dataStart };
+}
+
+/** Parse a .npy file's bytes. `name` is only used in error messages. */
+export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
+  const { descr, fortranOrder, shape, dataStart } = parseHeader(bytes, name);
+  const dtype = DECODERS[descr];
+  if (!dtype) {
+    const swapped = descr.startsWith('>') ? DECODERS[`<${descr.slice(1)}`] : undefined;
+    if (swapped) {
+      throw formatError(name, `dtype ${descr} is big-endian`,
+        `Convert to little-endian before saving: np.save(path, arr.astype('<${descr.slice(1)}')).`);
+    }
+    throw formatError(name, `unsupported dtype ${JSON.stringify(descr)} (supported: ${SUPPORTED_NPY_DTYPES.join(', ')})`,
+      'Cast the array before saving, e.g. np.save(path, arr.astype(np.float32)).');
+  }
+  if (fortranOrder) {
+    throw formatError(name, 'fortran_order is True (column-major data)',
+      'Save a C-ordered copy: np.save(path, np.ascontiguousarray(arr)).');
+  }
+  const count = product(shape);
+  const expected = count * dtype.bytes;
+  const actual = bytes.length - dataStart;
+  if (actual !== expected) {
+    throw formatError(name, `shape (${shape.join(', ')}) of ${descr} needs ${expected} data bytes but the file has ${actual}`,
+      'The file is truncated or was not written by np.save; save it again.');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, expected);
+  return { shape, data: dtype.decode(view, 0, count, name), dtype: descr };
+}
+
+/** Read a .npy file. */
+export async function readNpy(path: string): Promise<NpyArray> {
+  return parseNpy(await readDataFile(path), path);
+}

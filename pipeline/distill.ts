@@ -1,0 +1,118 @@
+// The distill stage: one student per configured method, trained on the same transfer set and teacher outputs,
+// evaluated in memory, and saved as a checkpoint (student.json + weights.bin) that `edge-distill export` reads.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import type { Datasets } from './data/dataset.ts';
+import { EdgeDistillError } from './errors.ts';
+import { f32Bytes, sha256, writeAtomic } from './fsutil.ts';
+import { METHODS, prepareMethod } from './losses.ts';
+import type { Progress } from './progress.ts';
+import type { StudentResult } from './report.ts';
+import type { LayerSpec, StudentSpec } from './student-spec.ts';
+import { buildStudent, parameterCount, toStudentSpec } from './students.ts';
+import type { Teacher } from './teacher.ts';
+import { accuracy, predictProbs, trainStudent } from './train.ts';
+import { forwardSpec } from '../exporters/reference-forward.ts';
+import { TOOL_VERSION } from './versions.ts';
+
+export interface TrainedStudent {
+  /** Unique name within the run (the method name, suffixed when a method appears twice). */
+  name: string;
+  spec: StudentSpec;
+  /** Class probabilities [n, C] from the in-memory student: the reference for exported artifacts. */
+  predict(x: Float32Array, n: number): Float32Array;
+  result: StudentResult | null;
+}
+
+/** Hash of what determines the students (not where they are written). */
+export function configHash(cfg: Config): string {
+  const { out: _o, cacheDir: _c, ...rest } = cfg;
+  return sha256(JSON.stringify(rest));
+}
+
+export async function distillStudents(
+  cfg: Config,
+  data: Datasets,
+  t: { logits: Float32Array; embedding: Float32Array; groups: Int32Array; teacher: Teacher },
+  opts: { progress: Progress; staging: string },
+): Promise<TrainedStudent[]> {
+  const { train, validation, test } = data;
+  const C = t.teacher.classes;
+  const F = train.features;
+  const seen = new Map<string, number>();
+  const students: TrainedStudent[] = [];
+  for (const m of cfg.methods) {
+    const count = (seen.get(m.name) ?? 0) + 1;
+    seen.set(m.name, count);
+    const name = count === 1 ? m.name : `${m.name}-${count}`;
+    const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, seed: cfg.seed });
+    const S = prepared.subclasses;
+    const model = buildStudent(cfg.student, F, train.featureShape, C * S, cfg.seed);
+    const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed: cfg.seed, progress: opts.progress, label: name });
+    const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
+    const acc = accuracy(predict(test.x, test.n), test.labels!, C);
+    const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
+    const spec = toStudentSpec(model, {
+      features: F,
+      featureShape: train.featureShape,
+      arch: cfg.student,
+      classes: C,
+      subclasses: S,
+      metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': configHash(cfg) },
+    });
+    opts.progress.note(`${name}: test accuracy ${(acc * 100).toFixed(2)} % (${METHODS[m.name].summary.split(':')[0]})`);
+    const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: prepared.notes };
+    writeCheckpoint(join(opts.staging, 'students', name), spec, result);
+    students.push({ name, spec, predict, result });
+  }
+  return students;
+}
+
+// A checkpoint is the StudentSpec as JSON with every Float32Array replaced by a [offset, length] slice of weights.bin.
+type Slice = { offset: number; length: number };
+
+function writeCheckpoint(dir: string, spec: StudentSpec, result: StudentResult): void {
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  const slice = (a: Float32Array): Slice => {
+    chunks.push(a);
+    const s = { offset, length: a.length };
+    offset += a.length;
+    return s;
+  };
+  const layers = spec.layers.map((l) => (l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: slice(l.kernel), bias: slice(l.bias) } : l));
+  const weights = new Float32Array(offset);
+  let o = 0;
+  for (const c of chunks) {
+    weights.set(c, o);
+    o += c.length;
+  }
+  writeAtomic(join(dir, 'weights.bin'), f32Bytes(weights));
+  writeAtomic(join(dir, 'student.json'), JSON.stringify({ format: 'edge-distill-student', version: 1, spec: { ...spec, layers }, result }, null, 2) + '\n');
+}
+
+export function loadStudentCheckpoint(dir: string): TrainedStudent {
+  const file = join(dir, 'student.json');
+  if (!existsSync(file)) {
+    throw new EdgeDistillError('E_FILE_NOT_FOUND', `${file} does not exist`, 'Point --student at a folder written by `edge-distill distill` (out/students/<method>).');
+  }
+  let doc: { format: string; spec: StudentSpec & { layers: unknown[] }; result: StudentResult };
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+    if (doc.format !== 'edge-distill-student') throw new Error(`format is ${JSON.stringify(doc.format)}`);
+  } catch (err) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `${file} is not an edge-distill student checkpoint (${(err as Error).message})`, 'Point --student at a folder written by `edge-distill distill`.');
+  }
+  const raw = readFileSync(join(dir, 'weights.bin'));
+  const w = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const take = (s: Slice) => {
+    if (s.offset + s.length > w.length) throw new EdgeDistillError('E_MODEL_FORMAT', `${dir}/weights.bin is shorter than student.json says`, 'Re-run `edge-distill distill`.');
+    return w.slice(s.offset, s.offset + s.length);
+  };
+  const layers = (doc.spec.layers as (LayerSpec & { kernel?: Slice; bias?: Slice })[]).map((l) =>
+    l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
+  ) as LayerSpec[];
+  const spec: StudentSpec = { ...doc.spec, layers };
+  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null };
+}

@@ -1,0 +1,111 @@
+// LELP (Loo et al. 2024, arXiv 2409.20449; spec in shared/lelp.md): pseudo-subclass targets mined from the
+// teacher's embeddings. fitLelp computes the per-class projections once; lelpTargets turns teacher outputs
+// into the C*S-way soft targets q_{c,s}(x) = p_c(x) * softmax_s(z_{c,.}(x) / beta).
+import { Matrix } from 'ml-matrix';
+import { fitLinearHead, nullSpaceProjector, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from './math.ts';
+
+export interface LelpOptions {
+  subclasses: number;
+  beta: number;
+  tau: number;
+  nullSpace: boolean;
+  rotate: boolean;
+  projection: 'pca' | 'random';
+  seed: number;
+}
+
+export interface LelpProjection {
+  classes: number;
+  subclasses: number;
+  /** Null-space projector (D x D), or null when disabled. */
+  P: Matrix | null;
+  /** Per class: mean of P h over the class (length D). */
+  means: Float64Array[];
+  /** Per class: D x S projection U_c = V_c Q_c. */
+  U: Matrix[];
+  /** Per class and subclass: standard deviation of z over the transfer set (beta is then scale-free). */
+  std: Float64Array[];
+  /** Where W for the null space came from. */
+  headSource: 'least-squares' | 'none';
+}
+
+/**
+ * Fit the projections on the transfer set. `groups[i]` is the class used to pick example i's PCA group:
+ * its label, or the teacher's argmax for unlabeled data.
+ */
+export function fitLelp(
+  embedding: Float32Array,
+  logits: Float32Array,
+  n: number,
+  D: number,
+  C: number,
+  groups: Int32Array,
+  opts: LelpOptions,
+): LelpProjection {
+  const S = opts.subclasses;
+  const rand = rng(opts.seed);
+  const H = toMatrix(embedding, n, D);
+  let P: Matrix | null = null;
+  if (opts.nullSpace) {
+    const W = fitLinearHead(H, toMatrix(logits, n, C));
+    P = nullSpaceProjector(W);
+  }
+  const PH = P ? H.mmul(P) : H; // rows are (P h)^T; P is symmetric
+  const means: Float64Array[] = [];
+  const U: Matrix[] = [];
+  const std: Float64Array[] = [];
+  for (let c = 0; c < C; c++) {
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (groups[i] === c) rows.push(i);
+    const Xc = rows.length ? PH.selection(rows, Array.from({ length: D }, (_, j) => j)) : new Matrix(1, D);
+    const mu = Xc.mean('column');
+    const centred = Xc.clone().subRowVector(mu);
+    let V = opts.projection === 'pca' ? topPrincipalDirections(centred, S).directions : randomDirections(D, S, rand);
+    if (opts.rotate) V = V.mmul(randomOrthogonal(S, rand));
+    const Z = centred.mmul(V);
+    const sd = Float64Array.from({ length: S }, (_, s) => {
+      const v = Z.getColumn(s);
+      const m = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+      const varc = v.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, v.length - 1);
+      return varc > 1e-12 ? Math.sqrt(varc) : 1;
+    });
+    means.push(Float64Array.from(mu));
+    U.push(V);
+    std.push(sd);
+  }
+  return { classes: C, subclasses: S, P, means, U, std, headSource: opts.nullSpace ? 'least-squares' : 'none' };
+}
+
+/** Standardised subclass coordinates z_{c,s}(x) = U_{c,s}^T (P h(x) - mu_c) / std_{c,s}, as [n, C*S]. */
+export function lelpCoordinates(proj: LelpProjection, embedding: Float32Array, n: number, D: number): Float64Array {
+  const { classes: C, subclasses: S } = proj;
+  let H = toMatrix(embedding, n, D);
+  if (proj.P) H = H.mmul(proj.P);
+  const z = new Float64Array(n * C * S);
+  for (let c = 0; c < C; c++) {
+    const Zc = H.clone().subRowVector(Array.from(proj.means[c]!)).mmul(proj.U[c]!);
+    for (let i = 0; i < n; i++) for (let s = 0; s < S; s++) z[i * C * S + c * S + s] = Zc.get(i, s) / proj.std[c]![s]!;
+  }
+  return z;
+}
+
+/** Soft targets q_{c,s} = p_c * softmax_s(z_{c,.} / beta), with p = softmax(logits / tau). Rows sum to 1. */
+export function lelpTargets(
+  proj: LelpProjection,
+  embedding: Float32Array,
+  logits: Float32Array,
+  n: number,
+  D: number,
+  opts: { beta: number; tau: number },
+): Float32Array {
+  const { classes: C, subclasses: S } = proj;
+  const p = softmaxRows(logits, n, C, opts.tau);
+  const z = lelpCoordinates(proj, embedding, n, D);
+  const sub = softmaxRows(z, n * C, S, opts.beta); // each (example, class) block of S is one row
+  const q = new Float32Array(n * C * S);
+  for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) {
+    const k = i * C * S + c * S + s;
+    q[k] = p[i * C + c]! * sub[k]!;
+  }
+  return q;
+}

@@ -1,0 +1,90 @@
+// The run's results: the report.json types (the machine contract) and their Markdown rendering for people.
+import type { LatencyStats } from '../runtimes/measure.ts';
+
+export interface StudentResult {
+  method: string;
+  accuracy: number;
+  validationAccuracy: number;
+  parameters: number;
+  subclasses: number;
+  trainMs: number;
+  steps: number;
+  finalLoss: number;
+  options: Record<string, string | number | boolean>;
+}
+
+export interface ArtifactResult {
+  name: string;
+  method: string;
+  format: 'onnx' | 'tfjs-layers';
+  path: string; // relative to --out
+  bytes: number;
+  sha256: string;
+  /** Test accuracy measured by loading the artifact in its runtime. */
+  accuracy: number;
+  accuracyRuntime: string;
+  /** Agreement with the in-memory student on up to 1,000 test examples. */
+  parity: { examples: number; maxAbsDiff: number; agreement: number } | null;
+}
+
+export interface BenchmarkResult extends LatencyStats {
+  artifact: string;
+  runtime: string;
+  batch: number;
+  threads: number;
+}
+
+export interface Report {
+  tool: { name: string; version: string };
+  task: { classes: number; classNames: string[] | null; train: number; validation: number; test: number; features: number };
+  teacher: { path: string; sha256: string; accuracy: number; input: string; embedding: string; logits: string; embeddingDim: number; detected: string[] };
+  students: StudentResult[];
+  artifacts: ArtifactResult[];
+  benchmarks: BenchmarkResult[];
+}
+
+const pct = (x: number) => (x * 100).toFixed(2);
+const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
+const kb = (b: number) => (b / 1024).toFixed(1);
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function renderMarkdown(r: Report): string {
+  const t = r.teacher;
+  const parts = [
+    `# edge-distill report`,
+    `Task: ${r.task.classes} classes${r.task.classNames ? ` (${r.task.classNames.join(', ')})` : ''}; ${r.task.train} transfer, ${r.task.validation} validation, ${r.task.test} test examples of ${r.task.features} features.`,
+    `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,
+  ];
+  if (r.students.length) {
+    parts.push(
+      `## Students`,
+      table(
+        ['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', 'params', 'train s', 'options'],
+        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - t.accuracy) * 100).toFixed(2), s.parameters, (s.trainMs / 1000).toFixed(1), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
+      ),
+    );
+  }
+  if (r.artifacts.length) {
+    parts.push(
+      `## Artifacts`,
+      table(
+        ['artifact', 'format', 'KiB', 'test acc %', 'measured on', 'parity max |Δp|', 'agreement'],
+        r.artifacts.map((a) => [a.name, a.format, kb(a.bytes), pct(a.accuracy), a.accuracyRuntime, a.parity ? a.parity.maxAbsDiff.toExponential(1) : '-', a.parity ? `${pct(a.parity.agreement)} %` : '-']),
+      ),
+    );
+  }
+  if (r.benchmarks.length) {
+    parts.push(
+      `## Latency (batch ${r.benchmarks[0]!.batch}, ms)`,
+      table(
+        ['artifact', 'runtime', 'threads', 'init', 'first run', 'p50', 'p90', 'p99', 'runs'],
+        r.benchmarks.map((b) => [b.artifact, b.runtime, b.threads, ms(b.initMs), ms(b.firstRunMs), ms(b.p50Ms), ms(b.p90Ms), ms(b.p99Ms), b.runs]),
+      ),
+      'Latency is wall-clock time of one call from JavaScript, including input tensor creation; machines are noisy (±30 %), so compare rows of one report rather than across machines.',
+    );
+  }
+  return parts.join('\n\n') + '\n';
+}

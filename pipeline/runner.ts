@@ -1,0 +1,166 @@
+// The one pipeline runner: every CLI command and every config file ends here. It validates inputs before
+// writing anything, stages all outputs in a hidden folder, and moves them into --out only when the whole run
+// succeeded, writing manifest.json last — so a failed run leaves no artifact a user could mistake for a result.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Config } from './config.ts';
+import { loadDatasets, checkLabelRange, type Datasets } from './data/dataset.ts';
+import { EdgeDistillError } from './errors.ts';
+import { sha256, writeAtomic } from './fsutil.ts';
+import { createProgress, type Progress } from './progress.ts';
+import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type Report, type StudentResult } from './report.ts';
+import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
+import { useBackend } from './tfjs.ts';
+import { argmaxRows } from './math.ts';
+import { accuracy } from './train.ts';
+import { distillStudents, loadStudentCheckpoint, type TrainedStudent } from './distill.ts';
+import { exportStudent } from './export.ts';
+import { benchArtifacts } from './bench.ts';
+import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
+
+export interface RunOptions {
+  progress?: Progress;
+  /** Checkpoint folders of students to export instead of distilling (the `export` command). */
+  students?: string[];
+  /** Artifacts to benchmark instead of the ones this run exported (the `bench` command). */
+  models?: string[];
+}
+
+export interface RunResult {
+  out: string;
+  report: Report;
+  manifest: Manifest;
+}
+
+export interface Manifest {
+  tool: { name: string; version: string };
+  createdBy: string;
+  config: Config;
+  packages: Record<string, string>;
+  tfjsBackend: string;
+  stages: { name: string; ms: number }[];
+  files: { path: string; bytes: number; sha256: string }[];
+}
+
+function listFiles(dir: string, base = dir): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? listFiles(p, base) : [relative(base, p)];
+  });
+}
+
+export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<RunResult> {
+  const progress = opts.progress ?? createProgress({ quiet: true });
+  const stages: Manifest['stages'] = [];
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      stages.push({ name, ms: Math.round(performance.now() - t0) });
+    }
+  };
+
+  // 1. Everything that can be wrong with the inputs is found before anything is written.
+  const { data, teacher } = await timed('validate', async () => {
+    const teacher = await openTeacher(cfg.teacher);
+    for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
+    const data = await loadDatasets(cfg.data, cfg.seed);
+    teacherInputShape(teacher, data.train.featureShape, data.train.features);
+    checkLabelRange(data, teacher.classes);
+    if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
+      throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
+    }
+    if (cfg.stages.includes('distill') && !data.train.labels && cfg.methods.some((m) => m.name === 'label')) {
+      throw new EdgeDistillError('E_CONFIG', 'method "label" needs labels but the train split has none', 'Drop the label method or add labels to data.train.');
+    }
+    return { data, teacher };
+  });
+  const backend = await useBackend(cfg.backend);
+
+  const out = cfg.out;
+  const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
+  const cacheDir = cfg.cacheDir ?? join(out, '.cache');
+  const outExisted = existsSync(out);
+  try {
+    mkdirSync(staging, { recursive: true });
+    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, timed }));
+    writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    writeAtomic(join(staging, 'report.md'), renderMarkdown(report));
+    // Commit: the old manifest goes first, so a crash mid-commit never leaves a manifest over mixed files.
+    rmSync(join(out, 'manifest.json'), { force: true });
+    const files = listFiles(staging).sort();
+    for (const top of readdirSync(staging)) {
+      rmSync(join(out, top), { recursive: true, force: true });
+      renameSync(join(staging, top), join(out, top));
+    }
+    rmSync(staging, { recursive: true, force: true });
+    const manifest: Manifest = {
+      tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      createdBy: `${TOOL_NAME} ${TOOL_VERSION}`,
+      config: cfg,
+      packages: packageVersions(),
+      tfjsBackend: backend,
+      stages,
+      files: files.map((f) => {
+        const bytes = readFileSync(join(out, f));
+        return { path: f, bytes: bytes.length, sha256: sha256(bytes) };
+      }),
+    };
+    writeAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    return { out, report, manifest };
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!outExisted && existsSync(out) && readdirSync(out).every((f) => f === '.cache')) {
+      // Nothing but the teacher cache: keep it for the next run, which is the point of the cache.
+    }
+    throw err;
+  } finally {
+    await teacher.session.release();
+  }
+}
+
+interface Ctx {
+  data: Datasets;
+  teacher: Teacher;
+  progress: Progress;
+  staging: string;
+  cacheDir: string;
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>;
+}
+
+async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report> {
+  const { data, teacher, progress, timed } = ctx;
+  const teacherRun = (split: 'train' | 'validation' | 'test') =>
+    runTeacher(teacher, data[split].x, data[split].n, { featureShape: data[split].featureShape, cacheDir: ctx.cacheDir, label: split, progress });
+  const testOut = await timed('teacher', () => teacherRun('test'));
+  const teacherAcc = accuracy(testOut.logits, data.test.labels!, teacher.classes);
+  progress.note(`teacher test accuracy ${(teacherAcc * 100).toFixed(2)} %${testOut.cached ? ' (teacher outputs from cache)' : ''}`);
+
+  let students: TrainedStudent[] = [];
+  if (cfg.stages.includes('distill')) {
+    const trainOut = await timed('teacher', () => teacherRun('train'));
+    const groups = data.train.labels ?? argmaxRows(trainOut.logits, data.train.n, teacher.classes);
+    students = await timed('distill', () => distillStudents(cfg, data, { ...trainOut, groups, teacher }, { progress, staging: ctx.staging }));
+  } else if (opts.students?.length) {
+    students = opts.students.map((dir) => loadStudentCheckpoint(dir));
+  }
+
+  const artifacts: ArtifactResult[] = [];
+  if (cfg.stages.includes('export')) {
+    for (const s of students) artifacts.push(...(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress }))));
+  }
+  let benchmarks: BenchmarkResult[] = [];
+  if (cfg.stages.includes('bench')) {
+    benchmarks = await timed('bench', () => benchArtifacts(cfg, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
+  }
+  const studentResults: StudentResult[] = students.filter((s) => s.result).map((s) => s.result!);
+  return {
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    task: { classes: teacher.classes, classNames: cfg.data.classNames ?? null, train: data.train.n, validation: data.validation.n, test: data.test.n, features: data.train.features },
+    teacher: { path: teacher.path, sha256: teacher.sha256, accuracy: teacherAcc, input: teacher.input, embedding: teacher.embedding, logits: teacher.logits, embeddingDim: teacher.embeddingDim, detected: teacher.detected },
+    students: studentResults,
+    artifacts,
+    benchmarks,
+  };
+}

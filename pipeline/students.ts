@@ -1,0 +1,80 @@
+// Student architectures (a registry keyed by arch) built with TF.js layers, and the conversion of a trained
+// TF.js model into the runtime-independent StudentSpec that every exporter consumes.
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Config } from './config.ts';
+import { EdgeDistillError } from './errors.ts';
+import type { LayerSpec, StudentSpec } from './student-spec.ts';
+
+export type StudentConfig = Config['student'];
+
+/** The image a CNN reshapes its flat input into: [H, W] is grayscale; [1, H, W] too (same memory order). */
+export function imageShape(featureShape: number[]): { height: number; width: number; channels: number } {
+  const s = featureShape.length === 3 && featureShape[0] === 1 ? featureShape.slice(1) : featureShape;
+  if (s.length === 2) return { height: s[0]!, width: s[1]!, channels: 1 };
+  if (s.length === 3) return { height: s[0]!, width: s[1]!, channels: s[2]! };
+  throw new EdgeDistillError('E_SHAPE_MISMATCH', `the cnn student needs image data, but examples have shape [${featureShape}]`, 'Use student.arch "mlp" for flat features, or give images as [H, W] or [H, W, C].');
+}
+
+export function buildStudent(arch: StudentConfig, features: number, featureShape: number[], outputs: number, seed: number): tfl.LayersModel {
+  let k = 0;
+  const init = () => tfl.initializers.glorotUniform({ seed: seed * 1000 + k++ });
+  const dense = (units: number, activation: 'relu' | 'linear', first = false) =>
+    tfl.layers.dense({ units, activation, kernelInitializer: init(), biasInitializer: 'zeros', ...(first ? { inputShape: [features] } : {}) });
+  const model = tfl.sequential();
+  if (arch.arch === 'mlp') {
+    arch.hidden.forEach((h, i) => model.add(dense(h, 'relu', i === 0)));
+  } else {
+    const img = imageShape(featureShape);
+    model.add(tfl.layers.reshape({ targetShape: [img.height, img.width, img.channels], inputShape: [features] }));
+    for (const f of arch.filters) {
+      model.add(tfl.layers.conv2d({ filters: f, kernelSize: arch.kernelSize, padding: 'same', activation: 'relu', kernelInitializer: init(), biasInitializer: 'zeros' }));
+      model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    }
+    model.add(tfl.layers.flatten());
+    for (const d of arch.dense) model.add(dense(d, 'relu'));
+  }
+  model.add(dense(outputs, 'linear', model.layers.length === 0));
+  return model;
+}
+
+/** Read a trained sequential student's weights into a StudentSpec. */
+export function toStudentSpec(
+  model: tfl.LayersModel,
+  opts: { features: number; featureShape: number[]; arch: StudentConfig; classes: number; subclasses: number; metadata: Record<string, string> },
+): StudentSpec {
+  const layers: LayerSpec[] = [];
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig() as Record<string, unknown>;
+    const w = layer.getWeights().map((t) => t.dataSync() as Float32Array);
+    const activation = cfg.activation === 'relu' ? 'relu' : 'linear';
+    if (cls === 'Dense') {
+      const [inputs, units] = layer.getWeights()[0]!.shape as [number, number];
+      layers.push({ kind: 'dense', kernel: Float32Array.from(w[0]!), inputs, units, bias: Float32Array.from(w[1]!), activation });
+    } else if (cls === 'Conv2D') {
+      const [kernelSize, , inChannels, filters] = layer.getWeights()[0]!.shape as number[];
+      layers.push({ kind: 'conv2d', kernel: Float32Array.from(w[0]!), kernelSize: kernelSize!, inChannels: inChannels!, filters: filters!, bias: Float32Array.from(w[1]!), padding: cfg.padding === 'same' ? 'same' : 'valid', activation });
+    } else if (cls === 'MaxPooling2D') {
+      layers.push({ kind: 'maxpool2d', poolSize: (cfg.poolSize as number[])[0]! });
+    } else if (cls === 'Flatten') {
+      layers.push({ kind: 'flatten' });
+    } else if (cls !== 'Reshape') {
+      throw new Error(`toStudentSpec: unexpected layer ${cls}`);
+    }
+  }
+  return {
+    inputName: 'input',
+    features: opts.features,
+    ...(opts.arch.arch === 'cnn' ? { image: imageShape(opts.featureShape) } : {}),
+    layers,
+    classes: opts.classes,
+    subclasses: opts.subclasses,
+    outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
+    metadata: opts.metadata,
+  };
+}
+
+/** Parameter count of a spec (weights + biases). */
+export function parameterCount(spec: StudentSpec): number {
+  return spec.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'conv2d' ? l.kernel.length + l.bias.length : 0), 0);
+}

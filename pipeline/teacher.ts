@@ -1,0 +1,158 @@
+// The teacher: an ONNX model run with onnxruntime-node in batches. Owns role detection (which input, which
+// output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
+import * as ort from 'onnxruntime-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import { EdgeDistillError, oneOf } from './errors.ts';
+import { sha256, writeAtomic, f32Bytes } from './fsutil.ts';
+import type { Progress } from './progress.ts';
+
+export interface Teacher {
+  path: string;
+  sha256: string;
+  input: string;
+  /** Per-example input shape (batch dimension removed); symbolic dims are null. */
+  inputShape: (number | null)[];
+  embedding: string;
+  logits: string;
+  classes: number;
+  embeddingDim: number;
+  /** Human-readable notes on what was detected rather than configured. */
+  detected: string[];
+  session: ort.InferenceSession;
+  batchSize: number;
+}
+
+export interface TeacherOutputs {
+  logits: Float32Array; // [n, C]
+  embedding: Float32Array; // [n, D]
+}
+
+type Dim = number | string;
+function dimsOf(meta: ort.InferenceSession.ValueMetadata): Dim[] | null {
+  return meta.isTensor ? (meta.shape as Dim[]) : null;
+}
+const lastDim = (d: Dim[] | null) => (d && d.length === 2 && typeof d[1] === 'number' ? d[1] : null);
+
+export async function openTeacher(cfg: Config['teacher']): Promise<Teacher> {
+  if (!existsSync(cfg.model)) {
+    throw new EdgeDistillError('E_FILE_NOT_FOUND', `teacher model ${cfg.model} does not exist`, 'Check teacher.model in the config (relative paths resolve against the config file).');
+  }
+  const bytes = readFileSync(cfg.model);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: cfg.threads, interOpNumThreads: 1 });
+  } catch (err) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `teacher model ${cfg.model} is not a loadable ONNX model (${(err as Error).message.split('\n')[0]})`, 'Export the teacher to ONNX again (e.g. torch.onnx.export) and check it with onnx.checker.');
+  }
+  const detected: string[] = [];
+  const named = (kind: string, name: string, names: readonly string[]) => {
+    if (!names.includes(name)) {
+      throw new EdgeDistillError('E_TEACHER_OUTPUT', `teacher ${kind} ${JSON.stringify(name)} is not in the model; it has ${oneOf(names)}`, `Set teacher.${kind} to one of those names.`);
+    }
+    return name;
+  };
+  let input: string;
+  if (cfg.input) input = named('input', cfg.input, session.inputNames);
+  else if (session.inputNames.length === 1) {
+    input = session.inputNames[0]!;
+    detected.push(`input "${input}" (the model's only input)`);
+  } else {
+    throw new EdgeDistillError('E_TEACHER_OUTPUT', `the teacher has ${session.inputNames.length} inputs (${oneOf(session.inputNames)}) and teacher.input is not set`, 'Name the image/feature input in teacher.input.');
+  }
+  const outDims = new Map(session.outputNames.map((n, i) => [n, dimsOf(session.outputMetadata[i]!)]));
+  let { embedding, logits } = cfg;
+  if (embedding) named('embedding', embedding, session.outputNames);
+  if (logits) named('logits', logits, session.outputNames);
+  if (!embedding || !logits) {
+    const rest = session.outputNames.filter((n) => n !== embedding && n !== logits);
+    const ok = session.outputNames.length === 2 && rest.every((n) => lastDim(outDims.get(n)!) !== null);
+    const [a, b] = session.outputNames;
+    const da = lastDim(outDims.get(a!) ?? null);
+    const db = lastDim(outDims.get(b!) ?? null);
+    if (!ok || da === null || db === null || da === db) {
+      throw new EdgeDistillError(
+        'E_TEACHER_OUTPUT',
+        `cannot tell the teacher's embedding and logits outputs apart (outputs: ${session.outputNames.map((n) => `${n} ${JSON.stringify(outDims.get(n))}`).join(', ')})`,
+        'Set teacher.embedding and teacher.logits to output names.',
+      );
+    }
+    const [small, large] = da < db ? [a!, b!] : [b!, a!];
+    logits ??= small === embedding ? large : small;
+    embedding ??= logits === small ? large : small;
+    detected.push(`logits "${logits}" and embedding "${embedding}" (by their widths)`);
+  }
+  const inDims = dimsOf(session.inputMetadata[session.inputNames.indexOf(input)]!) ?? [];
+  const inputShape = inDims.slice(1).map((d) => (typeof d === 'number' ? d : null));
+  const classes = lastDim(outDims.get(logits)!) ?? 0;
+  const embeddingDim = lastDim(outDims.get(embedding)!) ?? 0;
+  return { path: cfg.model, sha256: sha256(bytes), input, inputShape, embedding, logits, classes, embeddingDim, detected, session, batchSize: cfg.batchSize };
+}
+
+/** Reshape target for one example; throws E_SHAPE_MISMATCH when the data cannot feed the teacher's input. */
+export function teacherInputShape(t: Teacher, featureShape: number[], features: number): number[] {
+  const known = t.inputShape.every((d) => d !== null);
+  const want = known ? (t.inputShape as number[]) : featureShape;
+  const size = want.reduce((a, b) => a * b, 1);
+  if (size !== features) {
+    throw new EdgeDistillError(
+      'E_SHAPE_MISMATCH',
+      `data examples have shape [${featureShape}] (${features} values) but the teacher input "${t.input}" takes [${t.inputShape.map((d) => d ?? '?')}] (${size} values)`,
+      'Use data that matches the teacher, or the teacher that was trained on this data.',
+    );
+  }
+  return want;
+}
+
+/** Run the teacher over n examples in batches; results are cached on disk by model + data content hash. */
+export async function runTeacher(
+  t: Teacher,
+  x: Float32Array,
+  n: number,
+  opts: { featureShape: number[]; cacheDir: string; label: string; progress: Progress },
+): Promise<TeacherOutputs & { cached: boolean }> {
+  const F = x.length / n;
+  const shape = teacherInputShape(t, opts.featureShape, F);
+  const key = sha256([t.sha256, t.input, t.logits, t.embedding, sha256(f32Bytes(x))].join(':'));
+  const cacheFile = join(opts.cacheDir, `teacher-${key.slice(0, 32)}.bin`);
+  const hit = readCache(cacheFile, n, t.classes, t.embeddingDim);
+  if (hit) return { ...hit, cached: true };
+  const C = t.classes;
+  const D = t.embeddingDim;
+  const logits = new Float32Array(n * C);
+  const embedding = new Float32Array(n * D);
+  const step = opts.progress.step(`teacher pass (${opts.label})`, n);
+  for (let i = 0; i < n; i += t.batchSize) {
+    const b = Math.min(t.batchSize, n - i);
+    const feeds = { [t.input]: new ort.Tensor('float32', x.subarray(i * F, (i + b) * F), [b, ...shape]) };
+    const out = await t.session.run(feeds, [t.logits, t.embedding]);
+    logits.set(out[t.logits]!.data as Float32Array, i * C);
+    embedding.set(out[t.embedding]!.data as Float32Array, i * D);
+    step.tick(b);
+  }
+  step.done(`${n} examples`);
+  writeCache(cacheFile, logits, embedding);
+  return { logits, embedding, cached: false };
+}
+
+// Cache file: 8-byte little-endian header (C, D as uint32), then logits, then embeddings, all float32.
+function writeCache(file: string, logits: Float32Array, embedding: Float32Array): void {
+  const buf = new Uint8Array(8 + logits.byteLength + embedding.byteLength);
+  buf.set(f32Bytes(logits), 8);
+  buf.set(f32Bytes(embedding), 8 + logits.byteLength);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, logits.byteLength, true);
+  dv.setUint32(4, embedding.byteLength, true);
+  writeAtomic(file, buf);
+}
+
+function readCache(file: string, n: number, C: number, D: number): TeacherOutputs | null {
+  if (!existsSync(file)) return null;
+  const buf = readFileSync(file);
+  const lb = buf.readUInt32LE(0);
+  const eb = buf.readUInt32LE(4);
+  if (lb !== n * C * 4 || eb !== n * D * 4 || buf.length !== 8 + lb + eb) return null;
+  const copy = new Uint8Array(buf.subarray(8));
+  return { logits: new Float32Array(copy.buffer, 0, n * C), embedding: new Float32Array(copy.buffer, lb, n * D) };
+}

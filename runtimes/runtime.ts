@@ -1,0 +1,24 @@
+// The runtime contract: interfaces only. Implementations live beside it and are registered in registry.ts.
+
+export type ArtifactFormat = 'onnx' | 'tfjs-layers';
+
+export interface LoadOptions {
+  /** Intra-op threads where the runtime lets us choose (onnxruntime); TF.js wasm in Node is single-threaded. */
+  threads: number;
+}
+
+export interface RuntimeSession {
+  /** Run one batch of flat float32 inputs [batch, features]; returns class probabilities [batch, C]. */
+  run(x: Float32Array, batch: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export interface Runtime {
+  /** Human-readable description for reports. */
+  description: string;
+  formats: readonly ArtifactFormat[];
+  /** Prepare the runtime (backend init); not counted in a model's init time. */
+  ready(): Promise<void>;
+  /** Load a model file (ONNX file, or a TF.js model.json) into a session. */
+  load(path: string, opts: LoadOptions): Promise<RuntimeSession>;
+}
