@@ -1,5 +1,6 @@
 // The thin CLI: flags -> the same raw config a pipeline.json holds -> parseConfig -> runPipeline -> one manifest.
 // This is the only place that turns an error into an exit code.
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Stage } from './config.ts';
@@ -56,7 +57,9 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[]) {
     if (flag === 'methods') v = (v as string[]).flatMap((s) => String(s).split(',')).map((name) => ({ name }));
     else if (spec.type === 'array') v = (v as unknown[]).flatMap((s) => String(s).split(',')).map((s) => (spec.number ? Number(s) : s));
     // Flag paths are relative to the working directory, unlike paths inside a config file.
-    if (flag === 'teacher') v = new URL(String(v), `file://${process.cwd()}/`).pathname;
+    if (flag === 'teacher') v = resolve(String(v));
+    // Another architecture has other fields: the file's student block does not carry over.
+    if (flag === 'arch' && (cfgRaw.student as { arch?: string } | undefined)?.arch !== v) cfgRaw.student = {};
     setPath(cfgRaw, spec.path, v);
   }
   cfgRaw.stages = stages;
@@ -84,6 +87,8 @@ export async function main(args: string[]): Promise<number> {
     .scriptName('edge-distill')
     .version(TOOL_VERSION)
     .strict()
+    // Error messages must name the option exactly as typed: no --no-x negation, no camelCase aliases.
+    .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false })
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from './config.ts';
-import { loadDatasets, checkLabelRange, type Datasets } from './data/dataset.ts';
+import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
@@ -65,9 +65,8 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   const { data, teacher } = await timed('validate', async () => {
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
-    const data = await loadDatasets(cfg.data, cfg.seed);
+    const data = await loadDatasets(cfg.data, cfg.seed, teacher.classes);
     teacherInputShape(teacher, data.train.featureShape, data.train.features);
-    checkLabelRange(data, teacher.classes);
     if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
       throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
     }
@@ -111,9 +110,8 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     return { out, report, manifest };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
-    if (!outExisted && existsSync(out) && readdirSync(out).every((f) => f === '.cache')) {
-      // Nothing but the teacher cache: keep it for the next run, which is the point of the cache.
-    }
+    // An --out this run created and left empty goes too; one holding only the teacher cache stays for the next run.
+    if (!outExisted && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
     throw err;
   } finally {
     await teacher.session.release();

@@ -37,7 +37,7 @@ const lastDim = (d: Dim[] | null) => (d && d.length === 2 && typeof d[1] === 'nu
 
 export async function openTeacher(cfg: Config['teacher']): Promise<Teacher> {
   if (!existsSync(cfg.model)) {
-    throw new EdgeDistillError('E_FILE_NOT_FOUND', `teacher model ${cfg.model} does not exist`, 'Check teacher.model in the config (relative paths resolve against the config file).');
+    throw new EdgeDistillError('E_FILE_NOT_FOUND', `teacher model ${cfg.model} does not exist`, 'Check the teacher path: teacher.model in a config resolves against the config file\'s folder, --teacher against the working directory.');
   }
   const bytes = readFileSync(cfg.model);
   let session: ort.InferenceSession;

@@ -2,8 +2,14 @@
 // tfjs-node when it is installed and loads (optional dependency), else the wasm backend, else pure-JS cpu.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// The gradient table registers as a side effect of tfjs-layers' Node bundle (core's own ESM dist cannot be
+// imported directly in Node); training needs it even where no layer is used.
+import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { EdgeDistillError, oneOf } from './errors.ts';
+
+// PROD silences the cpu backend's console banner about tfjs-node; we report the backend in the manifest instead.
+tf.env().set('PROD', true);
 
 export { tf };
 
@@ -45,6 +51,7 @@ export async function useBackend(name: TfjsBackendName = 'auto'): Promise<string
       reasons.push(`tensorflow: @tensorflow/tfjs-node not loadable (${nodeBindingError ?? 'not installed'})`);
       continue;
     }
+    if (b === 'wasm') (await import('./tfjs-kernels.ts')).registerWasmTrainingKernels();
     if (tf.getBackend() === b) return b;
     try {
       if (await tf.setBackend(b)) {
@@ -58,3 +65,4 @@ export async function useBackend(name: TfjsBackendName = 'auto'): Promise<string
   }
   throw new EdgeDistillError('E_RUNTIME', `no TF.js backend could start (${reasons.join('; ')})`, 'Reinstall with `npm ci`, or choose another backend.');
 }
+

@@ -23,8 +23,11 @@ export interface Datasets {
 
 type DataConfig = Config['data'];
 
-/** Map raw labels to class indices; returns the kept row indices too (labelMap may drop rows). */
-function mapLabels(raw: RawSplit, cfg: DataConfig, where: string): { labels: Int32Array | null; keep: number[] | null } {
+/**
+ * Map raw labels to class indices in [0, classes); returns the kept row indices too (labelMap may drop rows).
+ * Errors name the row in file order (0-based), so the user can find it.
+ */
+function mapLabels(raw: RawSplit, cfg: DataConfig, classes: number, where: string): { labels: Int32Array | null; keep: number[] | null } {
   if (!raw.labels) return { labels: null, keep: null };
   const out: number[] = [];
   const keep: number[] = [];
@@ -48,6 +51,9 @@ function mapLabels(raw: RawSplit, cfg: DataConfig, where: string): { labels: Int
       c = cfg.labelMap[c!]!;
     }
     if (c === null) return;
+    if (!Number.isInteger(c) || c < 0 || c >= classes) {
+      throw new EdgeDistillError('E_LABEL_RANGE', `${where} row ${i} has label ${c}${cfg.labelMap ? ` (after data.labelMap)` : ''}, outside the teacher's ${classes} classes [0, ${classes - 1}]`, 'Fix the labels, or map them into range with data.labelMap.');
+    }
     out.push(c);
     keep.push(i);
   });
@@ -61,7 +67,7 @@ function pick(s: Split, rows: ArrayLike<number>, name: Split['name']): Split {
   return { ...s, name, x, n: rows.length, labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null };
 }
 
-async function loadSplit(src: DataSource, cfg: DataConfig, name: Split['name']): Promise<Split> {
+async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name']): Promise<Split> {
   const raw = await loadSource(src, '/');
   const features = raw.rows ? raw.features.length / raw.rows : raw.featureShape.reduce((a, b) => a * b, 1);
   const { scale, shift } = cfg.preprocess;
@@ -73,7 +79,7 @@ async function loadSplit(src: DataSource, cfg: DataConfig, name: Split['name']):
     }
     x[i] = v;
   }
-  const { labels, keep } = mapLabels(raw, cfg, `${name} data`);
+  const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);
   const split: Split = { name, x, n: raw.rows, features, featureShape: raw.featureShape, labels: null };
   if (!keep) return { ...split, labels };
   return { ...pick(split, keep, name), labels };
@@ -87,14 +93,15 @@ function carve(s: Split, fraction: number, rand: () => number, name: Split['name
   return [pick(s, rest, s.name), pick(s, carved, name)];
 }
 
-export async function loadDatasets(cfg: DataConfig, seed: number): Promise<Datasets> {
+/** Load, map, preprocess and split the data; `classes` is the teacher's class count. */
+export async function loadDatasets(cfg: DataConfig, seed: number, classes: number): Promise<Datasets> {
   const rand = rng(seed ^ 0xda7a);
-  let train = await loadSplit(cfg.train, cfg, 'train');
+  let train = await loadSplit(cfg.train, cfg, classes, 'train');
   let test: Split;
   let validation: Split;
-  if (cfg.test) test = await loadSplit(cfg.test, cfg, 'test');
+  if (cfg.test) test = await loadSplit(cfg.test, cfg, classes, 'test');
   else [train, test] = carve(train, cfg.testFraction, rand, 'test');
-  if (cfg.validation) validation = await loadSplit(cfg.validation, cfg, 'validation');
+  if (cfg.validation) validation = await loadSplit(cfg.validation, cfg, classes, 'validation');
   else [train, validation] = carve(train, cfg.validationFraction, rand, 'validation');
   if (cfg.trainSize !== undefined && cfg.trainSize < train.n) {
     const order = permutation(train.n, rand);
@@ -102,7 +109,10 @@ export async function loadDatasets(cfg: DataConfig, seed: number): Promise<Datas
   }
   for (const s of [train, validation, test]) {
     if (s.n === 0) {
-      throw new EdgeDistillError('E_DATA_EMPTY', `the ${s.name} split has no examples`, `Give data.${s.name} some rows (or a larger data.${s.name}Fraction / train set).`);
+      const hint = s.name === 'train'
+        ? 'Give data.train some rows (or lower data.validationFraction / data.testFraction).'
+        : `Give data.${s.name} some rows (or a larger data.${s.name}Fraction, or more training rows to carve it from).`;
+      throw new EdgeDistillError('E_DATA_EMPTY', `the ${s.name} split has no examples`, hint);
     }
     if (s.features !== train.features) {
       throw new EdgeDistillError('E_SHAPE_MISMATCH', `${s.name} examples have ${s.features} values but train examples have ${train.features}`, 'All splits must have the same feature shape.');
@@ -112,15 +122,4 @@ export async function loadDatasets(cfg: DataConfig, seed: number): Promise<Datas
     throw new EdgeDistillError('E_CONFIG', 'the test split has no labels', 'Give data.test a labels file/column: accuracies are measured on it.');
   }
   return { train, validation, test };
-}
-
-/** Every label must be a class index in [0, classes). */
-export function checkLabelRange(d: Datasets, classes: number): void {
-  for (const s of [d.train, d.validation, d.test]) {
-    if (!s.labels) continue;
-    const bad = s.labels.findIndex((v) => v < 0 || v >= classes);
-    if (bad >= 0) {
-      throw new EdgeDistillError('E_LABEL_RANGE', `${s.name} example ${bad} has label ${s.labels[bad]}, outside the teacher's ${classes} classes [0, ${classes - 1}]`, 'Fix the labels, or map them into range with data.labelMap.');
-    }
-  }
 }

@@ -1,0 +1,19 @@
+// Shared test helpers: run the real CLI as a user would, and read the artifacts it wrote.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'edge-distill.mjs');
+export const EXAMPLE_DIR = join(ROOT, 'examples', 'fmnist-bin');
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `edge-distill-${prefix}-`));
+}
+
+export function cli(args: string[], opts: { cwd?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,0 +1,145 @@
+// End to end, as a user runs it: the bundled example through the real CLI, then independent checks of what it
+// wrote (official ONNX checker, parity against the saved student weights, cache reuse), and a foreign 3-class
+// teacher with other input/output names driven only by a config file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { cli, tempDir, EXAMPLE_DIR } from './helpers.ts';
+import { runOfficialChecker, buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill.ts';
+import { fileLoadHandler } from '../exporters/tfjs-io.ts';
+import { readIdx } from '../pipeline/data/idx.ts';
+import { tf, useBackend } from '../pipeline/tfjs.ts';
+import { sha256 } from '../pipeline/fsutil.ts';
+import type { Report } from '../pipeline/report.ts';
+
+const FAST = ['--steps', '400', '--runs', '20', '--warmup', '5'];
+
+async function testImages(n: number): Promise<Float32Array> {
+  const { data } = await readIdx(join(EXAMPLE_DIR, 't10k-images-idx3-ubyte.gz'));
+  return Float32Array.from(data.subarray(0, n * 784), (v) => v / 255);
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+test('the bundled example runs end to end and its artifacts check out', async (t) => {
+  const out = tempDir('example');
+  const r = cli(['run', '--out', out, '--json', ...FAST]);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(JSON.parse(r.stdout).report, report, '--json prints the report written to disk');
+
+  await t.test('report: teacher, three students, six artifacts, both runtimes', () => {
+    assert.ok(Math.abs(report.teacher.accuracy - 0.9872) < 0.002, `teacher accuracy ${report.teacher.accuracy}`);
+    assert.equal(report.task.test, 10000);
+    assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
+    for (const s of report.students) assert.ok(s.accuracy > 0.9 && s.accuracy < 1, `${s.method} accuracy ${s.accuracy}`);
+    assert.equal(report.students[0]!.subclasses, 5);
+    assert.deepEqual(report.artifacts.map((a) => a.name).sort(), ['kd.onnx', 'kd.tfjs-layers', 'label.onnx', 'label.tfjs-layers', 'lelp.onnx', 'lelp.tfjs-layers']);
+    for (const a of report.artifacts) {
+      const student = report.students.find((s) => s.method === a.method)!;
+      assert.ok(Math.abs(a.accuracy - student.accuracy) <= 0.0002, `${a.name} accuracy ${a.accuracy} vs student ${student.accuracy}`);
+      assert.ok(a.parity && a.parity.maxAbsDiff <= 1e-4 && a.parity.examples === 1000);
+    }
+    const runtimesByArtifact = new Set(report.benchmarks.map((b) => `${b.artifact}@${b.runtime}`));
+    for (const a of report.artifacts) {
+      const rt = a.format === 'onnx' ? 'onnxruntime-node' : 'tfjs-wasm';
+      assert.ok(runtimesByArtifact.has(`${a.name}@${rt}`), `latency row for ${a.name} on ${rt}`);
+    }
+    for (const b of report.benchmarks) {
+      assert.equal(b.batch, 1);
+      assert.ok(b.initMs > 0 && b.p50Ms > 0 && b.p50Ms <= b.p90Ms && b.p90Ms <= b.p99Ms, JSON.stringify(b));
+    }
+  });
+
+  await t.test('manifest lists every file with its size and hash; nothing is left staged', () => {
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.ok(manifest.packages['onnxruntime-node'] && manifest.config.seed === 0);
+    const paths = manifest.files.map((f: { path: string }) => f.path);
+    for (const p of ['report.json', 'report.md', 'artifacts/lelp/model.onnx', 'artifacts/lelp/tfjs/model.json', 'students/lelp/student.json']) assert.ok(paths.includes(p), p);
+    for (const f of manifest.files) {
+      const bytes = readFileSync(join(out, f.path));
+      assert.equal(bytes.length, f.bytes);
+      assert.equal(sha256(bytes), f.sha256, f.path);
+    }
+    assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('.staging')), []);
+    assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| lelp \| \d+\.\d\d \|/);
+  });
+
+  await t.test('every exported ONNX file passes the official checker (full_check)', () => {
+    for (const a of report.artifacts.filter((x) => x.format === 'onnx')) runOfficialChecker(join(out, a.path));
+  });
+
+  await t.test('ONNX and TF.js artifacts match the trained student within 1e-4 on 1,000 test images', async () => {
+    const n = 1000;
+    const x = await testImages(n);
+    await useBackend('wasm');
+    for (const name of ['lelp', 'kd', 'label']) {
+      // The checkpoint holds the trained weights; its float64 reference forward pass is independent of both runtimes.
+      const student = loadStudentCheckpoint(join(out, 'students', name));
+      const ref = student.predict(x, n);
+      const session = await ort.InferenceSession.create(join(out, 'artifacts', name, 'model.onnx'));
+      const onnxProbs = (await session.run({ input: new ort.Tensor('float32', x, [n, 784]) })).probs!.data as Float32Array;
+      await session.release();
+      const model = await tfl.loadLayersModel(fileLoadHandler(join(out, 'artifacts', name, 'tfjs', 'model.json')));
+      const y = model.predict(tf.tensor2d(x, [n, 784]));
+      const tfjsProbs = (Array.isArray(y) ? y[0]! : y).dataSync();
+      model.dispose();
+      assert.ok(maxDiff(ref, onnxProbs) <= 1e-4, `${name} onnx ${maxDiff(ref, onnxProbs)}`);
+      assert.ok(maxDiff(ref, tfjsProbs) <= 1e-4, `${name} tfjs ${maxDiff(ref, tfjsProbs)}`);
+      // The LELP student also exposes its C*S subclass logits as a second output.
+      if (name === 'lelp') assert.deepEqual(model.outputs.map((o) => o.shape), [[null, 2], [null, 10]]);
+    }
+  });
+
+  await t.test('a second run reuses the cached teacher outputs', () => {
+    assert.ok(readdirSync(join(out, '.cache')).some((f) => f.startsWith('teacher-')));
+    const again = cli(['distill', '--out', out, '--steps', '1', '--methods', 'label']);
+    assert.equal(again.status, 0, again.stderr.slice(-2000));
+    assert.match(again.stderr, /teacher outputs from cache/);
+    assert.doesNotMatch(again.stderr, /teacher pass/);
+  });
+});
+
+test('a foreign 3-class teacher with other input/output names works from a config alone', async () => {
+  const dir = tempDir('three-class');
+  const fx = await buildThreeClassFixture(dir);
+  const config = {
+    data: {
+      train: { format: 'idx', features: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' },
+      test: { format: 'idx', features: 't10k-images-idx3-ubyte.gz', labels: 't10k-labels-idx1-ubyte.gz' },
+      classNames: ['pullover', 'coat', 'shirt'],
+      preprocess: { scale: 1 / 255 },
+    },
+    teacher: { model: 'teacher.onnx', input: 'pixels', embedding: 'penultimate', logits: 'scores' },
+    student: { arch: 'mlp', hidden: [16] },
+    methods: [{ name: 'lelp', subclasses: 3 }, { name: 'kd' }, { name: 'label' }],
+    train: { steps: 300 },
+    bench: { runs: 10, warmup: 2 },
+  };
+  writeFileSync(join(fx.dir, 'pipeline.json'), JSON.stringify(config));
+  const out = join(dir, 'out');
+  const r = cli(['run', '--config', join(fx.dir, 'pipeline.json'), '--out', out]);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.equal(report.task.classes, 3);
+  assert.equal(report.teacher.input, 'pixels');
+  assert.equal(report.teacher.embeddingDim, 32);
+  assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
+  for (const s of report.students) assert.ok(s.accuracy > 0.5, `${s.method} ${s.accuracy} is far above chance (1/3)`);
+  const session = await ort.InferenceSession.create(join(out, 'artifacts', 'lelp', 'model.onnx'));
+  assert.deepEqual(session.outputNames, ['probs', 'subclass_logits']);
+  const probs = await session.run({ input: new ort.Tensor('float32', new Float32Array(2 * 784).fill(0.5), [2, 784]) });
+  assert.deepEqual(probs.probs!.dims, [2, 3]);
+  assert.deepEqual(probs.subclass_logits!.dims, [2, 9]);
+  await session.release();
+  assert.ok(existsSync(join(out, 'manifest.json')));
+});
