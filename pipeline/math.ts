@@ -4,7 +4,7 @@ import { Matrix, EigenvalueDecomposition, QrDecomposition, pseudoInverse, solve 
 
 /** Seeded PRNG (mulberry32): uniform in [0, 1). Same seed -> same sequence on every platform. */
 export function rng(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
+  let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

@@ -9,6 +9,14 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'edge-distill.mjs');
 export const EXAMPLE_DIR = join(ROOT, 'examples', 'fmnist-bin');
 
+const OFFICIAL_CHECKER = 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)';
+
+/** onnx.checker with full_check (shape inference too); /usr/bin/python3 is Debian's, the interpreter that has onnx. */
+export function runOfficialChecker(path: string): void {
+  const r = spawnSync('/usr/bin/python3', ['-c', OFFICIAL_CHECKER, path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`onnx.checker rejected ${path}: ${r.stderr || r.error?.message}`);
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `edge-distill-${prefix}-`));
 }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { runOfficialChecker } from './helpers.ts';
+import { rng } from '../pipeline/math.ts';
 import { gunzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import pkg from 'onnx-proto';
@@ -20,21 +21,9 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 
 const { onnx } = pkg;
 const FASHION_TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
-const OFFICIAL_CHECKER = 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)';
 const BATCH = 64;
 const OPTS = { producerVersion: '0.1.0-test' };
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Glorot-uniform-like weights so that logits have a useful spread. */
 function uniform(rng: () => number, n: number, limit: number): Float32Array {
@@ -87,12 +76,12 @@ interface Case {
 
 function cases(): Case[] {
   const fashion = (): Float32Array => fashionImages(BATCH);
-  const noise = (seed: number, features: number) => (): Float32Array => uniform(prng(seed), BATCH * features, 1).map(Math.abs);
-  let r = prng(1);
+  const noise = (seed: number, features: number) => (): Float32Array => uniform(rng(seed), BATCH * features, 1).map(Math.abs);
+  let r = rng(1);
   const mlp1 = spec({ features: 784, layers: [dense(r, 784, 8, 'relu'), dense(r, 8, 2, 'linear')], classes: 2, subclasses: 1 });
-  r = prng(2);
+  r = rng(2);
   const mlp5 = spec({ features: 784, layers: [dense(r, 784, 16, 'relu'), dense(r, 16, 10, 'linear')], classes: 2, subclasses: 5 });
-  r = prng(3);
+  r = rng(3);
   const cnn = spec({
     features: 784,
     image: { height: 28, width: 28, channels: 1 },
@@ -108,7 +97,7 @@ function cases(): Case[] {
     classes: 3,
     subclasses: 4,
   });
-  r = prng(4);
+  r = rng(4);
   const rgb = spec({
     features: 8 * 8 * 3,
     image: { height: 8, width: 8, channels: 3 },
@@ -122,7 +111,7 @@ function cases(): Case[] {
     subclasses: 1,
   });
   // Non-square, even kernel (asymmetric 'same' pads), 'valid' conv and a pool that does not divide the map.
-  r = prng(5);
+  r = rng(5);
   const odd = spec({
     features: 6 * 10 * 3,
     image: { height: 6, width: 10, channels: 3 },
@@ -178,8 +167,7 @@ for (const c of cases()) {
     test('passes the official ONNX checker with full_check', () => {
       const file = join(workDir, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.onnx`);
       writeFileSync(file, bytes);
-      const r = spawnSync('/usr/bin/python3', ['-c', OFFICIAL_CHECKER, file], { encoding: 'utf8' });
-      assert.equal(r.status, 0, `onnx.checker failed:\n${r.stderr}`);
+      runOfficialChecker(file);
     });
 
     test('is deterministic: two exports are byte-identical', () => {
@@ -290,7 +278,7 @@ describe('reference forward pass', () => {
 });
 
 describe('exportOnnx rejects inconsistent specs', () => {
-  const r = prng(9);
+  const r = rng(9);
   const base = spec({ features: 784, layers: [dense(r, 784, 8, 'relu'), dense(r, 8, 2, 'linear')], classes: 2, subclasses: 1 });
   const code = (f: () => unknown, expected: string) =>
     assert.throws(f, (e: unknown) => e instanceof EdgeDistillError && e.code === expected && e.hint.length > 0);

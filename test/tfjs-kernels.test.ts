@@ -12,8 +12,8 @@ async function filterGrad(backend: 'cpu' | 'wasm', x: Float32Array, shape: [numb
   const xt = tf.tensor4d(x, shape);
   const wt = tf.tensor4d(w, wShape);
   // d/dW of sum(conv(x, W) * g) for a fixed non-uniform g, so every output position's gradient matters.
-  const grad = tf.grad((k: tf.Tensor4D) => {
-    const y = tf.conv2d(xt, k, stride, pad);
+  const grad = tf.grad((k: tf.Tensor) => {
+    const y = tf.conv2d(xt, k as tf.Tensor4D, stride, pad);
     return tf.sum(tf.mul(y, tf.sin(tf.reshape(tf.range(0, y.size), y.shape))));
   })(wt);
   const out = (await grad.data()) as Float32Array;

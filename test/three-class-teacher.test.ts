@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { buildThreeClassFixture, runOfficialChecker, type ThreeClassFixture } from './fixtures/three-class-teacher.ts';
+import { buildThreeClassFixture, type ThreeClassFixture } from './fixtures/three-class-teacher.ts';
+import { runOfficialChecker } from './helpers.ts';
 
 describe('three-class Fashion-MNIST teacher fixture', () => {
   let dir: string;

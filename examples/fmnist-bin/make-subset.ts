@@ -5,26 +5,16 @@
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { rng } from '../../pipeline/math.ts';
 
 const SRC = '/usr/share/datasets/fashion-mnist';
 const HERE = new URL('.', import.meta.url).pathname;
 const N = 5000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const images = gunzipSync(readFileSync(join(SRC, 'train-images-idx3-ubyte.gz')));
 const labels = gunzipSync(readFileSync(join(SRC, 'train-labels-idx1-ubyte.gz')));
 const total = images.readUInt32BE(4);
-const rand = mulberry32(20261122);
+const rand = rng(20261122);
 const order = Array.from({ length: total }, (_, i) => i);
 for (let i = total - 1; i > 0; i--) {
   const j = Math.floor(rand() * (i + 1));
