@@ -64,27 +64,47 @@ export const StudentSchema = z.discriminatedUnion('arch', [
   }),
 ]);
 
+const LelpSchema = z.strictObject({
+  name: z.literal('lelp'),
+  /** S: pseudo-subclasses per class. */
+  subclasses: z.number().int().min(1).max(64).default(5),
+  /** Subclass softmax temperature on the standardised projections. */
+  beta: z.number().positive().default(1),
+  /** KD temperature. */
+  tau: z.number().positive().default(1),
+  /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
+  alpha: z.number().min(0).max(1).default(0),
+  nullSpace: z.boolean().default(true),
+  rotate: z.boolean().default(true),
+  projection: z.enum(['pca', 'random']).default('pca'),
+});
+const KdSchema = z.strictObject({
+  name: z.literal('kd'),
+  tau: z.number().positive().default(2),
+  alpha: z.number().min(0).max(1).default(0.5),
+});
+const FitnetSchema = z.strictObject({
+  name: z.literal('fitnet'),
+  /** Weight of the embedding loss: gamma * mean squared error between A h_student + b and the standardised teacher embedding. */
+  gamma: z.number().min(0).default(1),
+  tau: z.number().positive().default(2),
+  alpha: z.number().min(0).max(1).default(0.5),
+});
+const LabelSchema = z.strictObject({ name: z.literal('label') });
+
+/** A method that trains one student. */
+export const ConcreteMethodSchema = z.discriminatedUnion('name', [LelpSchema, KdSchema, FitnetSchema, LabelSchema]);
+
 export const MethodSchema = z.discriminatedUnion('name', [
+  LelpSchema,
+  KdSchema,
+  FitnetSchema,
+  LabelSchema,
   z.strictObject({
-    name: z.literal('lelp'),
-    /** S: pseudo-subclasses per class. */
-    subclasses: z.number().int().min(1).max(64).default(5),
-    /** Subclass softmax temperature on the standardised projections. */
-    beta: z.number().positive().default(1),
-    /** KD temperature. */
-    tau: z.number().positive().default(1),
-    /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
-    alpha: z.number().min(0).max(1).default(0),
-    nullSpace: z.boolean().default(true),
-    rotate: z.boolean().default(true),
-    projection: z.enum(['pca', 'random']).default('pca'),
+    name: z.literal('auto'),
+    /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/auto.ts. */
+    candidates: z.array(ConcreteMethodSchema).min(1).optional(),
   }),
-  z.strictObject({
-    name: z.literal('kd'),
-    tau: z.number().positive().default(2),
-    alpha: z.number().min(0).max(1).default(0.5),
-  }),
-  z.strictObject({ name: z.literal('label') }),
 ]);
 
 export const TrainSchema = z.strictObject({
@@ -127,8 +147,9 @@ export const ConfigSchema = z.strictObject({
 export type ConfigInput = z.input<typeof ConfigSchema>;
 /** The validated, defaulted config; every path is absolute. */
 export type Config = z.output<typeof ConfigSchema>;
-export type MethodConfig = Config['methods'][number];
+export type MethodConfig = z.output<typeof ConcreteMethodSchema>;
 export type MethodName = MethodConfig['name'];
+export type AutoMethodConfig = Extract<Config['methods'][number], { name: 'auto' }>;
 export type DataSource = z.output<typeof SourceSchema>;
 
 /** The bundled example: Fashion-MNIST label % 2 with the shipped PyTorch teacher. */

@@ -6,7 +6,10 @@ import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
 import { EdgeDistillError } from './errors.ts';
 import { f32Bytes, sha256, writeAtomic } from './fsutil.ts';
-import { METHODS, prepareMethod } from './losses.ts';
+import { prepareMethod } from './losses.ts';
+import type { MethodConfig } from './config.ts';
+import type { Matrix } from 'ml-matrix';
+import { runAuto } from './auto.ts';
 import type { Progress } from './progress.ts';
 import type { StudentResult } from './report.ts';
 import type { LayerSpec, StudentSpec } from './student-spec.ts';
@@ -23,6 +26,8 @@ export interface TrainedStudent {
   /** Class probabilities [n, C] from the in-memory student: the reference for exported artifacts. */
   predict(x: Float32Array, n: number): Float32Array;
   result: StudentResult | null;
+  /** Frees the in-memory model (candidates that `auto` does not keep). */
+  dispose(): void;
 }
 
 /** Hash of what determines the students (not where they are written). */
@@ -31,40 +36,67 @@ export function configHash(cfg: Config): string {
   return sha256(JSON.stringify(rest));
 }
 
-export async function distillStudents(
+/** The teacher's outputs on the transfer set plus what methods need to know about it. */
+export interface TransferSet {
+  logits: Float32Array;
+  embedding: Float32Array;
+  groups: Int32Array;
+  teacher: Teacher;
+  /** The teacher's final linear layer from its graph, or null (LELP then fits it by least squares). */
+  head: Matrix | null;
+}
+
+/** The width of the layer before a student's output layer (where FitNet's map starts). */
+function penultimateWidth(cfg: Config['student'], features: number): number {
+  if (cfg.arch === 'mlp') return cfg.hidden.at(-1)!;
+  if (cfg.dense.length) return cfg.dense.at(-1)!;
+  throw new EdgeDistillError('E_CONFIG', 'a cnn student without dense layers has no penultimate layer for FitNet', `Give student.dense at least one size (${features} inputs).`);
+}
+
+/** Train and evaluate one student with one method. Used by every method, by `auto` and by benchmarks/quality. */
+export async function trainOne(
   cfg: Config,
+  m: MethodConfig,
+  name: string,
   data: Datasets,
-  t: { logits: Float32Array; embedding: Float32Array; groups: Int32Array; teacher: Teacher },
-  opts: { progress: Progress; staging: string },
-): Promise<TrainedStudent[]> {
+  t: TransferSet,
+  opts: { progress: Progress; seed?: number },
+): Promise<TrainedStudent & { result: StudentResult }> {
+  const seed = opts.seed ?? cfg.seed;
   const { train, validation, test } = data;
   const C = t.teacher.classes;
   const F = train.features;
+  const studentHidden = m.name === 'fitnet' ? penultimateWidth(cfg.student, F) : 0;
+  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden });
+  const S = prepared.subclasses;
+  const model = buildStudent(cfg.student, F, train.featureShape, C * S, seed);
+  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: name });
+  const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
+  const acc = accuracy(predict(test.x, test.n), test.labels!, C);
+  const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
+  const spec = toStudentSpec(model, {
+    features: F,
+    featureShape: train.featureShape,
+    arch: cfg.student,
+    classes: C,
+    subclasses: S,
+    metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': configHash(cfg) },
+  });
+  const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
+  return { name, spec, predict, result, dispose: () => model.dispose() };
+}
+
+export async function distillStudents(cfg: Config, data: Datasets, t: TransferSet, opts: { progress: Progress; staging: string }): Promise<TrainedStudent[]> {
   const seen = new Map<string, number>();
   const students: TrainedStudent[] = [];
   for (const m of cfg.methods) {
     const count = (seen.get(m.name) ?? 0) + 1;
     seen.set(m.name, count);
     const name = count === 1 ? m.name : `${m.name}-${count}`;
-    const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, seed: cfg.seed });
-    const S = prepared.subclasses;
-    const model = buildStudent(cfg.student, F, train.featureShape, C * S, cfg.seed);
-    const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed: cfg.seed, progress: opts.progress, label: name });
-    const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
-    const acc = accuracy(predict(test.x, test.n), test.labels!, C);
-    const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
-    const spec = toStudentSpec(model, {
-      features: F,
-      featureShape: train.featureShape,
-      arch: cfg.student,
-      classes: C,
-      subclasses: S,
-      metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': configHash(cfg) },
-    });
-    opts.progress.note(`${name}: test accuracy ${(acc * 100).toFixed(2)} % (${METHODS[m.name].summary.split(':')[0]})`);
-    const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: prepared.notes };
-    writeCheckpoint(join(opts.staging, 'students', name), spec, result);
-    students.push({ name, spec, predict, result });
+    const s = m.name === 'auto' ? await runAuto(cfg, m, name, data, t, opts) : await trainOne(cfg, m, name, data, t, opts);
+    opts.progress.note(`${name}: test accuracy ${(s.result.accuracy * 100).toFixed(2)} %, validation ${(s.result.validationAccuracy * 100).toFixed(2)} %`);
+    writeCheckpoint(join(opts.staging, 'students', name), s.spec, s.result);
+    students.push(s);
   }
   return students;
 }
@@ -114,5 +146,5 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
     l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
   ) as LayerSpec[];
   const spec: StudentSpec = { ...doc.spec, layers };
-  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null };
+  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, dispose: () => {} };
 }

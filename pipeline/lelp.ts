@@ -2,7 +2,7 @@
 // teacher's embeddings. fitLelp computes the per-class projections once; lelpTargets turns teacher outputs
 // into the C*S-way soft targets q_{c,s}(x) = p_c(x) * softmax_s(z_{c,.}(x) / beta).
 import { Matrix } from 'ml-matrix';
-import { fitLinearHead, nullSpaceProjector, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from './math.ts';
+import { fitLinearHead, projectNullSpace, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from './math.ts';
 
 export interface LelpOptions {
   subclasses: number;
@@ -17,16 +17,16 @@ export interface LelpOptions {
 export interface LelpProjection {
   classes: number;
   subclasses: number;
-  /** Null-space projector (D x D), or null when disabled. */
-  P: Matrix | null;
+  /** The teacher's final linear layer W (C x D) whose null space h is projected onto, or null when disabled. */
+  W: Matrix | null;
   /** Per class: mean of P h over the class (length D). */
   means: Float64Array[];
   /** Per class: D x S projection U_c = V_c Q_c. */
   U: Matrix[];
   /** Per class and subclass: standard deviation of z over the transfer set (beta is then scale-free). */
   std: Float64Array[];
-  /** Where W for the null space came from. */
-  headSource: 'least-squares' | 'none';
+  /** Where W for the null space came from: the ONNX graph, a least-squares fit of (embedding, logits), or none. */
+  headSource: 'graph' | 'least-squares' | 'none';
 }
 
 /**
@@ -41,16 +41,14 @@ export function fitLelp(
   C: number,
   groups: Int32Array,
   opts: LelpOptions,
+  /** The teacher's final layer read from its graph, when it could be; otherwise W is fitted by least squares. */
+  head: Matrix | null = null,
 ): LelpProjection {
   const S = opts.subclasses;
   const rand = rng(opts.seed);
   const H = toMatrix(embedding, n, D);
-  let P: Matrix | null = null;
-  if (opts.nullSpace) {
-    const W = fitLinearHead(H, toMatrix(logits, n, C));
-    P = nullSpaceProjector(W);
-  }
-  const PH = P ? H.mmul(P) : H; // rows are (P h)^T; P is symmetric
+  const W = opts.nullSpace ? (head ?? fitLinearHead(H, toMatrix(logits, n, C))) : null;
+  const PH = W ? projectNullSpace(H, W) : H; // rows are (P h)^T
   const means: Float64Array[] = [];
   const U: Matrix[] = [];
   const std: Float64Array[] = [];
@@ -60,7 +58,7 @@ export function fitLelp(
     const Xc = rows.length ? PH.selection(rows, Array.from({ length: D }, (_, j) => j)) : new Matrix(1, D);
     const mu = Xc.mean('column');
     const centred = Xc.clone().subRowVector(mu);
-    let V = opts.projection === 'pca' ? topPrincipalDirections(centred, S).directions : randomDirections(D, S, rand);
+    let V = opts.projection === 'pca' ? topPrincipalDirections(centred, S, rand).directions : randomDirections(D, S, rand);
     if (opts.rotate) V = V.mmul(randomOrthogonal(S, rand));
     const Z = centred.mmul(V);
     const sd = Float64Array.from({ length: S }, (_, s) => {
@@ -73,14 +71,14 @@ export function fitLelp(
     U.push(V);
     std.push(sd);
   }
-  return { classes: C, subclasses: S, P, means, U, std, headSource: opts.nullSpace ? 'least-squares' : 'none' };
+  return { classes: C, subclasses: S, W, means, U, std, headSource: !W ? 'none' : head ? 'graph' : 'least-squares' };
 }
 
 /** Standardised subclass coordinates z_{c,s}(x) = U_{c,s}^T (P h(x) - mu_c) / std_{c,s}, as [n, C*S]. */
 export function lelpCoordinates(proj: LelpProjection, embedding: Float32Array, n: number, D: number): Float64Array {
   const { classes: C, subclasses: S } = proj;
   let H = toMatrix(embedding, n, D);
-  if (proj.P) H = H.mmul(proj.P);
+  if (proj.W) H = projectNullSpace(H, proj.W);
   const z = new Float64Array(n * C * S);
   for (let c = 0; c < C; c++) {
     const Zc = H.clone().subRowVector(Array.from(proj.means[c]!)).mmul(proj.U[c]!);

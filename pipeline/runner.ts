@@ -10,6 +10,7 @@ import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type Report, type StudentResult } from './report.ts';
 import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
+import { readTeacherHead } from './teacher-head.ts';
 import { useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
@@ -139,7 +140,11 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   if (cfg.stages.includes('distill')) {
     const trainOut = await timed('teacher', () => teacherRun('train'));
     const groups = data.train.labels ?? argmaxRows(trainOut.logits, data.train.n, teacher.classes);
-    students = await timed('distill', () => distillStudents(cfg, data, { ...trainOut, groups, teacher }, { progress, staging: ctx.staging }));
+    const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
+    if (cfg.methods.some((m) => m.name === 'lelp' || m.name === 'auto')) {
+      progress.note(`teacher head W for LELP's null space: ${head.W ? head.reason : `fitted by least squares (${head.reason})`}`);
+    }
+    students = await timed('distill', () => distillStudents(cfg, data, { ...trainOut, groups, teacher, head: head.W }, { progress, staging: ctx.staging }));
   } else if (opts.students?.length) {
     students = opts.students.map((dir) => loadStudentCheckpoint(dir));
   }

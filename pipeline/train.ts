@@ -1,6 +1,6 @@
 // The training loop shared by every method: seeded mini-batches, Adam, the method's loss; plus batched
 // in-memory prediction of class probabilities (the reference every exported artifact is compared against).
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './tfjs.ts';
 import type { Config } from './config.ts';
 import type { PreparedMethod } from './losses.ts';
@@ -39,6 +39,8 @@ export async function trainStudent(
   let order = permutation(n, rand);
   let pos = 0;
   let lastLoss = NaN;
+  // A view of the same layers that also exposes the penultimate activations (FitNet's hint loss reads them).
+  const view = tfl.model({ inputs: model.inputs, outputs: [model.layers.at(-2)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
   const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
   for (let s = 0; s < cfg.steps; s++) {
     if (pos + B > n) {
@@ -58,7 +60,10 @@ export async function trainStudent(
     const yt = tf.tensor2d(yb, [B, C]);
     const tt = tb ? tf.tensor2d(tb, [B, method.width]) : null;
     // minimize() tidies the forward/backward pass itself; only the batch tensors are ours to free.
-    const loss = optimizer.minimize(() => method.loss(model.apply(xt, { training: true }) as tf.Tensor2D, tt, yt), report);
+    const loss = optimizer.minimize(() => {
+      const [hidden, logits] = view.apply(xt, { training: true }) as tf.Tensor2D[];
+      return method.loss({ logits: logits!, hidden: hidden! }, tt, yt);
+    }, report);
     tf.dispose([xt, yt, ...(tt ? [tt] : [])]);
     if (loss) {
       lastLoss = (await loss.data())[0]!;
@@ -67,6 +72,7 @@ export async function trainStudent(
     if (s % 50 === 49 || s === cfg.steps - 1) step.tick(s % 50 === 49 ? 50 : (s % 50) + 1, `loss ${lastLoss.toFixed(4)}`);
   }
   optimizer.dispose();
+  tf.dispose(method.variables);
   const ms = performance.now() - t0;
   step.done(`loss ${lastLoss.toFixed(4)}`);
   return { steps: cfg.steps, finalLoss: lastLoss, ms };

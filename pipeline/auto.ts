@@ -1,0 +1,47 @@
+// `--method auto`: train a grid of candidate methods on the user's own data and keep the student with the best
+// validation accuracy (never the test split). The grid is small on purpose: each candidate is a full training run.
+import type { AutoMethodConfig, Config, MethodConfig } from './config.ts';
+import type { Datasets } from './data/dataset.ts';
+import { trainOne, type TrainedStudent, type TransferSet } from './distill.ts';
+import type { Progress } from './progress.ts';
+import type { StudentResult } from './report.ts';
+
+/** label; KD at tau 1/4 with alpha 0/0.5; LELP with S in {2, 5, 10} and beta in {0.5, 1, 2} (tau 1, null space, rotation). */
+export function defaultCandidates(): MethodConfig[] {
+  const lelp = (subclasses: number, beta: number): MethodConfig => ({ name: 'lelp', subclasses, beta, tau: 1, alpha: 0, nullSpace: true, rotate: true, projection: 'pca' });
+  return [
+    { name: 'label' },
+    ...[1, 4].flatMap((tau) => [0, 0.5].map((alpha): MethodConfig => ({ name: 'kd', tau, alpha }))),
+    ...[2, 5, 10].flatMap((S) => [0.5, 1, 2].map((beta) => lelp(S, beta))),
+  ];
+}
+
+export function describeCandidate(m: MethodConfig): string {
+  const { name, ...opts } = m;
+  const parts = Object.entries(opts).filter(([k]) => ['subclasses', 'beta', 'tau', 'alpha', 'gamma'].includes(k));
+  return parts.length ? `${name}(${parts.map(([k, v]) => `${k}=${v}`).join(',')})` : name;
+}
+
+export async function runAuto(
+  cfg: Config,
+  m: AutoMethodConfig,
+  name: string,
+  data: Datasets,
+  t: TransferSet,
+  opts: { progress: Progress },
+): Promise<TrainedStudent & { result: StudentResult }> {
+  const candidates = m.candidates ?? defaultCandidates();
+  let best: (TrainedStudent & { result: StudentResult }) | null = null;
+  const sweep: string[] = [];
+  for (const c of candidates) {
+    const s = await trainOne(cfg, c, name, data, t, opts);
+    sweep.push(`${describeCandidate(c)}=${(s.result.validationAccuracy * 100).toFixed(2)}`);
+    // Ties go to the earlier (simpler) candidate.
+    if (!best || s.result.validationAccuracy > best.result.validationAccuracy) {
+      best?.dispose();
+      best = { ...s, result: { ...s.result, options: { chosen: describeCandidate(c), ...s.result.options } } };
+    } else s.dispose();
+  }
+  opts.progress.note(`auto: validation accuracy % by candidate: ${sweep.join(' ')}; kept ${best!.result.options.chosen}`);
+  return { ...best!, result: { ...best!.result, options: { ...best!.result.options, sweep: sweep.join(' ') } } };
+}
