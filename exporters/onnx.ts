@@ -9,6 +9,11 @@ import { attr, BATCH_DIM, OnnxGraphBuilder } from './onnx-builder.ts';
 export interface OnnxExportOptions {
   /** Written to ModelProto.producer_version (the edge-distill version). */
   producerVersion: string;
+  /**
+   * Also output the raw logits and the penultimate activations under these names, so the model can serve as
+   * a teacher (its embedding and logits) for another distillation. Only for students with subclasses == 1.
+   */
+  teacherOutputs?: { logits: string; embedding: string };
 }
 
 /** Metadata keys the exporter writes itself; spec.metadata may not give them other values. */
@@ -32,10 +37,20 @@ export function exportOnnx(spec: StudentSpec, opts: OnnxExportOptions): Uint8Arr
   const g = new OnnxGraphBuilder({ graphName: 'edge_distill_student', producerVersion: opts.producerVersion });
   g.addInput(spec.inputName, [BATCH_DIM, spec.features]);
   let cur = emitInput(g, spec);
+  let penultimate = cur;
   spec.layers.forEach((layer, i) => {
+    penultimate = cur;
     cur = emitLayer(g, layer, `/layers.${i}`, cur);
   });
   emitHead(g, spec, cur);
+  if (opts.teacherOutputs) {
+    const t = opts.teacherOutputs;
+    if (spec.subclasses !== 1 || penultimate.shape.kind !== 'flat') throw specError('teacher outputs need subclasses == 1 and a flat penultimate layer');
+    g.addNode({ opType: 'Identity', inputs: [cur.tensor], outputs: [t.logits], name: '/teacher/logits' });
+    g.addNode({ opType: 'Identity', inputs: [penultimate.tensor], outputs: [t.embedding], name: '/teacher/embedding' });
+    g.addOutput(t.logits, [BATCH_DIM, spec.classes]);
+    g.addOutput(t.embedding, [BATCH_DIM, penultimate.shape.size]);
+  }
   for (const [key, value] of Object.entries(metadataOf(spec))) g.setMetadata(key, value);
   return g.encode();
 }

@@ -22,7 +22,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   'cache-dir': { path: 'cacheDir', type: 'string', describe: 'teacher-output cache (default <out>/.cache)' },
   backend: { path: 'backend', type: 'string', describe: 'TF.js backend: auto | tensorflow | wasm | cpu' },
   teacher: { path: 'teacher.model', type: 'string', describe: 'teacher ONNX model' },
-  methods: { path: 'methods', type: 'array', describe: 'methods to distill with: lelp kd label' },
+  methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label, or auto (pick the best on validation); alias --method' },
   arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn' },
   hidden: { path: 'student.hidden', type: 'array', number: true, describe: 'MLP hidden sizes, e.g. --hidden 8' },
   steps: { path: 'train.steps', type: 'number', describe: 'training steps per student' },
@@ -70,7 +70,7 @@ function pipelineFlags(y: Argv): Argv {
   y.option('config', { type: 'string', describe: 'pipeline.json (default: the bundled Fashion-MNIST example)' });
   y.option('json', { type: 'boolean', describe: 'print the report as JSON on stdout' });
   y.option('quiet', { type: 'boolean', describe: 'no progress output' });
-  for (const [flag, s] of Object.entries(FLAGS)) y.option(flag, { type: s.type, describe: s.describe });
+  for (const [flag, s] of Object.entries(FLAGS)) y.option(flag, { type: s.type, describe: s.describe, ...(flag === 'methods' ? { alias: 'method' } : {}) });
   return y;
 }
 

@@ -60,7 +60,7 @@ export async function trainOne(
   name: string,
   data: Datasets,
   t: TransferSet,
-  opts: { progress: Progress; seed?: number },
+  opts: { progress: Progress; seed?: number; progressLabel?: string },
 ): Promise<TrainedStudent & { result: StudentResult }> {
   const seed = opts.seed ?? cfg.seed;
   const { train, validation, test } = data;
@@ -70,7 +70,7 @@ export async function trainOne(
   const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden });
   const S = prepared.subclasses;
   const model = buildStudent(cfg.student, F, train.featureShape, C * S, seed);
-  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: name });
+  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name });
   const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
   const acc = accuracy(predict(test.x, test.n), test.labels!, C);
   const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;

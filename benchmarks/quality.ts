@@ -1,0 +1,170 @@
+// Quality benchmark: test accuracy (mean ± std over seeds) of label-only, KD, FitNet, LELP and LELP's ablations
+// on real few-class tasks, for small and larger transfer sets and watch- and phone-size MLP students.
+//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--out DIR]
+// Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it). Writes quality.json and quality.md.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConcreteMethodSchema, parseConfig, type Config, type ConfigInput, type MethodConfig } from '../pipeline/config.ts';
+import { loadDatasets } from '../pipeline/data/dataset.ts';
+import { trainOne } from '../pipeline/distill.ts';
+import { createProgress } from '../pipeline/progress.ts';
+import { openTeacher, runTeacher } from '../pipeline/teacher.ts';
+import { readTeacherHead } from '../pipeline/teacher-head.ts';
+import { useBackend } from '../pipeline/tfjs.ts';
+import { accuracy } from '../pipeline/train.ts';
+import { ensureThreeClassTeacher } from './three-class-teacher.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(HERE, '..');
+export const FMNIST = '/usr/share/datasets/fashion-mnist';
+
+/** Methods compared, with the schema's defaults (so the table always reflects the shipped defaults). */
+export const CONTENDERS: Contender[] = [
+  { label: 'label', method: ConcreteMethodSchema.parse({ name: 'label' }) },
+  { label: 'kd', method: ConcreteMethodSchema.parse({ name: 'kd' }) },
+  { label: 'fitnet', method: ConcreteMethodSchema.parse({ name: 'fitnet' }) },
+  { label: 'lelp', method: ConcreteMethodSchema.parse({ name: 'lelp' }) },
+  { label: 'lelp random-proj', method: ConcreteMethodSchema.parse({ name: 'lelp', projection: 'random' }) },
+  { label: 'lelp no-nullspace', method: ConcreteMethodSchema.parse({ name: 'lelp', nullSpace: false }) },
+  { label: 'lelp no-rotation', method: ConcreteMethodSchema.parse({ name: 'lelp', rotate: false }) },
+];
+
+export interface Task {
+  name: string;
+  description: string;
+  teacher(): Promise<string>;
+  /** Output names, where the teacher's outputs cannot be detected (more than two). */
+  teacherOutputs?: { embedding: string; logits: string };
+  data: ConfigInput['data'];
+  settings: { trainSize: number; hidden: number }[];
+}
+
+const idx = (split: 'train' | 't10k') => ({ format: 'idx' as const, features: `${FMNIST}/${split}-images-idx3-ubyte.gz`, labels: `${FMNIST}/${split}-labels-idx1-ubyte.gz` });
+
+export const TASKS: Task[] = [
+  {
+    name: 'fmnist-bin',
+    description: 'Fashion-MNIST label % 2, the shipped PyTorch teacher (examples/fmnist-bin/teacher.onnx)',
+    teacher: async () => join(ROOT, 'examples/fmnist-bin/teacher.onnx'),
+    data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1], preprocess: { scale: 1 / 255 } },
+    settings: [
+      { trainSize: 1000, hidden: 8 },
+      { trainSize: 10000, hidden: 8 },
+      { trainSize: 1000, hidden: 32 },
+      { trainSize: 10000, hidden: 32 },
+    ],
+  },
+  {
+    name: 'fmnist-3',
+    description: 'Fashion-MNIST pullover / coat / shirt (3 classes), a teacher trained with this project (benchmarks/three-class-teacher.ts)',
+    teacher: () => ensureThreeClassTeacher(join(HERE, '.cache')),
+    teacherOutputs: { embedding: 'embedding', logits: 'logits' },
+    data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [null, null, 0, null, 1, null, 2, null, null, null], classNames: ['pullover', 'coat', 'shirt'], preprocess: { scale: 1 / 255 } },
+    settings: [{ trainSize: 1000, hidden: 8 }],
+  },
+];
+
+export interface Row {
+  task: string;
+  trainSize: number;
+  hidden: number;
+  method: string;
+  seed: number;
+  accuracy: number;
+  validationAccuracy: number;
+  trainMs: number;
+}
+
+export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+export const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+export interface Contender {
+  label: string;
+  method: MethodConfig;
+}
+
+/** Train every contender on every setting and seed of a task; returns the teacher's test accuracy. */
+export async function runTask(
+  task: Task,
+  opts: { seeds: number[]; steps: number; cacheDir: string; contenders: Contender[]; settings?: Task['settings'] },
+  rows: Row[],
+  log: (s: string) => void,
+): Promise<number> {
+  const { seeds, steps, cacheDir } = opts;
+  const teacherPath = await task.teacher();
+  const progress = createProgress({ quiet: true });
+  let teacherAcc = NaN;
+  for (const setting of opts.settings ?? task.settings) {
+    for (const seed of seeds) {
+      const cfg: Config = parseConfig(
+        { data: { ...task.data, trainSize: setting.trainSize }, teacher: { model: teacherPath, ...task.teacherOutputs }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps }, seed, out: join(cacheDir, 'unused') },
+        ROOT,
+      );
+      const teacher = await openTeacher(cfg.teacher);
+      const data = await loadDatasets(cfg.data, seed, teacher.classes);
+      const tr = await runTeacher(teacher, data.train.x, data.train.n, { featureShape: data.train.featureShape, cacheDir, label: 'train', progress });
+      if (Number.isNaN(teacherAcc)) {
+        const te = await runTeacher(teacher, data.test.x, data.test.n, { featureShape: data.test.featureShape, cacheDir, label: 'test', progress });
+        teacherAcc = accuracy(te.logits, data.test.labels!, teacher.classes);
+        log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} images`);
+      }
+      const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
+      const transfer = { logits: tr.logits, embedding: tr.embedding, groups: data.train.labels!, teacher, head: head.W };
+      for (const c of opts.contenders) {
+        const s = await trainOne(cfg, c.method, c.label, data, transfer, { progress });
+        s.dispose();
+        rows.push({ task: task.name, ...setting, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
+        log(`${task.name} n=${setting.trainSize} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);
+      }
+      await teacher.session.release();
+    }
+  }
+  return teacherAcc;
+}
+
+export function renderTables(rows: Row[], teachers: Record<string, number>, seeds: number): string {
+  const out: string[] = [];
+  for (const task of [...new Set(rows.map((r) => r.task))]) {
+    const t = TASKS.find((x) => x.name === task)!;
+    const settings = [...new Map(rows.filter((r) => r.task === task).map((r) => [`${r.trainSize}/${r.hidden}`, r])).values()];
+    out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %. Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.`, '');
+    out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, h=${s.hidden}`).join(' | ')} | train s |`);
+    out.push(`| --- | ${settings.map(() => '---').join(' | ')} | --- |`);
+    for (const c of CONTENDERS) {
+      const cells = settings.map((s) => {
+        const acc = rows.filter((r) => r.task === task && r.method === c.label && r.trainSize === s.trainSize && r.hidden === s.hidden).map((r) => r.accuracy * 100);
+        return acc.length ? `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}` : '-';
+      });
+      const ms = rows.filter((r) => r.task === task && r.method === c.label).map((r) => r.trainMs / 1000);
+      out.push(`| ${c.label} | ${cells.join(' | ')} | ${mean(ms).toFixed(1)} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  if (!existsSync(`${FMNIST}/train-images-idx3-ubyte.gz`)) {
+    console.error(`benchmarks/quality needs the full Fashion-MNIST from Debian: sudo apt-get install dataset-fashion-mnist (${FMNIST})`);
+    process.exit(1);
+  }
+  const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
+  const tasks = TASKS.filter((t) => values.tasks!.split(',').includes(t.name));
+  const cacheDir = join(HERE, '.cache');
+  mkdirSync(values.out!, { recursive: true });
+  const backend = await useBackend('auto');
+  const t0 = performance.now();
+  const rows: Row[] = [];
+  const teachers: Record<string, number> = {};
+  for (const task of tasks) teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS }, rows, (s) => console.log(s));
+  const minutes = (performance.now() - t0) / 60000;
+  const md = [`# Quality benchmark`, '', `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds.length} --steps ${values.steps}\` — ${minutes.toFixed(1)} min on this machine, TF.js backend ${backend}. Students: MLP 784-h-C, Adam 1e-3, ${values.steps} steps of 128. Validation: 10 % of the training set; test: the 10k Fashion-MNIST test images.`, '', renderTables(rows, teachers, seeds.length)].join('\n');
+  writeFileSync(join(values.out!, 'quality.json'), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), minutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
+  writeFileSync(join(values.out!, 'quality.md'), md + '\n');
+  console.log('\n' + md);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
