@@ -23,8 +23,14 @@ export interface LelpProjection {
   means: Float64Array[];
   /** Per class: D x S projection U_c = V_c Q_c. */
   U: Matrix[];
-  /** Per class and subclass: standard deviation of z over the transfer set (beta is then scale-free). */
+  /** Per class and direction: standard deviation of U_{c,s}^T (P h - mu_c) over the class's examples. */
   std: Float64Array[];
+  /**
+   * Per class: one scale, the root mean square of that class's direction stds. Coordinates are divided by it so
+   * beta is scale-free, while the directions keep their relative variances: equalising those is the job of the
+   * random rotation (without rotation the top principal direction dominates, as the paper's ablation intends).
+   */
+  scale: number[];
   /** Where W for the null space came from: the ONNX graph, a least-squares fit of (embedding, logits), or none. */
   headSource: 'graph' | 'least-squares' | 'none';
 }
@@ -52,6 +58,7 @@ export function fitLelp(
   const means: Float64Array[] = [];
   const U: Matrix[] = [];
   const std: Float64Array[] = [];
+  const scale: number[] = [];
   for (let c = 0; c < C; c++) {
     const rows: number[] = [];
     for (let i = 0; i < n; i++) if (groups[i] === c) rows.push(i);
@@ -65,16 +72,18 @@ export function fitLelp(
       const v = Z.getColumn(s);
       const m = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
       const varc = v.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, v.length - 1);
-      return varc > 1e-12 ? Math.sqrt(varc) : 1;
+      return Math.sqrt(varc);
     });
     means.push(Float64Array.from(mu));
     U.push(V);
     std.push(sd);
+    const rms = Math.sqrt(sd.reduce((a, v) => a + v * v, 0) / S);
+    scale.push(rms > 1e-12 ? rms : 1);
   }
-  return { classes: C, subclasses: S, W, means, U, std, headSource: !W ? 'none' : head ? 'graph' : 'least-squares' };
+  return { classes: C, subclasses: S, W, means, U, std, scale, headSource: !W ? 'none' : head ? 'graph' : 'least-squares' };
 }
 
-/** Standardised subclass coordinates z_{c,s}(x) = U_{c,s}^T (P h(x) - mu_c) / std_{c,s}, as [n, C*S]. */
+/** Scaled subclass coordinates z_{c,s}(x) = U_{c,s}^T (P h(x) - mu_c) / scale_c, as [n, C*S]. */
 export function lelpCoordinates(proj: LelpProjection, embedding: Float32Array, n: number, D: number): Float64Array {
   const { classes: C, subclasses: S } = proj;
   let H = toMatrix(embedding, n, D);
@@ -82,7 +91,7 @@ export function lelpCoordinates(proj: LelpProjection, embedding: Float32Array, n
   const z = new Float64Array(n * C * S);
   for (let c = 0; c < C; c++) {
     const Zc = H.clone().subRowVector(Array.from(proj.means[c]!)).mmul(proj.U[c]!);
-    for (let i = 0; i < n; i++) for (let s = 0; s < S; s++) z[i * C * S + c * S + s] = Zc.get(i, s) / proj.std[c]![s]!;
+    for (let i = 0; i < n; i++) for (let s = 0; s < S; s++) z[i * C * S + c * S + s] = Zc.get(i, s) / proj.scale[c]!;
   }
   return z;
 }
