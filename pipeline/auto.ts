@@ -6,9 +6,9 @@ import { trainOne, type TrainedStudent, type TransferSet } from './distill.ts';
 import type { Progress } from './progress.ts';
 import type { StudentResult } from './report.ts';
 
-/** label; KD at tau 1/4 with alpha 0/0.5; LELP with S in {2, 5, 10} and beta in {0.5, 1, 2} (tau 2, null space, rotation). */
+/** label; KD at tau 1/4 with alpha 0/0.5; LELP with S in {2, 5, 10} and beta in {0.5, 1, 2} (tau 1, null space, rotation). */
 export function defaultCandidates(): MethodConfig[] {
-  const lelp = (subclasses: number, beta: number): MethodConfig => ({ name: 'lelp', subclasses, beta, tau: 2, alpha: 0, nullSpace: true, rotate: true, projection: 'pca' });
+  const lelp = (subclasses: number, beta: number): MethodConfig => ({ name: 'lelp', subclasses, beta, tau: 1, alpha: 0, nullSpace: true, rotate: true, projection: 'pca' });
   return [
     { name: 'label' },
     ...[1, 4].flatMap((tau) => [0, 0.5].map((alpha): MethodConfig => ({ name: 'kd', tau, alpha }))),

@@ -64,15 +64,15 @@ export const StudentSchema = z.discriminatedUnion('arch', [
   }),
 ]);
 
-// LELP's defaults (S=5, beta=0.5, tau=2) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.
+// LELP's defaults (S=5, beta=1, tau=1) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.
 const LelpSchema = z.strictObject({
   name: z.literal('lelp'),
   /** S: pseudo-subclasses per class. */
   subclasses: z.number().int().min(1).max(64).default(5),
   /** Subclass softmax temperature on the standardised projections. */
-  beta: z.number().positive().default(0.5),
+  beta: z.number().positive().default(1),
   /** KD temperature. */
-  tau: z.number().positive().default(2),
+  tau: z.number().positive().default(1),
   /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
   alpha: z.number().min(0).max(1).default(0),
   nullSpace: z.boolean().default(true),

@@ -140,7 +140,7 @@ export function randomDirections(D: number, k: number, rand: () => number): Matr
   const V = new Matrix(D, k);
   for (let j = 0; j < k; j++) {
     const col = Array.from({ length: D }, g);
-    const norm = Math.hypot(...col) || 1;
+    const norm = Math.sqrt(col.reduce((acc, v) => acc + v * v, 0)) || 1; // no argument spread: D may be large
     V.setColumn(j, col.map((v) => v / norm));
   }
   return V;
