@@ -74,6 +74,9 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     if (cfg.stages.includes('distill') && !data.train.labels && cfg.methods.some((m) => m.name === 'label')) {
       throw new EdgeDistillError('E_CONFIG', 'method "label" needs labels but the train split has none', 'Drop the label method or add labels to data.train.');
     }
+    if (cfg.stages.includes('distill') && !data.validation.labels && cfg.methods.some((m) => m.name === 'auto')) {
+      throw new EdgeDistillError('E_CONFIG', 'method "auto" ranks candidates by validation accuracy but the validation split has no labels', 'Give data.validation (or data.train, which it is carved from) labels, or name the method yourself.');
+    }
     return { data, teacher };
   });
   const backend = await useBackend(cfg.backend);

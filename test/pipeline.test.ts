@@ -144,3 +144,27 @@ test('a foreign 3-class teacher with other input/output names works from a confi
   await session.release();
   assert.ok(existsSync(join(out, 'manifest.json')));
 });
+
+test('unlabeled transfer data: LELP and KD distill from the teacher alone; label-only is refused', () => {
+  const dir = tempDir('unlabeled');
+  const cfg = JSON.parse(readFileSync(join(EXAMPLE_DIR, 'pipeline.json'), 'utf8'));
+  // The training images without their labels; test labels stay, since accuracy is measured on them.
+  cfg.data.train = { format: 'idx', features: join(EXAMPLE_DIR, 'train-images-idx3-ubyte.gz') };
+  cfg.data.test.features = join(EXAMPLE_DIR, cfg.data.test.features);
+  cfg.data.test.labels = join(EXAMPLE_DIR, cfg.data.test.labels);
+  cfg.teacher.model = join(EXAMPLE_DIR, 'teacher.onnx');
+  cfg.methods = [{ name: 'lelp' }, { name: 'kd' }];
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(cfg));
+  const out = join(dir, 'out');
+  const r = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', out, '--steps', '300']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd']);
+  for (const s of report.students) assert.ok(s.accuracy > 0.9, `${s.method} ${s.accuracy}`);
+  const refused = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', join(dir, 'out2'), '--methods', 'label']);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /E_CONFIG: method "label" needs labels/);
+  const noAuto = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', join(dir, 'out3'), '--method', 'auto']);
+  assert.equal(noAuto.status, 2);
+  assert.match(noAuto.stderr, /E_CONFIG: method "auto" ranks candidates by validation accuracy/);
+});
