@@ -2,12 +2,11 @@
 // evaluated in memory, and saved as a checkpoint (student.json + weights.bin) that `edge-distill export` reads.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config.ts';
+import type { Config, MethodConfig } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
 import { EdgeDistillError } from './errors.ts';
 import { f32Bytes, sha256, writeAtomic } from './fsutil.ts';
 import { prepareMethod } from './losses.ts';
-import type { MethodConfig } from './config.ts';
 import type { Matrix } from 'ml-matrix';
 import { runAuto } from './auto.ts';
 import type { Progress } from './progress.ts';
@@ -30,10 +29,10 @@ export interface TrainedStudent {
   dispose(): void;
 }
 
-/** Hash of what determines the students (not where they are written). */
+/** Hash of what determines the students: data, teacher, student, methods, training, seed (not outputs or stages). */
 export function configHash(cfg: Config): string {
-  const { out: _o, cacheDir: _c, ...rest } = cfg;
-  return sha256(JSON.stringify(rest));
+  const { data, teacher, student, methods, train, seed } = cfg;
+  return sha256(JSON.stringify({ data, teacher, student, methods, train, seed }));
 }
 
 /** The teacher's outputs on the transfer set plus what methods need to know about it. */
