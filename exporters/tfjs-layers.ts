@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../pipeline/tfjs.ts';
 import type { StudentSpec } from '../pipeline/student-spec.ts';
 import { serializeLayersModel } from './tfjs-io.ts';
+import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
 
 /** Build the deployable TF.js model (outputs: probs [, subclass_logits]) from a spec. */
 export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
@@ -44,11 +45,20 @@ export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: S > 1 ? [probs, logits] : probs, name: 'edge_distill_student' });
 }
 
-/** model.json text and weights.bin bytes of the deployable TF.js layers model. */
-export async function exportTfjsLayers(spec: StudentSpec): Promise<{ modelJson: string; weights: Uint8Array }> {
+/**
+ * model.json text and weights.bin bytes of the deployable TF.js layers model; with `weights`, the weights are
+ * stored quantized (uint8 / uint16 affine per tensor, or float16) in the manifest format stock TF.js reads.
+ */
+export async function exportTfjsLayers(spec: StudentSpec, opts: { weights?: TfjsWeightDtype } = {}): Promise<{ modelJson: string; weights: Uint8Array }> {
   const model = buildLayersModel(spec);
   try {
-    return await serializeLayersModel(model, { userDefinedMetadata: { ...spec.metadata, classes: String(spec.classes), subclasses: String(spec.subclasses) } });
+    const meta = { ...spec.metadata, classes: String(spec.classes), subclasses: String(spec.subclasses), ...(opts.weights ? { 'edge-distill.weights': opts.weights } : {}) };
+    const fp32 = await serializeLayersModel(model, { userDefinedMetadata: meta });
+    if (!opts.weights) return fp32;
+    const json = JSON.parse(fp32.modelJson);
+    const q = quantizeWeights(json.weightsManifest[0].weights, fp32.weights, opts.weights);
+    json.weightsManifest[0].weights = q.specs;
+    return { modelJson: JSON.stringify(json), weights: q.data };
   } finally {
     model.dispose();
   }

@@ -17,6 +17,17 @@ export function runOfficialChecker(path: string): void {
   if (r.status !== 0) throw new Error(`onnx.checker rejected ${path}: ${r.stderr || r.error?.message}`);
 }
 
+/** Teacher outputs shared by the test files that distill the bundled example (runs write it atomically). */
+export const SHARED_TEACHER_CACHE = join(tmpdir(), 'edge-distill-test-teacher-cache');
+
+/** Distill the bundled example with the real CLI into a fresh folder; returns that folder. */
+export function distillExample(prefix: string, args: string[]): string {
+  const out = tempDir(prefix);
+  const r = cli(['distill', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', ...args]);
+  if (r.status !== 0) throw new Error(`distill ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+  return out;
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `edge-distill-${prefix}-`));
 }
