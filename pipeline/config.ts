@@ -124,7 +124,44 @@ export const BenchSchema = z.strictObject({
   threads: z.number().int().positive().default(1),
 });
 
-export const STAGES = ['distill', 'export', 'bench'] as const;
+export const OnnxQuantSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('float16') }),
+  z.strictObject({
+    kind: z.literal('dynamic'),
+    perChannel: z.boolean().default(false),
+    /** 7-bit weights (|q| <= 63): exact on x86 CPUs without VNNI, where onnxruntime's u8 x s8 kernels saturate. */
+    reduceRange: z.boolean().default(true),
+  }),
+  z.strictObject({
+    kind: z.literal('static'),
+    perChannel: z.boolean().default(true),
+    reduceRange: z.boolean().default(true),
+    calibration: z.enum(['minmax', 'percentile']).default('minmax'),
+    percentile: z.number().gt(50).max(100).default(99.99),
+  }),
+]);
+
+export const CompressSchema = z.strictObject({
+  /** An artifact whose test accuracy is more than this many points below its fp32 student is rejected. */
+  maxAccuracyDrop: z.number().min(0).max(100).default(1),
+  /** ONNX quantization variants of every student. */
+  onnx: z.array(OnnxQuantSchema).default([{ kind: 'dynamic', perChannel: false, reduceRange: true }, { kind: 'static', perChannel: true, reduceRange: true, calibration: 'minmax', percentile: 99.99 }, { kind: 'float16' }] as never),
+  /** TF.js weight storage variants (download size only; TF.js computes in float32). */
+  tfjs: z.array(z.enum(['uint8', 'uint16', 'float16'])).default(['uint8', 'float16']),
+  /** Training examples used to calibrate static quantization. */
+  calibrationExamples: z.number().int().positive().default(512),
+  prune: z
+    .strictObject({
+      /** Fractions of hidden units / conv filters removed (then fine-tuned with the student's own loss). */
+      structured: z.array(z.number().gt(0).lt(1)).default([0.5]),
+      /** Target sparsities of magnitude pruning, reached by a cubic schedule during fine-tuning. */
+      magnitude: z.array(z.number().gt(0).lt(1)).default([]),
+      fineTuneSteps: z.number().int().nonnegative().default(500),
+    })
+    .prefault({}),
+});
+
+export const STAGES = ['distill', 'compress', 'export', 'bench'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const ConfigSchema = z.strictObject({
@@ -135,6 +172,8 @@ export const ConfigSchema = z.strictObject({
   train: TrainSchema.prefault({}),
   export: z.strictObject({ formats: z.array(z.enum(['onnx', 'tfjs'])).min(1).default(['onnx', 'tfjs']) }).prefault({}),
   bench: BenchSchema.prefault({}),
+  /** Optional compression stage; runs when present (or when `compress` is among the stages). */
+  compress: CompressSchema.optional(),
   stages: z.array(z.enum(STAGES)).min(1).default([...STAGES]),
   seed: z.number().int().nonnegative().default(0),
   out: z.string().min(1).default('./edge-distill-out'),
