@@ -35,6 +35,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   warmup: { path: 'bench.warmup', type: 'number', describe: 'warm-up runs before timing' },
   'bench-batch': { path: 'bench.batch', type: 'number', describe: 'batch size for latency' },
   threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency' },
+  'max-accuracy-drop': { path: 'compress.maxAccuracyDrop', type: 'number', describe: 'compress: reject variants losing more accuracy points than this (default 1); enables the compress stage' },
 };
 
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -96,7 +97,7 @@ export async function main(args: string[]): Promise<number> {
       if (unknown) throw new EdgeDistillError('E_UNKNOWN_OPTION', `unknown option ${unknown[1]}`, 'Run `edge-distill <command> --help` for the options.');
       throw new EdgeDistillError('E_CONFIG', msg ?? 'bad command line', 'Run `edge-distill --help`.');
     })
-    .command('run', 'distill, export and benchmark: the whole pipeline (the bundled example when no --config)', pipelineFlags, (a) => runCommand(a, ['distill', 'export', 'bench']))
+    .command('run', 'distill, export and benchmark: the whole pipeline (the bundled example when no --config)', pipelineFlags, (a) => runCommand(a, ['distill', 'export', 'compress', 'bench']))
     .command('distill', 'train students (saved as checkpoints in <out>/students/<method>)', pipelineFlags, (a) => runCommand(a, ['distill']))
     .command(
       'export',

@@ -1,6 +1,7 @@
 // The export stage: every student to each configured format, each artifact checked against the in-memory
 // student on held-out data (parity) and measured for test accuracy in its own runtime.
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join, relative } from 'node:path';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
@@ -57,48 +58,83 @@ export function compareProbs(a: Float32Array, b: Float32Array, n: number, C: num
   return { maxAbsDiff: max, agreement: n ? agree / n : 1 };
 }
 
-export async function exportStudent(s: TrainedStudent, cfg: Config, data: Datasets, opts: { staging: string; progress: Progress }): Promise<ArtifactResult[]> {
-  const dir = join(opts.staging, 'artifacts', s.name);
-  // `file` is what a runtime loads; `files` is everything a deployment must ship (counted in bytes).
-  const written: { format: ArtifactResult['format']; file: string; files: string[]; runtime: Runtime; runtimeName: string }[] = [];
-  if (cfg.export.formats.includes('onnx')) {
-    const file = join(dir, 'model.onnx');
-    writeAtomic(file, exportOnnx(s.spec, { producerVersion: TOOL_VERSION }));
-    written.push({ format: 'onnx', file, files: [file], runtime: runtimes['onnxruntime-node'], runtimeName: 'onnxruntime-node' });
-  }
-  if (cfg.export.formats.includes('tfjs')) {
-    const { modelJson, weights } = await exportTfjsLayers(s.spec);
-    const weightsFile = join(dir, 'tfjs', 'weights.bin');
-    writeAtomic(weightsFile, weights);
-    const file = join(dir, 'tfjs', 'model.json');
-    writeAtomic(file, modelJson);
-    written.push({ format: 'tfjs-layers', file, files: [file, weightsFile], runtime: runtimes['tfjs-wasm'], runtimeName: 'tfjs-wasm' });
-  }
+/** An artifact written to the staging folder: `file` is what a runtime loads, `files` all a deployment ships. */
+export interface WrittenArtifact {
+  name: string;
+  variant: string;
+  format: ArtifactResult['format'];
+  file: string;
+  files: string[];
+}
+
+const RUNTIME_OF = { onnx: 'onnxruntime-node', 'tfjs-layers': 'tfjs-wasm' } as const;
+
+export function writeOnnxArtifact(dir: string, student: string, variant: string, bytes: Uint8Array): WrittenArtifact {
+  const file = join(dir, variant === 'fp32' ? 'model.onnx' : `model.${variant}.onnx`);
+  writeAtomic(file, bytes);
+  return { name: variant === 'fp32' ? `${student}.onnx` : `${student}.${variant}.onnx`, variant, format: 'onnx', file, files: [file] };
+}
+
+export function writeTfjsArtifact(dir: string, student: string, variant: string, tfjs: { modelJson: string; weights: Uint8Array }): WrittenArtifact {
+  const sub = join(dir, variant === 'fp32' ? 'tfjs' : `tfjs-${variant}`);
+  const weightsFile = join(sub, 'weights.bin');
+  writeAtomic(weightsFile, tfjs.weights);
+  const file = join(sub, 'model.json');
+  writeAtomic(file, tfjs.modelJson);
+  return { name: variant === 'fp32' ? `${student}.tfjs-layers` : `${student}.${variant}.tfjs-layers`, variant, format: 'tfjs-layers', file, files: [file, weightsFile] };
+}
+
+/**
+ * Load each artifact in its runtime, measure test accuracy and agreement with the in-memory student `s`.
+ * fp32 artifacts must match within PARITY_TOLERANCE (else E_PARITY: an exporter bug); compressed ones are judged
+ * by their accuracy drop against `maxAccuracyDrop` points instead.
+ */
+export async function evaluateArtifacts(
+  s: TrainedStudent,
+  written: WrittenArtifact[],
+  data: Datasets,
+  opts: { staging: string; progress: Progress; baseAccuracy: number; maxAccuracyDrop: number | null },
+): Promise<ArtifactResult[]> {
   const C = s.spec.classes;
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
   const reference = s.predict(data.test.x.subarray(0, n * data.test.features), n);
   const results: ArtifactResult[] = [];
   for (const w of written) {
-    const probs = await artifactProbs(w.runtime, w.file, data);
+    const runtimeName = RUNTIME_OF[w.format];
+    const probs = await artifactProbs(runtimes[runtimeName], w.file, data);
     const parity = { examples: n, ...compareProbs(reference, probs, n, C) };
-    const name = `${s.name}.${w.format}`;
-    if (!(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
-      throw new EdgeDistillError('E_PARITY', `${name} differs from the in-memory student by ${parity.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
+    if (w.variant === 'fp32' && !(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
+      throw new EdgeDistillError('E_PARITY', `${w.name} differs from the in-memory student by ${parity.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
     }
     const contents = w.files.map((f) => readFileSync(f));
     const bytes = contents.reduce((a, b) => a + b.length, 0);
+    const acc = accuracy(probs, data.test.labels!, C);
+    const drop = (opts.baseAccuracy - acc) * 100;
+    const rejected = opts.maxAccuracyDrop !== null && drop > opts.maxAccuracyDrop ? `accuracy drop ${drop.toFixed(2)} points exceeds the budget of ${opts.maxAccuracyDrop}` : null;
     results.push({
-      name,
+      name: w.name,
       method: s.name,
+      variant: w.variant,
       format: w.format,
       path: relative(opts.staging, w.file),
       bytes,
+      gzipBytes: gzipSync(Buffer.concat(contents)).length,
       sha256: sha256(Buffer.concat(contents)),
-      accuracy: accuracy(probs, data.test.labels!, C),
-      accuracyRuntime: w.runtimeName,
+      accuracy: acc,
+      accuracyDrop: drop,
+      accuracyRuntime: runtimeName,
       parity,
+      rejected,
     });
-    opts.progress.note(`${name}: ${bytes} bytes, parity max |Δp| ${parity.maxAbsDiff.toExponential(1)}`);
+    opts.progress.note(`${w.name}: ${bytes} bytes, accuracy ${(acc * 100).toFixed(2)} %, max |Δp| ${parity.maxAbsDiff.toExponential(1)}${rejected ? ` — REJECTED: ${rejected}` : ''}`);
   }
   return results;
+}
+
+export async function exportStudent(s: TrainedStudent, cfg: Config, data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number }): Promise<ArtifactResult[]> {
+  const dir = join(opts.staging, 'artifacts', s.name);
+  const written: WrittenArtifact[] = [];
+  if (cfg.export.formats.includes('onnx')) written.push(writeOnnxArtifact(dir, s.name, 'fp32', exportOnnx(s.spec, { producerVersion: TOOL_VERSION })));
+  if (cfg.export.formats.includes('tfjs')) written.push(writeTfjsArtifact(dir, s.name, 'fp32', await exportTfjsLayers(s.spec)));
+  return evaluateArtifacts(s, written, data, { ...opts, maxAccuracyDrop: null });
 }

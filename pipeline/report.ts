@@ -15,16 +15,25 @@ export interface StudentResult {
 
 export interface ArtifactResult {
   name: string;
+  /** The student (method) it was made from. */
   method: string;
+  /** 'fp32', or the compression applied (e.g. 'int8-dynamic', 'float16', 'uint8-weights', 'pruned-50'). */
+  variant: string;
   format: 'onnx' | 'tfjs-layers';
   path: string; // relative to --out
+  /** Everything a deployment ships (model.json + weights for TF.js). */
   bytes: number;
+  gzipBytes: number;
   sha256: string;
   /** Test accuracy measured by loading the artifact in its runtime. */
   accuracy: number;
+  /** Points below the in-memory student's test accuracy (negative: better). */
+  accuracyDrop: number;
   accuracyRuntime: string;
   /** Agreement with the in-memory student on up to 1,000 test examples. */
   parity: { examples: number; maxAbsDiff: number; agreement: number } | null;
+  /** Why the artifact is not shippable (over the accuracy budget), or null. */
+  rejected: string | null;
 }
 
 export interface BenchmarkResult extends LatencyStats {
@@ -40,6 +49,8 @@ export interface Report {
   teacher: { path: string; sha256: string; accuracy: number; input: string; embedding: string; logits: string; embeddingDim: number; detected: string[] };
   students: StudentResult[];
   artifacts: ArtifactResult[];
+  /** The smallest accepted artifact of each format, and why (present when the compress stage ran). */
+  recommended: { artifact: string; format: string; why: string }[];
   benchmarks: BenchmarkResult[];
 }
 
@@ -71,10 +82,13 @@ export function renderMarkdown(r: Report): string {
     parts.push(
       `## Artifacts`,
       table(
-        ['artifact', 'format', 'KiB', 'test acc %', 'measured on', 'parity max |Δp|', 'agreement'],
-        r.artifacts.map((a) => [a.name, a.format, kb(a.bytes), pct(a.accuracy), a.accuracyRuntime, a.parity ? a.parity.maxAbsDiff.toExponential(1) : '-', a.parity ? `${pct(a.parity.agreement)} %` : '-']),
+        ['artifact', 'variant', 'format', 'KiB', 'gzip KiB', 'test acc %', 'drop (pts)', 'measured on', 'max |Δp| vs student', 'agreement', 'verdict'],
+        r.artifacts.map((a) => [a.name, a.variant, a.format, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2), a.accuracyRuntime, a.parity ? a.parity.maxAbsDiff.toExponential(1) : '-', a.parity ? `${pct(a.parity.agreement)} %` : '-', a.rejected ? `**rejected**: ${a.rejected}` : 'ok']),
       ),
     );
+  }
+  if (r.recommended.length) {
+    parts.push(`## Recommended`, ...r.recommended.map((x) => `- **${x.artifact}** (${x.format}): ${x.why}.`).join('\n').split('\n'));
   }
   if (r.benchmarks.length) {
     parts.push(

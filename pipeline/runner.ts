@@ -15,6 +15,7 @@ import { useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
 import { distillStudents, loadStudentCheckpoint, type TrainedStudent } from './distill.ts';
+import { quantizeStudent, recommend } from './compress.ts';
 import { exportStudent } from './export.ts';
 import { benchArtifacts } from './bench.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
@@ -153,8 +154,17 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   }
 
   const artifacts: ArtifactResult[] = [];
+  let recommended: Report['recommended'] = [];
+  // The in-memory student's test accuracy: what every artifact of it is compared with.
+  const baseAccuracy = (s: TrainedStudent) => s.result?.accuracy ?? accuracy(s.predict(data.test.x, data.test.n), data.test.labels!, teacher.classes);
   if (cfg.stages.includes('export')) {
-    for (const s of students) artifacts.push(...(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress }))));
+    for (const s of students) artifacts.push(...(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) }))));
+  }
+  const compress = cfg.stages.includes('compress') ? cfg.compress : undefined;
+  if (compress) {
+    for (const s of students) artifacts.push(...(await timed('compress', () => quantizeStudent(s, cfg, compress, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) }))));
+    recommended = recommend(artifacts, compress.maxAccuracyDrop);
+    for (const r of recommended) progress.note(`recommended ${r.format}: ${r.artifact} (${r.why})`);
   }
   let benchmarks: BenchmarkResult[] = [];
   if (cfg.stages.includes('bench')) {
@@ -167,6 +177,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     teacher: { path: teacher.path, sha256: teacher.sha256, accuracy: teacherAcc, input: teacher.input, embedding: teacher.embedding, logits: teacher.logits, embeddingDim: teacher.embeddingDim, detected: teacher.detected },
     students: studentResults,
     artifacts,
+    recommended,
     benchmarks,
   };
 }

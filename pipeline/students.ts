@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { Config } from './config.ts';
 import { EdgeDistillError } from './errors.ts';
 import type { LayerSpec, StudentSpec } from './student-spec.ts';
+import { tf } from './tfjs.ts';
 
 export type StudentConfig = Config['student'];
 
@@ -77,4 +78,40 @@ export function toStudentSpec(
 /** Parameter count of a spec (weights + biases). */
 export function parameterCount(spec: StudentSpec): number {
   return spec.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'conv2d' ? l.kernel.length + l.bias.length : 0), 0);
+}
+
+/**
+ * A trainable TF.js sequential model holding exactly a spec's layers and weights (logits out, no head): the
+ * layer types buildStudent uses, so toStudentSpec reads the trained model back. Used to fine-tune a spec
+ * that was edited outside TF.js (e.g. pruned).
+ */
+export function buildTrainable(spec: StudentSpec): tfl.LayersModel {
+  const model = tfl.sequential();
+  const first = () => (model.layers.length === 0 ? { inputShape: [spec.features] } : {});
+  if (spec.image) model.add(tfl.layers.reshape({ targetShape: [spec.image.height, spec.image.width, spec.image.channels], ...first() }));
+  const weights: [tfl.layers.Layer, number[], Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>][] = [];
+  // Zeros, not random initialisers: the spec's weights replace them, and nothing consumes a random stream.
+  const zeros = { kernelInitializer: 'zeros', biasInitializer: 'zeros' } as const;
+  for (const l of spec.layers) {
+    if (l.kind === 'dense') {
+      const layer = tfl.layers.dense({ units: l.units, activation: l.activation, ...zeros, ...first() });
+      model.add(layer);
+      weights.push([layer, [l.inputs, l.units], l]);
+    } else if (l.kind === 'conv2d') {
+      const layer = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, padding: l.padding, activation: l.activation, ...zeros });
+      model.add(layer);
+      weights.push([layer, [l.kernelSize, l.kernelSize, l.inChannels, l.filters], l]);
+    } else if (l.kind === 'maxpool2d') {
+      model.add(tfl.layers.maxPooling2d({ poolSize: l.poolSize }));
+    } else {
+      model.add(tfl.layers.flatten());
+    }
+  }
+  // setWeights assigns (shares) the tensors' data, so the temporaries can be freed right after.
+  for (const [layer, shape, l] of weights) {
+    const ts = [tf.tensor(l.kernel, shape), tf.tensor1d(l.bias)];
+    layer.setWeights(ts);
+    tf.dispose(ts);
+  }
+  return model;
 }

@@ -26,7 +26,13 @@ export async function trainStudent(
   data: TrainSet,
   method: PreparedMethod,
   cfg: Config['train'],
-  opts: { seed: number; progress: Progress; label: string },
+  opts: {
+    seed: number;
+    progress: Progress;
+    label: string;
+    /** Called after each optimizer step (outside any tidy), e.g. to re-apply a pruning mask to the weights. */
+    afterStep?: (step: number) => void;
+  },
 ): Promise<TrainResult> {
   const t0 = performance.now();
   const { x, n, features: F, labels, classes: C } = data;
@@ -65,6 +71,7 @@ export async function trainStudent(
       return method.loss({ logits: logits!, hidden: hidden! }, tt, yt);
     }, report);
     tf.dispose([xt, yt, ...(tt ? [tt] : [])]);
+    opts.afterStep?.(s);
     if (loss) {
       lastLoss = (await loss.data())[0]!;
       loss.dispose();
