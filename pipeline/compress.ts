@@ -3,7 +3,14 @@
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
-import type { TrainedStudent } from './distill.ts';
+import type { TrainedStudent, TransferSet } from './distill.ts';
+import type { MethodConfig } from './config.ts';
+import { prepareMethod } from './losses.ts';
+import { fineTunePruned, sparsityOf, structuredPrune } from './prune.ts';
+import type { StudentSpec } from './student-spec.ts';
+import { parameterCount } from './students.ts';
+import { exportOnnx } from '../exporters/onnx.ts';
+import { forwardSpec } from '../exporters/reference-forward.ts';
 import { evaluateArtifacts, writeOnnxArtifact, writeTfjsArtifact, type WrittenArtifact } from './export.ts';
 import type { Progress } from './progress.ts';
 import type { ArtifactResult, Report } from './report.ts';
@@ -63,4 +70,47 @@ export function recommend(artifacts: ArtifactResult[], budget: number): Report['
     });
   }
   return out;
+}
+
+/** Pruned variants of one student: structured (really smaller) and magnitude (sparse), each fine-tuned with the
+ * student's own distillation loss, exported in fp32 to every configured format. */
+export async function pruneStudent(
+  s: TrainedStudent,
+  cfg: Config,
+  c: CompressConfig,
+  data: Datasets,
+  transfer: TransferSet,
+  opts: { staging: string; progress: Progress; baseAccuracy: number },
+): Promise<ArtifactResult[]> {
+  const { train } = data;
+  const method = s.method ?? ({ name: 'label' } as MethodConfig);
+  const view = (spec: StudentSpec) => ({
+    n: train.n, classes: spec.classes, embeddingDim: transfer.teacher.embeddingDim, logits: transfer.logits, embedding: transfer.embedding,
+    groups: transfer.groups, head: transfer.head, seed: cfg.seed, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
+  });
+  const trainSet = { x: train.x, n: train.n, features: train.features, labels: train.labels ?? transfer.groups, classes: s.spec.classes };
+  const fineTune = { ...cfg.train, steps: c.prune.fineTuneSteps };
+  const variants: { variant: string; spec: StudentSpec }[] = [];
+  for (const f of c.prune.structured) {
+    const pruned = structuredPrune(s.spec, f).spec;
+    const tuned = await fineTunePruned(pruned, { data: trainSet, method: prepareMethod(method, view(pruned)), train: fineTune, seed: cfg.seed, progress: opts.progress });
+    variants.push({ variant: `pruned-${Math.round(f * 100)}`, spec: tuned.spec });
+  }
+  for (const target of c.prune.magnitude) {
+    const tuned = await fineTunePruned(s.spec, { data: trainSet, method: prepareMethod(method, view(s.spec)), train: fineTune, seed: cfg.seed, progress: opts.progress, sparsity: { target } });
+    variants.push({ variant: `sparse-${Math.round(target * 100)}`, spec: tuned.spec });
+  }
+  const results: ArtifactResult[] = [];
+  for (const v of variants) {
+    const spec = { ...v.spec, metadata: { ...v.spec.metadata, 'edge-distill.compression': v.variant } };
+    // The pruned model is its own reference for parity (exact export); accuracy is compared with the original.
+    const student: TrainedStudent = { ...s, spec, predict: (x, n) => forwardSpec(spec, x, n).probs };
+    const dir = join(opts.staging, 'artifacts', s.name);
+    const written: WrittenArtifact[] = [];
+    if (cfg.export.formats.includes('onnx')) written.push({ ...writeOnnxArtifact(dir, s.name, v.variant, exportOnnx(spec, { producerVersion: TOOL_VERSION })), exact: true });
+    if (cfg.export.formats.includes('tfjs')) written.push({ ...writeTfjsArtifact(dir, s.name, v.variant, await exportTfjsLayers(spec)), exact: true });
+    results.push(...(await evaluateArtifacts(student, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop })));
+    opts.progress.note(`${s.name} ${v.variant}: ${parameterCount(spec)} parameters (was ${parameterCount(s.spec)}), kernel sparsity ${(sparsityOf(spec) * 100).toFixed(1)} %`);
+  }
+  return results;
 }

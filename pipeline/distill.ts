@@ -25,6 +25,8 @@ export interface TrainedStudent {
   /** Class probabilities [n, C] from the in-memory student: the reference for exported artifacts. */
   predict(x: Float32Array, n: number): Float32Array;
   result: StudentResult | null;
+  /** The method it was distilled with (the chosen candidate for `auto`); null for checkpoints that predate it. */
+  method: MethodConfig | null;
   /** Frees the in-memory model (candidates that `auto` does not keep). */
   dispose(): void;
 }
@@ -82,7 +84,7 @@ export async function trainOne(
     metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': configHash(cfg) },
   });
   const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
-  return { name, spec, predict, result, dispose: () => model.dispose() };
+  return { name, spec, predict, result, method: m, dispose: () => model.dispose() };
 }
 
 export async function distillStudents(cfg: Config, data: Datasets, t: TransferSet, opts: { progress: Progress; staging: string }): Promise<TrainedStudent[]> {
@@ -94,7 +96,7 @@ export async function distillStudents(cfg: Config, data: Datasets, t: TransferSe
     const name = count === 1 ? m.name : `${m.name}-${count}`;
     const s = m.name === 'auto' ? await runAuto(cfg, m, name, data, t, opts) : await trainOne(cfg, m, name, data, t, opts);
     opts.progress.note(`${name}: test accuracy ${(s.result.accuracy * 100).toFixed(2)} %, validation ${(s.result.validationAccuracy * 100).toFixed(2)} %`);
-    writeCheckpoint(join(opts.staging, 'students', name), s.spec, s.result);
+    writeCheckpoint(join(opts.staging, 'students', name), s.spec, s.result, s.method);
     students.push(s);
   }
   return students;
@@ -103,7 +105,7 @@ export async function distillStudents(cfg: Config, data: Datasets, t: TransferSe
 // A checkpoint is the StudentSpec as JSON with every Float32Array replaced by a [offset, length] slice of weights.bin.
 type Slice = { offset: number; length: number };
 
-function writeCheckpoint(dir: string, spec: StudentSpec, result: StudentResult): void {
+function writeCheckpoint(dir: string, spec: StudentSpec, result: StudentResult, method: MethodConfig | null): void {
   const chunks: Float32Array[] = [];
   let offset = 0;
   const slice = (a: Float32Array): Slice => {
@@ -120,7 +122,7 @@ function writeCheckpoint(dir: string, spec: StudentSpec, result: StudentResult):
     o += c.length;
   }
   writeAtomic(join(dir, 'weights.bin'), f32Bytes(weights));
-  writeAtomic(join(dir, 'student.json'), JSON.stringify({ format: 'edge-distill-student', version: 1, spec: { ...spec, layers }, result }, null, 2) + '\n');
+  writeAtomic(join(dir, 'student.json'), JSON.stringify({ format: 'edge-distill-student', version: 1, spec: { ...spec, layers }, result, method }, null, 2) + '\n');
 }
 
 export function loadStudentCheckpoint(dir: string): TrainedStudent {
@@ -128,7 +130,7 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
   if (!existsSync(file)) {
     throw new EdgeDistillError('E_FILE_NOT_FOUND', `${file} does not exist`, 'Point --student at a folder written by `edge-distill distill` (out/students/<method>).');
   }
-  let doc: { format: string; spec: StudentSpec & { layers: unknown[] }; result: StudentResult };
+  let doc: { format: string; spec: StudentSpec & { layers: unknown[] }; result: StudentResult; method?: MethodConfig };
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
     if (doc.format !== 'edge-distill-student') throw new Error(`format is ${JSON.stringify(doc.format)}`);
@@ -145,5 +147,5 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
     l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
   ) as LayerSpec[];
   const spec: StudentSpec = { ...doc.spec, layers };
-  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, dispose: () => {} };
+  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, method: doc.method ?? null, dispose: () => {} };
 }

@@ -65,6 +65,8 @@ export interface WrittenArtifact {
   format: ArtifactResult['format'];
   file: string;
   files: string[];
+  /** An exact (fp32) export of its spec: must match it within PARITY_TOLERANCE. Quantized exports are not. */
+  exact: boolean;
 }
 
 const RUNTIME_OF = { onnx: 'onnxruntime-node', 'tfjs-layers': 'tfjs-wasm' } as const;
@@ -72,7 +74,7 @@ const RUNTIME_OF = { onnx: 'onnxruntime-node', 'tfjs-layers': 'tfjs-wasm' } as c
 export function writeOnnxArtifact(dir: string, student: string, variant: string, bytes: Uint8Array): WrittenArtifact {
   const file = join(dir, variant === 'fp32' ? 'model.onnx' : `model.${variant}.onnx`);
   writeAtomic(file, bytes);
-  return { name: variant === 'fp32' ? `${student}.onnx` : `${student}.${variant}.onnx`, variant, format: 'onnx', file, files: [file] };
+  return { name: variant === 'fp32' ? `${student}.onnx` : `${student}.${variant}.onnx`, variant, format: 'onnx', file, files: [file], exact: variant === 'fp32' };
 }
 
 export function writeTfjsArtifact(dir: string, student: string, variant: string, tfjs: { modelJson: string; weights: Uint8Array }): WrittenArtifact {
@@ -81,7 +83,7 @@ export function writeTfjsArtifact(dir: string, student: string, variant: string,
   writeAtomic(weightsFile, tfjs.weights);
   const file = join(sub, 'model.json');
   writeAtomic(file, tfjs.modelJson);
-  return { name: variant === 'fp32' ? `${student}.tfjs-layers` : `${student}.${variant}.tfjs-layers`, variant, format: 'tfjs-layers', file, files: [file, weightsFile] };
+  return { name: variant === 'fp32' ? `${student}.tfjs-layers` : `${student}.${variant}.tfjs-layers`, variant, format: 'tfjs-layers', file, files: [file, weightsFile], exact: variant === 'fp32' };
 }
 
 /**
@@ -103,7 +105,7 @@ export async function evaluateArtifacts(
     const runtimeName = RUNTIME_OF[w.format];
     const probs = await artifactProbs(runtimes[runtimeName], w.file, data);
     const parity = { examples: n, ...compareProbs(reference, probs, n, C) };
-    if (w.variant === 'fp32' && !(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
+    if (w.exact && !(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
       throw new EdgeDistillError('E_PARITY', `${w.name} differs from the in-memory student by ${parity.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
     }
     const contents = w.files.map((f) => readFileSync(f));

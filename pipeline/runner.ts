@@ -14,8 +14,8 @@ import { readTeacherHead } from './teacher-head.ts';
 import { useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
-import { distillStudents, loadStudentCheckpoint, type TrainedStudent } from './distill.ts';
-import { quantizeStudent, recommend } from './compress.ts';
+import { distillStudents, loadStudentCheckpoint, type TrainedStudent, type TransferSet } from './distill.ts';
+import { pruneStudent, quantizeStudent, recommend } from './compress.ts';
 import { exportStudent } from './export.ts';
 import { benchArtifacts } from './bench.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
@@ -141,14 +141,22 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   progress.note(`teacher test accuracy ${(teacherAcc * 100).toFixed(2)} %${testOut.cached ? ' (teacher outputs from cache)' : ''}`);
 
   let students: TrainedStudent[] = [];
-  if (cfg.stages.includes('distill')) {
+  // The teacher on the transfer set: for distilling, and for fine-tuning pruned students with the same loss.
+  let transferSet: TransferSet | null = null;
+  const transfer = async (): Promise<TransferSet> => {
+    if (transferSet) return transferSet;
     const trainOut = await timed('teacher', () => teacherRun('train'));
     const groups = data.train.labels ?? argmaxRows(trainOut.logits, data.train.n, teacher.classes);
     const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
     if (cfg.methods.some((m) => m.name === 'lelp' || m.name === 'auto')) {
       progress.note(`teacher head W for LELP's null space: ${head.W ? head.reason : `fitted by least squares (${head.reason})`}`);
     }
-    students = await timed('distill', () => distillStudents(cfg, data, { ...trainOut, groups, teacher, head: head.W }, { progress, staging: ctx.staging }));
+    transferSet = { ...trainOut, groups, teacher, head: head.W };
+    return transferSet;
+  };
+  if (cfg.stages.includes('distill')) {
+    const t = await transfer();
+    students = await timed('distill', () => distillStudents(cfg, data, t, { progress, staging: ctx.staging }));
   } else if (opts.students?.length) {
     students = opts.students.map((dir) => loadStudentCheckpoint(dir));
   }
@@ -162,7 +170,14 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   }
   const compress = cfg.stages.includes('compress') ? cfg.compress : undefined;
   if (compress) {
-    for (const s of students) artifacts.push(...(await timed('compress', () => quantizeStudent(s, cfg, compress, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) }))));
+    for (const s of students) {
+      const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) };
+      artifacts.push(...(await timed('compress', () => quantizeStudent(s, cfg, compress, data, o))));
+      if (compress.prune.structured.length || compress.prune.magnitude.length) {
+        const t = await transfer();
+        artifacts.push(...(await timed('compress', () => pruneStudent(s, cfg, compress, data, t, o))));
+      }
+    }
     recommended = recommend(artifacts, compress.maxAccuracyDrop);
     for (const r of recommended) progress.note(`recommended ${r.format}: ${r.artifact} (${r.why})`);
   }
