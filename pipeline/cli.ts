@@ -36,6 +36,9 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   'bench-batch': { path: 'bench.batch', type: 'number', describe: 'batch size for latency' },
   threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency' },
   'max-accuracy-drop': { path: 'compress.maxAccuracyDrop', type: 'number', describe: 'compress: reject variants losing more accuracy points than this (default 1); enables the compress stage' },
+  structured: { path: 'compress.prune.structured', type: 'array', number: true, describe: 'prune: fractions of hidden units / filters to remove, e.g. 0.5' },
+  magnitude: { path: 'compress.prune.magnitude', type: 'array', number: true, describe: 'prune: target sparsities of magnitude pruning, e.g. 0.8' },
+  'fine-tune-steps': { path: 'compress.prune.fineTuneSteps', type: 'number', describe: 'prune: fine-tuning steps after pruning' },
 };
 
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -48,8 +51,12 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   o[keys.at(-1)!] = value;
 }
 
-/** Build the raw config: the file (or the bundled example), then each given flag on top. */
-export function compileConfig(argv: Record<string, unknown>, stages: Stage[]) {
+/**
+ * Build the raw config: the file (or the bundled example), then each given flag on top. `compressOnly` is how
+ * `quantize` and `prune` limit the compress stage to one kind of variant: the other kind's lists are emptied
+ * (a config file's compress section still supplies the budget and the kind's own settings).
+ */
+export function compileConfig(argv: Record<string, unknown>, stages: Stage[], compressOnly?: 'quantize' | 'prune') {
   const { raw, baseDir } = readConfigFile((argv.config as string | undefined) ?? EXAMPLE_CONFIG_PATH);
   const cfgRaw: Record<string, unknown> = structuredClone(raw);
   for (const [flag, spec] of Object.entries(FLAGS)) {
@@ -64,6 +71,19 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[]) {
     setPath(cfgRaw, spec.path, v);
   }
   cfgRaw.stages = stages;
+  const only = compressOnly;
+  if (only) {
+    const c = (cfgRaw.compress ?? {}) as Record<string, unknown>;
+    if (only === 'quantize') c.prune = { ...(c.prune as object), structured: [], magnitude: [] };
+    else {
+      c.onnx = [];
+      c.tfjs = [];
+      const prune = (c.prune ?? {}) as Record<string, unknown>;
+      if (!prune.structured && !prune.magnitude) prune.structured = [0.5];
+      c.prune = prune;
+    }
+    cfgRaw.compress = c;
+  }
   return parseConfig(cfgRaw, baseDir);
 }
 
@@ -75,8 +95,8 @@ function pipelineFlags(y: Argv): Argv {
   return y;
 }
 
-async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[] } = {}): Promise<void> {
-  const cfg = compileConfig(argv, stages);
+async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
+  const cfg = compileConfig(argv, stages, extra.compressOnly);
   const progress = createProgress({ quiet: Boolean(argv.quiet) });
   const { out, report } = await runPipeline(cfg, { progress, ...extra });
   if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
@@ -104,6 +124,18 @@ export async function main(args: string[]): Promise<number> {
       'export distilled students to ONNX and TF.js, checked for parity',
       (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'student checkpoint folder(s) from `distill`' }),
       (a) => runCommand(a, ['export'], { students: (a.student as string[]).map(String) }),
+    )
+    .command(
+      'quantize',
+      'int8 / float16 ONNX and quantized-weight TF.js variants of students, judged against --max-accuracy-drop',
+      (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' }),
+      (a) => runCommand(a, ['export', 'compress'], { students: (a.student as string[]).map(String), compressOnly: 'quantize' }),
+    )
+    .command(
+      'prune',
+      'structured / magnitude pruning of students, fine-tuned with their own loss, judged against --max-accuracy-drop',
+      (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' }),
+      (a) => runCommand(a, ['export', 'compress'], { students: (a.student as string[]).map(String), compressOnly: 'prune' }),
     )
     .command(
       'bench [models..]',

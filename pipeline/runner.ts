@@ -14,7 +14,8 @@ import { readTeacherHead } from './teacher-head.ts';
 import { useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
-import { distillStudents, loadStudentCheckpoint, type TrainedStudent, type TransferSet } from './distill.ts';
+import { distillStudents, type TrainedStudent, type TransferSet } from './distill.ts';
+import { importStudent } from './student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './compress.ts';
 import { exportStudent } from './export.ts';
 import { benchArtifacts } from './bench.ts';
@@ -22,7 +23,7 @@ import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
 
 export interface RunOptions {
   progress?: Progress;
-  /** Checkpoint folders of students to export instead of distilling (the `export` command). */
+  /** Students to export/compress instead of distilling (`export`, `quantize`, `prune`): checkpoints or our TF.js models. */
   students?: string[];
   /** Artifacts to benchmark instead of the ones this run exported (the `bench` command). */
   models?: string[];
@@ -158,7 +159,8 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     const t = await transfer();
     students = await timed('distill', () => distillStudents(cfg, data, t, { progress, staging: ctx.staging }));
   } else if (opts.students?.length) {
-    students = opts.students.map((dir) => loadStudentCheckpoint(dir));
+    students = [];
+    for (const p of opts.students) students.push(await importStudent(p));
   }
 
   const artifacts: ArtifactResult[] = [];

@@ -43,8 +43,22 @@ export function toStudentSpec(
   model: tfl.LayersModel,
   opts: { features: number; featureShape: number[]; arch: StudentConfig; classes: number; subclasses: number; metadata: Record<string, string> },
 ): StudentSpec {
+  return {
+    inputName: 'input',
+    features: opts.features,
+    ...(opts.arch.arch === 'cnn' ? { image: imageShape(opts.featureShape) } : {}),
+    layers: layerSpecs(model.layers),
+    classes: opts.classes,
+    subclasses: opts.subclasses,
+    outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
+    metadata: opts.metadata,
+  };
+}
+
+/** The weights and settings of TF.js layers as LayerSpecs (Reshape and InputLayer carry no weights and are skipped). */
+export function layerSpecs(tfLayers: tfl.layers.Layer[]): LayerSpec[] {
   const layers: LayerSpec[] = [];
-  for (const layer of model.layers) {
+  for (const layer of tfLayers) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
     const w = layer.getWeights().map((t) => t.dataSync() as Float32Array);
@@ -59,20 +73,11 @@ export function toStudentSpec(
       layers.push({ kind: 'maxpool2d', poolSize: (cfg.poolSize as number[])[0]! });
     } else if (cls === 'Flatten') {
       layers.push({ kind: 'flatten' });
-    } else if (cls !== 'Reshape') {
-      throw new Error(`toStudentSpec: unexpected layer ${cls}`);
+    } else if (cls !== 'Reshape' && cls !== 'InputLayer') {
+      throw new Error(`layerSpecs: unexpected layer ${cls}`);
     }
   }
-  return {
-    inputName: 'input',
-    features: opts.features,
-    ...(opts.arch.arch === 'cnn' ? { image: imageShape(opts.featureShape) } : {}),
-    layers,
-    classes: opts.classes,
-    subclasses: opts.subclasses,
-    outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
-    metadata: opts.metadata,
-  };
+  return layers;
 }
 
 /** Parameter count of a spec (weights + biases). */
