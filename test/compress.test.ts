@@ -49,4 +49,18 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   assert.match(md, /## Recommended/);
   // Benchmarks cover the variants too.
   assert.ok(report.benchmarks.some((b) => b.artifact === 'kd.int8-dynamic.onnx' && b.runtime === 'onnxruntime-node'));
+
+  // The same stage as commands, on what the run produced: a checkpoint, and an exported TF.js model read back.
+  const common = ['--config', join(dir, 'pipeline.json'), '--runs', '3', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', '--json'];
+  const q = cli(['quantize', '--student', join(out, 'students', 'kd'), '--out', join(dir, 'q'), ...common]);
+  assert.equal(q.status, 0, q.stderr.slice(-2000));
+  const qr: Report = JSON.parse(q.stdout).report;
+  assert.deepEqual(qr.artifacts.map((a) => a.variant).sort(), ['float16', 'fp32', 'fp32', 'int8-dynamic', 'int8-static-pc-pctl', 'uint8-weights']);
+  const p = cli(['prune', '--student', join(out, 'artifacts', 'kd', 'tfjs', 'model.json'), '--structured', '0.5', '--fine-tune-steps', '50', '--out', join(dir, 'p'), ...common]);
+  assert.equal(p.status, 0, p.stderr.slice(-2000));
+  const pr: Report = JSON.parse(p.stdout).report;
+  const half = pr.artifacts.find((a) => a.variant === 'pruned-50' && a.format === 'onnx')!;
+  assert.ok(half.bytes < 0.65 * pr.artifacts.find((a) => a.variant === 'fp32' && a.format === 'onnx')!.bytes, 'half the hidden units: a much smaller file');
+  // The TF.js model read back is the same student: its fp32 re-export matches the checkpoint's accuracy.
+  assert.equal(pr.artifacts.find((a) => a.variant === 'fp32' && a.format === 'onnx')!.accuracy, byVariant.get('fp32/onnx')!.accuracy);
 });
