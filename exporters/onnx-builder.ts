@@ -15,9 +15,31 @@ export const ONNX_PRODUCER_NAME = 'edge-distill';
 /** Name of the symbolic batch dimension on every graph input and output. */
 export const BATCH_DIM = 'batch';
 
-/** TensorProto.DataType values we write. */
-export const OnnxDataType = { FLOAT: 1, INT64: 7 } as const;
+/** TensorProto.DataType values we write. FLOAT16 elements are IEEE 754 binary16 bit patterns. */
+export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
 export type OnnxDataType = (typeof OnnxDataType)[keyof typeof OnnxDataType];
+
+/** Width in raw_data and little-endian writer of one element of each data type. */
+const ELEMENTS = {
+  [OnnxDataType.FLOAT]: { bytes: 4, set: (d, at, v) => d.setFloat32(at, v, true) },
+  [OnnxDataType.UINT8]: { bytes: 1, set: (d, at, v) => d.setUint8(at, v) },
+  [OnnxDataType.INT8]: { bytes: 1, set: (d, at, v) => d.setInt8(at, v) },
+  [OnnxDataType.INT32]: { bytes: 4, set: (d, at, v) => d.setInt32(at, v, true) },
+  [OnnxDataType.INT64]: { bytes: 8, set: (d, at, v) => d.setBigInt64(at, BigInt(v), true) },
+  [OnnxDataType.FLOAT16]: { bytes: 2, set: (d, at, v) => d.setUint16(at, v, true) },
+} satisfies Record<OnnxDataType, { bytes: number; set: (d: DataView, at: number, v: number) => void }>;
+
+/**
+ * The raw_data of `values` as `dataType`: little-endian, as ONNX stores it whatever the host. FLOAT16 takes
+ * binary16 bit patterns; INT64 takes safe integers.
+ */
+export function littleEndianBytes(dataType: OnnxDataType, values: ArrayLike<number>): Uint8Array {
+  const { bytes, set } = ELEMENTS[dataType];
+  const raw = new Uint8Array(values.length * bytes);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < values.length; i++) set(view, i * bytes, values[i]!);
+  return raw;
+}
 
 /** AttributeProto.type values we write. */
 const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
@@ -75,25 +97,31 @@ export class OnnxGraphBuilder {
 
   constructor(private readonly info: OnnxModelInfo) {}
 
-  /** A float32 initializer stored as little-endian raw_data. `data.length` must equal the product of dims. */
-  addFloatInitializer(name: string, dims: readonly number[], data: Float32Array): string {
-    checkLength(name, dims, data.length);
-    const bytes = new Uint8Array(data.length * 4);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
-    return this.addInitializer({ name, dims: [...dims], dataType: OnnxDataType.FLOAT, rawData: bytes });
+  /**
+   * An initializer of any data type we write, from its raw little-endian bytes (see `littleEndianBytes`):
+   * `raw.byteLength` must be the product of dims times the element width. The bytes are copied.
+   */
+  addTypedInitializer(name: string, dims: readonly number[], dataType: OnnxDataType, raw: Uint8Array): string {
+    const count = dims.reduce((a, b) => a * b, 1);
+    const width = ELEMENTS[dataType].bytes;
+    if (raw.byteLength !== count * width) {
+      throw new RangeError(`initializer "${name}": dims [${dims.join(', ')}] need ${count * width} bytes, got ${raw.byteLength}`);
+    }
+    return this.addInitializer({ name, dims: [...dims], dataType, rawData: raw.slice() });
   }
 
-  /** An int64 initializer (shapes, axes) stored as little-endian raw_data. Values must be safe integers. */
+  /** A float32 initializer. `data.length` must equal the product of dims. */
+  addFloatInitializer(name: string, dims: readonly number[], data: Float32Array): string {
+    checkLength(name, dims, data.length);
+    return this.addTypedInitializer(name, dims, OnnxDataType.FLOAT, littleEndianBytes(OnnxDataType.FLOAT, data));
+  }
+
+  /** An int64 initializer (shapes, axes). Values must be safe integers. */
   addInt64Initializer(name: string, dims: readonly number[], values: readonly number[]): string {
     checkLength(name, dims, values.length);
-    const bytes = new Uint8Array(values.length * 8);
-    const view = new DataView(bytes.buffer);
-    values.forEach((v, i) => {
-      if (!Number.isSafeInteger(v)) throw new RangeError(`int64 initializer "${name}": ${v} is not a safe integer`);
-      view.setBigInt64(i * 8, BigInt(v), true);
-    });
-    return this.addInitializer({ name, dims: [...dims], dataType: OnnxDataType.INT64, rawData: bytes });
+    const bad = values.find((v) => !Number.isSafeInteger(v));
+    if (bad !== undefined) throw new RangeError(`int64 initializer "${name}": ${bad} is not a safe integer`);
+    return this.addTypedInitializer(name, dims, OnnxDataType.INT64, littleEndianBytes(OnnxDataType.INT64, values));
   }
 
   /** Adds a node; returns its first output name so calls chain. */

@@ -17,6 +17,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
+import { littleEndianBytes, OnnxDataType, OnnxGraphBuilder } from '../exporters/onnx-builder.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 
 const { onnx } = pkg;
@@ -297,5 +298,38 @@ describe('exportOnnx rejects inconsistent specs', () => {
   });
   test('metadata that contradicts the reserved keys', () => {
     code(() => exportOnnx({ ...base, metadata: { 'edge-distill.classes': '7' } }, OPTS), 'E_CONFIG');
+  });
+});
+
+describe('OnnxGraphBuilder typed initializers', () => {
+  test('writes each data type as little-endian raw_data with its TensorProto type', () => {
+    const g = new OnnxGraphBuilder({ graphName: 'g', producerVersion: OPTS.producerVersion });
+    const cases: [string, OnnxDataType, number[], number[]][] = [
+      ['f32', OnnxDataType.FLOAT, [2], [1.5, -2]],
+      ['f16', OnnxDataType.FLOAT16, [2], [0x3c00, 0xc000]], // binary16 bits of 1 and -2
+      ['i8', OnnxDataType.INT8, [3], [-128, 0, 127]],
+      ['u8', OnnxDataType.UINT8, [], [255]],
+      ['i32', OnnxDataType.INT32, [2], [-(2 ** 31), 2 ** 31 - 1]],
+      ['i64', OnnxDataType.INT64, [1, 2], [-1, 2 ** 40]],
+    ];
+    for (const [name, type, dims, values] of cases) g.addTypedInitializer(name, dims, type, littleEndianBytes(type, values));
+    g.addInput('x', [1]);
+    g.addNode({ opType: 'Identity', inputs: ['x'], outputs: ['y'] });
+    g.addOutput('y', [1]);
+    const inits = onnx.ModelProto.decode(g.encode()).graph!.initializer!;
+    assert.deepEqual(inits.map((t) => [t.name, t.dataType, t.dims!.map(Number)]), cases.map(([n, t, d]) => [n, t, d]));
+    const raw = (name: string): Uint8Array => inits.find((t) => t.name === name)!.rawData!;
+    const view = (name: string): DataView => new DataView(raw(name).buffer, raw(name).byteOffset, raw(name).byteLength);
+    assert.deepEqual([view('f32').getFloat32(0, true), view('f32').getFloat32(4, true)], [1.5, -2]);
+    assert.deepEqual([...raw('f16')], [0x00, 0x3c, 0x00, 0xc0]);
+    assert.deepEqual([...raw('i8')], [0x80, 0x00, 0x7f]);
+    assert.deepEqual([...raw('u8')], [255]);
+    assert.deepEqual([...raw('i32')], [0x00, 0x00, 0x00, 0x80, 0xff, 0xff, 0xff, 0x7f]);
+    assert.deepEqual([view('i64').getBigInt64(0, true), view('i64').getBigInt64(8, true)], [-1n, 2n ** 40n]);
+  });
+
+  test('rejects raw bytes that do not fill the dims', () => {
+    const g = new OnnxGraphBuilder({ graphName: 'g', producerVersion: OPTS.producerVersion });
+    assert.throws(() => g.addTypedInitializer('w', [2, 2], OnnxDataType.INT32, new Uint8Array(12)), /need 16 bytes, got 12/);
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import pkg from 'onnx-proto';
-import { cli, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
+import { distillExample, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
@@ -54,6 +54,7 @@ interface Student {
 }
 
 let workDir = '';
+const distilled: string[] = [];
 const students = {} as Record<Arch, Student>;
 let testX = new Float32Array(0);
 let testY = new Uint8Array(0);
@@ -63,7 +64,7 @@ const summary: string[] = [];
 
 before(async () => {
   workDir = tempDir('quantize');
-  const cache = join(workDir, '.cache'); // shared: the CNN run reuses the MLP run's teacher pass
+  // distillExample shares one teacher cache with the other test files, so the teacher pass runs once.
   const runs: Record<Arch, string[]> = {
     mlp: ['--steps', '300', '--hidden', '64'],
     cnn: ['--arch', 'cnn', '--steps', '100'],
@@ -75,16 +76,15 @@ before(async () => {
   testY = Uint8Array.from(labels.data.subarray(0, TEST_N), (v) => v % 2); // the example's labelMap: even -> 0, odd -> 1
   calibrationX = Float32Array.from(train.data.subarray(0, CALIBRATION_N * 784), (v) => v / 255);
   for (const arch of ['mlp', 'cnn'] as const) {
-    const out = join(workDir, arch);
-    const r = cli(['distill', '--out', out, '--cache-dir', cache, '--methods', 'kd', '--quiet', ...runs[arch]]);
-    assert.equal(r.status, 0, `distill ${arch} failed:\n${r.stderr.slice(-2000)}`);
+    const out = distillExample(`quantize-${arch}`, ['--methods', 'kd', ...runs[arch]]);
+    distilled.push(out);
     const { spec } = loadStudentCheckpoint(join(out, 'students', 'kd'));
     const refPred = argmax(forwardSpec(spec, testX, TEST_N).probs, spec.classes);
     students[arch] = { spec, fp32Size: exportOnnx(spec, OPTS).length, refPred, refAccuracy: accuracy(refPred) };
   }
 });
 after(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  for (const dir of [workDir, ...distilled]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function argmax(p: Float32Array, C: number): Uint8Array {
