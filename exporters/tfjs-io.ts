@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { tf } from '../pipeline/tfjs.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
+import { concatBytes } from '../pipeline/fsutil.ts';
 
 export const WEIGHTS_FILE = 'weights.bin';
 
@@ -54,13 +55,7 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
         }
         specs.push(...group.weights);
       }
-      const total = parts.reduce((a, b) => a + b.length, 0);
-      const weightData = new Uint8Array(total);
-      let off = 0;
-      for (const p of parts) {
-        weightData.set(p, off);
-        off += p.length;
-      }
+      const weightData = concatBytes(parts);
       return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy };
     },
   };

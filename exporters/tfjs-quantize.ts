@@ -2,6 +2,7 @@
 // uint8 / uint16 with one affine map per tensor (w ≈ q * scale + min), or float16. Only the download shrinks:
 // TF.js computes in float32 after loading.
 import type { tf } from '../pipeline/tfjs.ts';
+import { concatBytes } from '../pipeline/fsutil.ts';
 
 export const TFJS_WEIGHT_DTYPES = ['uint8', 'uint16', 'float16'] as const;
 export type TfjsWeightDtype = (typeof TFJS_WEIGHT_DTYPES)[number];
@@ -84,12 +85,5 @@ export function quantizeWeights(specs: tf.io.WeightsManifestEntry[], data: Uint8
       out.push({ ...s, quantization: { dtype, scale, min } });
     }
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const merged = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    merged.set(p, o);
-    o += p.length;
-  }
-  return { specs: out, data: merged };
+  return { specs: out, data: concatBytes(parts) };
 }

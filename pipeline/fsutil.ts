@@ -24,3 +24,14 @@ export function writeAtomic(file: string, data: Uint8Array | string): void {
 export function f32Bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/** Concatenate byte arrays into one fresh, unshared buffer (unlike Buffer.concat, never a slice of Node's pool). */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
