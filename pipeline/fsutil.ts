@@ -26,7 +26,7 @@ export function f32Bytes(a: Float32Array): Uint8Array {
 }
 
 /** Concatenate byte arrays into one fresh, unshared buffer (unlike Buffer.concat, never a slice of Node's pool). */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
+export function concatBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
   for (const p of parts) {
