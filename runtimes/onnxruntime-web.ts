@@ -1,0 +1,42 @@
+// onnxruntime-web on its wasm backend: what a browser app (or a web view on a phone) runs, measured in Node.
+// Loading onnxruntime-node in the same process makes both share onnxruntime-common, and a web session without an
+// explicit execution provider then silently runs natively — so the provider is always named, and benchmarks run
+// this runtime in a process of its own (benchmarks/latency-worker.ts).
+import * as ort from 'onnxruntime-web';
+import { readFileSync } from 'node:fs';
+import type { Runtime, RuntimeSession } from './runtime.ts';
+
+let configuredThreads: number | null = null;
+
+/** wasm threads are fixed when the wasm module is instantiated (the first session); later requests cannot change them. */
+function configureThreads(threads: number): void {
+  if (configuredThreads === null) {
+    ort.env.wasm.numThreads = threads;
+    configuredThreads = threads;
+  } else if (configuredThreads !== threads) {
+    throw new Error(`onnxruntime-web was initialised with ${configuredThreads} wasm thread(s); ${threads} needs a new process`);
+  }
+}
+
+export const onnxruntimeWeb: Runtime = {
+  description: 'onnxruntime-web (wasm execution provider)',
+  formats: ['onnx'],
+  ready: async () => {},
+  async load(path, { threads }): Promise<RuntimeSession> {
+    configureThreads(threads);
+    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(path)), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+    const input = session.inputNames[0]!;
+    const output = session.outputNames[0]!; // probs is always the first output of our models
+    const features = (session.inputMetadata[0] as unknown as { shape: readonly (number | string)[] }).shape[1] as number;
+    return {
+      async run(x, batch) {
+        const out = await session.run({ [input]: new ort.Tensor('float32', x, [batch, features]) }, [output]);
+        return out[output]!.data as Float32Array;
+      },
+      dispose: () => session.release(),
+    };
+  },
+};
