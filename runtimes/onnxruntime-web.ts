@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-web';
 import { readFileSync } from 'node:fs';
 import type { Runtime, RuntimeSession } from './runtime.ts';
+import { wrapOrtSession } from './ort-session.ts';
 
 let configuredThreads: number | null = null;
 
@@ -28,15 +29,6 @@ export const onnxruntimeWeb: Runtime = {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });
-    const input = session.inputNames[0]!;
-    const output = session.outputNames[0]!; // probs is always the first output of our models
-    const features = (session.inputMetadata[0] as unknown as { shape: readonly (number | string)[] }).shape[1] as number;
-    return {
-      async run(x, batch) {
-        const out = await session.run({ [input]: new ort.Tensor('float32', x, [batch, features]) }, [output]);
-        return out[output]!.data as Float32Array;
-      },
-      dispose: () => session.release(),
-    };
+    return wrapOrtSession(session, (x, dims) => new ort.Tensor('float32', x, dims));
   },
 };
