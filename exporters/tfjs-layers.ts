@@ -2,7 +2,7 @@
 // layers, then the class-probability head made of stock layers only (softmax over C*S logits, then a frozen
 // Dense with a 0/1 block kernel that sums each class's S subclass probabilities).
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf } from '../pipeline/tfjs.ts';
+import { ensureBackend, tf } from '../pipeline/tfjs.ts';
 import type { StudentSpec } from '../pipeline/student-spec.ts';
 import { serializeLayersModel } from './tfjs-io.ts';
 import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
@@ -50,6 +50,7 @@ export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
  * stored quantized (uint8 / uint16 affine per tensor, or float16) in the manifest format stock TF.js reads.
  */
 export async function exportTfjsLayers(spec: StudentSpec, opts: { weights?: TfjsWeightDtype } = {}): Promise<{ modelJson: string; weights: Uint8Array }> {
+  await ensureBackend();
   const model = buildLayersModel(spec);
   try {
     const meta = { ...spec.metadata, classes: String(spec.classes), subclasses: String(spec.subclasses), ...(opts.weights ? { 'edge-distill.weights': opts.weights } : {}) };

@@ -66,3 +66,8 @@ export async function useBackend(name: TfjsBackendName = 'auto'): Promise<string
   throw new EdgeDistillError('E_RUNTIME', `no TF.js backend could start (${reasons.join('; ')})`, 'Reinstall with `npm ci`, or choose another backend.');
 }
 
+
+/** Library entry points that touch TF.js call this, so they work without the CLI having chosen a backend. */
+export async function ensureBackend(): Promise<void> {
+  if (!tf.engine().backendName) await useBackend('auto');
+}
