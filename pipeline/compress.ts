@@ -109,7 +109,8 @@ export async function pruneStudent(
     const written: WrittenArtifact[] = [];
     if (cfg.export.formats.includes('onnx')) written.push({ ...writeOnnxArtifact(dir, s.name, v.variant, exportOnnx(spec, { producerVersion: TOOL_VERSION })), exact: true });
     if (cfg.export.formats.includes('tfjs')) written.push({ ...writeTfjsArtifact(dir, s.name, v.variant, await exportTfjsLayers(spec)), exact: true });
-    results.push(...(await evaluateArtifacts(student, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop })));
+    const evaluated = await evaluateArtifacts(student, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop });
+    results.push(...evaluated.map((a) => ({ ...a, sparsity: sparsityOf(spec), parameters: parameterCount(spec) })));
     opts.progress.note(`${s.name} ${v.variant}: ${parameterCount(spec)} parameters (was ${parameterCount(s.spec)}), kernel sparsity ${(sparsityOf(spec) * 100).toFixed(1)} %`);
   }
   return results;

@@ -34,6 +34,9 @@ export interface ArtifactResult {
   parity: { examples: number; maxAbsDiff: number; agreement: number } | null;
   /** Why the artifact is not shippable (over the accuracy budget), or null. */
   rejected: string | null;
+  /** Pruned variants: share of kernel weights that are exactly zero, and the parameter count. */
+  sparsity?: number;
+  parameters?: number;
 }
 
 export interface BenchmarkResult extends LatencyStats {

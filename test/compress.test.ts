@@ -30,6 +30,9 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   for (const v of ['fp32/onnx', 'fp32/tfjs-layers', 'int8-dynamic/onnx', 'int8-static-pc-pctl/onnx', 'float16/onnx', 'uint8-weights/tfjs-layers', 'pruned-90/onnx', 'pruned-90/tfjs-layers']) assert.ok(byVariant.has(v), `variant ${v}`);
   const pruned = byVariant.get('pruned-90/onnx')!;
   assert.ok(pruned.accuracyDrop > 0.5, `pruned-90 drop ${pruned.accuracyDrop}`);
+  // 90 % of 16 hidden units removed: 2 left, so 784*2+2 + 2*2+2 parameters and no zeros.
+  assert.equal(pruned.parameters, 784 * 2 + 2 + 2 * 2 + 2);
+  assert.equal(pruned.sparsity, 0);
   assert.match(pruned.rejected ?? '', /accuracy drop \d+\.\d\d points exceeds the budget of 0\.5/);
   for (const a of report.artifacts) {
     assert.equal(a.rejected !== null, a.accuracyDrop > 0.5, `${a.name}: rejected iff over budget`);
