@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
 import type { TrainedStudent } from './distill.ts';
 import { EdgeDistillError } from './errors.ts';
-import { sha256, writeAtomic } from './fsutil.ts';
+import { concatBytes, f32Bytes, sha256, writeAtomic } from './fsutil.ts';
 import type { Progress } from './progress.ts';
 import type { ArtifactResult } from './report.ts';
 import { accuracy } from './train.ts';
@@ -21,22 +21,13 @@ import { TOOL_VERSION } from './versions.ts';
 export const PARITY_TOLERANCE = 1e-4;
 export const PARITY_EXAMPLES = 1000;
 
-const concat = (parts: Float32Array[]) => {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
-
 /** Probabilities of an artifact on its runtime for the whole test split. */
 export async function artifactProbs(runtime: Runtime, file: string, data: Datasets): Promise<Float32Array> {
   await runtime.ready();
   const session = await runtime.load(file, { threads: 1 });
   try {
-    return concat(await predictAll(session, data.test.x, data.test.n, data.test.features));
+    const parts = await predictAll(session, data.test.x, data.test.n, data.test.features);
+    return new Float32Array(concatBytes(parts.map(f32Bytes)).buffer);
   } finally {
     await session.dispose();
   }
@@ -108,8 +99,8 @@ export async function evaluateArtifacts(
     if (w.exact && !(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
       throw new EdgeDistillError('E_PARITY', `${w.name} differs from the in-memory student by ${parity.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
     }
-    const contents = w.files.map((f) => readFileSync(f));
-    const bytes = contents.reduce((a, b) => a + b.length, 0);
+    const shipped = concatBytes(w.files.map((f) => readFileSync(f)));
+    const bytes = shipped.length;
     const acc = accuracy(probs, data.test.labels!, C);
     const drop = (opts.baseAccuracy - acc) * 100;
     const rejected = opts.maxAccuracyDrop !== null && drop > opts.maxAccuracyDrop ? `accuracy drop ${drop.toFixed(2)} points exceeds the budget of ${opts.maxAccuracyDrop}` : null;
@@ -120,8 +111,8 @@ export async function evaluateArtifacts(
       format: w.format,
       path: relative(opts.staging, w.file),
       bytes,
-      gzipBytes: gzipSync(Buffer.concat(contents)).length,
-      sha256: sha256(Buffer.concat(contents)),
+      gzipBytes: gzipSync(shipped).length,
+      sha256: sha256(shipped),
       accuracy: acc,
       accuracyDrop: drop,
       accuracyRuntime: runtimeName,
