@@ -117,7 +117,7 @@ export async function main(args: string[]): Promise<number> {
       if (unknown) throw new EdgeDistillError('E_UNKNOWN_OPTION', `unknown option ${unknown[1]}`, 'Run `edge-distill <command> --help` for the options.');
       throw new EdgeDistillError('E_CONFIG', msg ?? 'bad command line', 'Run `edge-distill --help`.');
     })
-    .command('run', 'distill, export and benchmark: the whole pipeline (the bundled example when no --config)', pipelineFlags, (a) => runCommand(a, ['distill', 'export', 'compress', 'bench']))
+    .command('run', 'distill, export, compress (with a compress section) and benchmark: the whole pipeline (the bundled example when no --config)', pipelineFlags, (a) => runCommand(a, ['distill', 'export', 'compress', 'bench']))
     .command('distill', 'train students (saved as checkpoints in <out>/students/<method>)', pipelineFlags, (a) => runCommand(a, ['distill']))
     .command(
       'export',
