@@ -54,13 +54,14 @@ function listFiles(dir: string, base = dir): string[] {
 
 export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<RunResult> {
   const progress = opts.progress ?? createProgress({ quiet: true });
-  const stages: Manifest['stages'] = [];
+  // Wall time per stage, summed over the stage's calls (the teacher pass runs per split, export per student).
+  const stageMs = new Map<string, number>();
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
       return await f();
     } finally {
-      stages.push({ name, ms: Math.round(performance.now() - t0) });
+      stageMs.set(name, (stageMs.get(name) ?? 0) + performance.now() - t0);
     }
   };
 
@@ -106,7 +107,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       config: cfg,
       packages: packageVersions(),
       tfjsBackend: backend,
-      stages,
+      stages: [...stageMs].map(([name, ms]) => ({ name, ms: Math.round(ms) })),
       files: files.map((f) => {
         const bytes = readFileSync(join(out, f));
         return { path: f, bytes: bytes.length, sha256: sha256(bytes) };
