@@ -11,7 +11,7 @@ import { createProgress, type Progress } from './progress.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type Report, type StudentResult } from './report.ts';
 import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
 import { readTeacherHead } from './teacher-head.ts';
-import { useBackend } from './tfjs.ts';
+import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
 import { distillStudents, type TrainedStudent, type TransferSet } from './distill.ts';
@@ -41,6 +41,8 @@ export interface Manifest {
   config: Config;
   packages: Record<string, string>;
   tfjsBackend: string;
+  /** Why @tensorflow/tfjs-node was not used (it is optional; its native binding cannot install everywhere), or null. */
+  tfjsNodeUnavailable: string | null;
   stages: { name: string; ms: number }[];
   files: { path: string; bytes: number; sha256: string }[];
 }
@@ -107,6 +109,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       config: cfg,
       packages: packageVersions(),
       tfjsBackend: backend,
+      tfjsNodeUnavailable: backend === 'tensorflow' ? null : tfjsNodeUnavailableReason(),
       stages: [...stageMs].map(([name, ms]) => ({ name, ms: Math.round(ms) })),
       files: files.map((f) => {
         const bytes = readFileSync(join(out, f));
