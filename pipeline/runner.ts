@@ -170,7 +170,12 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   const artifacts: ArtifactResult[] = [];
   let recommended: Report['recommended'] = [];
   // The in-memory student's test accuracy: what every artifact of it is compared with.
-  const baseAccuracy = (s: TrainedStudent) => s.result?.accuracy ?? accuracy(s.predict(data.test.x, data.test.n), data.test.labels!, teacher.classes);
+  // Computed once per student: for an imported student it is a full reference forward pass over the test split.
+  const baseAccuracies = new Map<TrainedStudent, number>();
+  const baseAccuracy = (s: TrainedStudent) => {
+    if (!baseAccuracies.has(s)) baseAccuracies.set(s, s.result?.accuracy ?? accuracy(s.predict(data.test.x, data.test.n), data.test.labels!, teacher.classes));
+    return baseAccuracies.get(s)!;
+  };
   if (cfg.stages.includes('export')) {
     for (const s of students) artifacts.push(...(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) }))));
   }
