@@ -71,10 +71,9 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[], co
     setPath(cfgRaw, spec.path, v);
   }
   cfgRaw.stages = stages;
-  const only = compressOnly;
-  if (only) {
+  if (compressOnly) {
     const c = (cfgRaw.compress ?? {}) as Record<string, unknown>;
-    if (only === 'quantize') c.prune = { ...(c.prune as object), structured: [], magnitude: [] };
+    if (compressOnly === 'quantize') c.prune = { ...(c.prune as object), structured: [], magnitude: [] };
     else {
       c.onnx = [];
       c.tfjs = [];
