@@ -36,7 +36,7 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
       if (!existsSync(modelJsonPath)) {
         throw new EdgeDistillError('E_FILE_NOT_FOUND', `TF.js model ${modelJsonPath} does not exist`, 'Point at the model.json of a TF.js model.');
       }
-      let json: { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig; format?: string; generatedBy?: string; convertedBy?: string };
+      let json: { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig; format?: string; generatedBy?: string; convertedBy?: string } & Pick<tf.io.ModelArtifacts, 'signature' | 'userDefinedMetadata'>;
       try {
         json = JSON.parse(readFileSync(modelJsonPath, 'utf8'));
       } catch (err) {
@@ -56,7 +56,9 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
         specs.push(...group.weights);
       }
       const weightData = concatBytes(parts);
-      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy };
+      // signature (graph models: input/output names and order) and userDefinedMetadata pass through as TF.js's own handlers pass them.
+      const { signature, userDefinedMetadata } = json;
+      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature, userDefinedMetadata };
     },
   };
 }

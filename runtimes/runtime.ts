@@ -1,6 +1,6 @@
 // The runtime contract: interfaces only. Implementations live beside it and are registered in registry.ts.
 
-export type ArtifactFormat = 'onnx' | 'tfjs-layers';
+export type ArtifactFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
 
 export interface LoadOptions {
   /** Intra-op threads where the runtime lets us choose (onnxruntime); TF.js wasm in Node is single-threaded. */

@@ -1,0 +1,184 @@
+// Exports a StudentSpec as a TF.js graph model (model.json with format "graph-model" + weights.bin), written
+// straight from TypeScript with no Python converter, that stock loadGraphModel (@tensorflow/tfjs-converter) runs.
+// Owns the lowering of the spec's layers to GraphDef ops; the class head means the same as the layers export:
+// softmax over the C*S logits, then a 0/1 block-sum MatMul to C class probabilities.
+import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import { EdgeDistillError } from '../pipeline/errors.ts';
+import { TOOL_NAME, TOOL_VERSION } from '../pipeline/versions.ts';
+import { WEIGHTS_FILE } from './tfjs-io.ts';
+import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
+import { attr, FLOAT, GRAPH_DEF_VERSIONS, GraphDefBuilder, shapeJson, type AttrValueJson, type GraphModelJson, type TensorInfoJson } from './tfjs-graphdef.ts';
+
+/** Prefix of every internal node, so that the spec's input and output names cannot collide with them. */
+const INTERNAL = 'student/';
+
+type Shape = { kind: 'flat'; size: number } | { kind: 'image'; height: number; width: number; channels: number };
+interface Running {
+  tensor: string;
+  shape: Shape;
+}
+
+/**
+ * model.json text and weights.bin bytes of the TF.js graph model: input `spec.inputName` [batch, features];
+ * outputs `outputNames.probs` [batch, C] and, when S > 1, `outputNames.subclassLogits` [batch, C*S]. With
+ * `weights`, float weights are stored quantized like exportTfjsLayers does. Same spec and options, same bytes.
+ */
+export async function exportTfjsGraph(spec: StudentSpec, opts: { weights?: TfjsWeightDtype } = {}): Promise<{ modelJson: string; weights: Uint8Array }> {
+  checkNames(spec);
+  const g = new GraphDefBuilder();
+  let x = input(g, spec);
+  spec.layers.forEach((layer, i) => {
+    x = emitLayer(g, layer, `${INTERNAL}${layer.kind}_${i}`, x);
+  });
+  const outputs = emitHead(g, spec, x);
+  const fp32 = g.weights();
+  const { specs, data } = opts.weights ? quantizeWeights(fp32.specs, fp32.data, opts.weights) : fp32;
+  const info = (name: string, dims: number[]): TensorInfoJson => ({ name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: shapeJson(dims) });
+  const json: GraphModelJson = {
+    format: 'graph-model',
+    generatedBy: `${TOOL_NAME} ${TOOL_VERSION}`,
+    convertedBy: `${TOOL_NAME} ${TOOL_VERSION}`,
+    modelTopology: { node: g.nodes, library: {}, versions: { ...GRAPH_DEF_VERSIONS } },
+    signature: {
+      inputs: { [spec.inputName]: info(spec.inputName, [-1, spec.features]) },
+      outputs: Object.fromEntries(outputs.map(([name, width]) => [name, info(name, [-1, width])])),
+    },
+    // The same keys as the layers export, so tools read both formats' metadata alike.
+    userDefinedMetadata: {
+      ...spec.metadata,
+      classes: String(spec.classes),
+      subclasses: String(spec.subclasses),
+      ...(opts.weights ? { 'edge-distill.weights': opts.weights } : {}),
+    },
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: specs }],
+  };
+  return { modelJson: JSON.stringify(json), weights: data };
+}
+
+function input(g: GraphDefBuilder, spec: StudentSpec): Running {
+  if (!Number.isSafeInteger(spec.features) || spec.features < 1) throw specError(`features must be a positive integer, got ${spec.features}`);
+  const x = g.placeholder(spec.inputName, [-1, spec.features]);
+  if (!spec.image) return { tensor: x, shape: { kind: 'flat', size: spec.features } };
+  const { height, width, channels } = spec.image;
+  if (height * width * channels !== spec.features) {
+    throw specError(`image ${height}x${width}x${channels} has ${height * width * channels} values, features is ${spec.features}`);
+  }
+  return { tensor: reshape(g, `${INTERNAL}input`, x, [-1, height, width, channels]), shape: { kind: 'image', height, width, channels } };
+}
+
+/** One layer. Dense and conv carry bias and activation fused, the form TF's grappler (and so TF.js) uses. */
+function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running): Running {
+  const fused = (activation: 'relu' | 'linear'): Record<string, AttrValueJson> => ({
+    num_args: attr.int(1),
+    fused_ops: attr.strs(activation === 'relu' ? ['BiasAdd', 'Relu'] : ['BiasAdd']),
+    epsilon: attr.float(0),
+  });
+  switch (layer.kind) {
+    case 'dense': {
+      if (x.shape.kind !== 'flat') throw specError(`${p} dense needs a flat input; add a flatten layer before it`);
+      if (x.shape.size !== layer.inputs) throw specError(`${p} dense expects ${layer.inputs} inputs, gets ${x.shape.size}`);
+      checkWeights(p, layer.kernel.length, layer.inputs * layer.units, layer.bias.length, layer.units);
+      const w = g.constFloat(`${p}/kernel`, [layer.inputs, layer.units], layer.kernel);
+      const b = g.constFloat(`${p}/bias`, [layer.units], layer.bias);
+      const attrs = { ...FLOAT, transpose_a: attr.bool(false), transpose_b: attr.bool(false), ...fused(layer.activation) };
+      return { tensor: g.node(`${p}/MatMul`, '_FusedMatMul', [x.tensor, w, b], attrs), shape: { kind: 'flat', size: layer.units } };
+    }
+    case 'conv2d': {
+      if (x.shape.kind !== 'image') throw specError(`${p} conv2d needs an image input (spec.image, before any flatten)`);
+      if (x.shape.channels !== layer.inChannels) throw specError(`${p} conv2d expects ${layer.inChannels} channels, gets ${x.shape.channels}`);
+      const k = layer.kernelSize;
+      checkWeights(p, layer.kernel.length, k * k * layer.inChannels * layer.filters, layer.bias.length, layer.filters);
+      const shrink = layer.padding === 'same' ? 0 : k - 1;
+      const [height, width] = [x.shape.height - shrink, x.shape.width - shrink];
+      if (height < 1 || width < 1) throw specError(`${p} conv2d ${k}x${k} 'valid' does not fit a ${x.shape.height}x${x.shape.width} map`);
+      // The HWIO kernel is TF's own filter layout, so it is stored as is; TF 'SAME' is TF.js 'same'.
+      const w = g.constFloat(`${p}/kernel`, [k, k, layer.inChannels, layer.filters], layer.kernel);
+      const b = g.constFloat(`${p}/bias`, [layer.filters], layer.bias);
+      const attrs = {
+        ...FLOAT,
+        strides: attr.ints([1, 1, 1, 1]),
+        padding: attr.str(layer.padding === 'same' ? 'SAME' : 'VALID'),
+        data_format: attr.str('NHWC'),
+        dilations: attr.ints([1, 1, 1, 1]),
+        explicit_paddings: { list: {} },
+        use_cudnn_on_gpu: attr.bool(true),
+        ...fused(layer.activation),
+      };
+      return { tensor: g.node(`${p}/Conv2D`, '_FusedConv2D', [x.tensor, w, b], attrs), shape: { kind: 'image', height, width, channels: layer.filters } };
+    }
+    case 'maxpool2d': {
+      const s = layer.poolSize;
+      if (x.shape.kind !== 'image') throw specError(`${p} maxpool2d needs an image input`);
+      if (!Number.isSafeInteger(s) || s < 1 || s > x.shape.height || s > x.shape.width) {
+        throw specError(`${p} maxpool2d poolSize ${s} does not fit a ${x.shape.height}x${x.shape.width} map`);
+      }
+      // TF.js maxPooling2d defaults: strides = poolSize, 'valid' padding (floor).
+      const attrs = { ...FLOAT, ksize: attr.ints([1, s, s, 1]), strides: attr.ints([1, s, s, 1]), padding: attr.str('VALID'), data_format: attr.str('NHWC') };
+      const height = Math.floor((x.shape.height - s) / s) + 1;
+      const width = Math.floor((x.shape.width - s) / s) + 1;
+      return { tensor: g.node(`${p}/MaxPool`, 'MaxPool', [x.tensor], attrs), shape: { ...x.shape, height, width } };
+    }
+    case 'flatten': {
+      if (x.shape.kind === 'flat') return x; // TF.js Flatten of [batch, n] is the identity.
+      // A row-major NHWC reshape is TF.js flatten's H, W, C order, which the next dense kernel's rows follow.
+      const size = x.shape.height * x.shape.width * x.shape.channels;
+      return { tensor: reshape(g, p, x.tensor, [-1, size]), shape: { kind: 'flat', size } };
+    }
+  }
+}
+
+/** Softmax, the block-sum MatMul (skipped when S = 1: the block matrix is the identity), named outputs. */
+function emitHead(g: GraphDefBuilder, spec: StudentSpec, x: Running): [string, number][] {
+  const { classes: C, subclasses: S, outputNames } = spec;
+  if (!Number.isSafeInteger(C) || C < 1 || !Number.isSafeInteger(S) || S < 1) {
+    throw specError(`classes and subclasses must be positive integers, got ${C} and ${S}`);
+  }
+  if (x.shape.kind !== 'flat' || x.shape.size !== C * S) {
+    const got = x.shape.kind === 'flat' ? `${x.shape.size} values` : 'an image (missing flatten?)';
+    throw specError(`the last layer must emit classes*subclasses = ${C * S} logits, it emits ${got}`);
+  }
+  const p = `${INTERNAL}head`;
+  let probs = g.node(`${p}/Softmax`, 'Softmax', [x.tensor], { ...FLOAT });
+  if (S > 1) {
+    const block = new Float32Array(C * S * C);
+    for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) block[(c * S + s) * C + c] = 1;
+    const k = g.constFloat(`${p}/class_blocks`, [C * S, C], block);
+    probs = g.node(`${p}/MatMul`, 'MatMul', [probs, k], { ...FLOAT, transpose_a: attr.bool(false), transpose_b: attr.bool(false) });
+  }
+  // Identity nodes give the outputs the spec's names, whatever op computes them.
+  g.node(outputNames.probs, 'Identity', [probs], { ...FLOAT });
+  if (S === 1) return [[outputNames.probs, C]];
+  g.node(outputNames.subclassLogits, 'Identity', [x.tensor], { ...FLOAT });
+  return [[outputNames.probs, C], [outputNames.subclassLogits, C * S]];
+}
+
+function reshape(g: GraphDefBuilder, p: string, x: string, dims: number[]): string {
+  const shape = g.constInt(`${p}/shape`, [dims.length], dims);
+  return g.node(`${p}/Reshape`, 'Reshape', [x, shape], { ...FLOAT, Tshape: attr.dtype('DT_INT32') });
+}
+
+function checkNames(spec: StudentSpec): void {
+  const names = [spec.inputName, spec.outputNames.probs, ...(spec.subclasses > 1 ? [spec.outputNames.subclassLogits] : [])];
+  for (const n of names) {
+    // TF node names: no ':' (it separates the output index) and not our internal namespace.
+    if (!n || n.includes(':') || n.startsWith(INTERNAL)) {
+      throw new EdgeDistillError('E_CONFIG', `${JSON.stringify(n)} cannot name a TF.js graph input or output`, `Use a non-empty name without ':' that does not start with "${INTERNAL}".`);
+    }
+  }
+  if (new Set(names).size !== names.length) {
+    throw new EdgeDistillError('E_CONFIG', `the input and output names must differ, got ${names.map((n) => JSON.stringify(n)).join(', ')}`, 'Give the input and each output its own name.');
+  }
+}
+
+function checkWeights(p: string, kernelLen: number, kernelWant: number, biasLen: number, biasWant: number): void {
+  if (kernelLen !== kernelWant) throw specError(`${p} kernel has ${kernelLen} values, its shape needs ${kernelWant}`);
+  if (biasLen !== biasWant) throw specError(`${p} bias has ${biasLen} values, its shape needs ${biasWant}`);
+}
+
+function specError(message: string): EdgeDistillError {
+  return new EdgeDistillError(
+    'E_SHAPE_MISMATCH',
+    `Cannot export the student to a TF.js graph model: ${message}`,
+    'The StudentSpec is inconsistent; this is a bug in the code that built it from the trained model, please report it.',
+  );
+}
