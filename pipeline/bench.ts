@@ -34,8 +34,9 @@ export function benchTargetFromPath(p: string): BenchTarget {
       }
     })();
     if (format === undefined || format === 'layers-model') return { name: `${basename(dirname(json))}/model.json`, format: 'tfjs-layers', file: json };
+    if (format === 'graph-model') return { name: `${basename(dirname(json))}/model.json`, format: 'tfjs-graph', file: json };
   }
-  throw new EdgeDistillError('E_MODEL_FORMAT', `cannot tell the format of ${abs}`, 'Pass an .onnx file or a TF.js layers model.json.');
+  throw new EdgeDistillError('E_MODEL_FORMAT', `cannot tell the format of ${abs}`, 'Pass an .onnx file or a TF.js model.json (layers or graph model).');
 }
 
 export async function benchArtifacts(

@@ -9,14 +9,15 @@ import { prepareMethod } from './losses.ts';
 import { fineTunePruned, sparsityOf, structuredPrune } from './prune.ts';
 import type { StudentSpec } from './student-spec.ts';
 import { parameterCount } from './students.ts';
-import { exportOnnx } from '../exporters/onnx.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
-import { evaluateArtifacts, writeOnnxArtifact, writeTfjsArtifact, type WrittenArtifact } from './export.ts';
+import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
+import { ARTIFACT_FORMATS, type DeployContext } from './deploy.ts';
 import type { Progress } from './progress.ts';
 import type { ArtifactResult, Report } from './report.ts';
 import { TOOL_VERSION } from './versions.ts';
 import { calibrate, exportQuantizedOnnx, type QuantMode } from '../exporters/onnx-quantize.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
+import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
 
 type CompressConfig = NonNullable<Config['compress']>;
 
@@ -36,29 +37,39 @@ export async function quantizeStudent(
   cfg: Config,
   c: CompressConfig,
   data: Datasets,
-  opts: { staging: string; progress: Progress; baseAccuracy: number },
-): Promise<ArtifactResult[]> {
+  opts: CompressOptions,
+): Promise<Evaluation> {
   const dir = join(opts.staging, 'artifacts', s.name);
   const written: WrittenArtifact[] = [];
   const n = Math.min(c.calibrationExamples, data.train.n);
   const calibration = (method: 'minmax' | 'percentile', percentile: number) => calibrate(s.spec, data.train.x.subarray(0, n * data.train.features), n, method, percentile);
+  const common = { dir, student: s.name, spec: s.spec, deploy: opts.deploy };
   if (cfg.export.formats.includes('onnx')) {
     for (const m of c.onnx) {
-      const mode = m as QuantMode;
-      const bytes = exportQuantizedOnnx(s.spec, mode, { producerVersion: TOOL_VERSION, ...(m.kind === 'static' ? { calibration: calibration(m.calibration, m.percentile) } : {}) });
-      written.push(writeOnnxArtifact(dir, s.name, quantVariant(m), bytes));
+      const cal = m.kind === 'static' ? { calibration: calibration(m.calibration, m.percentile) } : {};
+      written.push(await writeArtifact({ ...common, variant: quantVariant(m), format: 'onnx', build: (spec) => exportQuantizedOnnx(spec, m as QuantMode, { producerVersion: TOOL_VERSION, ...cal }) }));
     }
   }
-  if (cfg.export.formats.includes('tfjs')) {
-    for (const dtype of c.tfjs) written.push(writeTfjsArtifact(dir, s.name, `${dtype}-weights`, await exportTfjsLayers(s.spec, { weights: dtype })));
+  const tfjsFormats = { 'tfjs-layers': exportTfjsLayers, 'tfjs-graph': exportTfjsGraph } as const;
+  for (const format of (['tfjs-layers', 'tfjs-graph'] as const).filter((f) => cfg.export.formats.includes(f))) {
+    for (const dtype of c.tfjs) {
+      written.push(await writeArtifact({ ...common, variant: `${dtype}-weights`, format, build: (spec) => tfjsFormats[format](spec, { weights: dtype }) }));
+    }
   }
   return evaluateArtifacts(s, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop });
+}
+
+interface CompressOptions {
+  staging: string;
+  progress: Progress;
+  baseAccuracy: number;
+  deploy: DeployContext;
 }
 
 /** The smallest accepted artifact of each format, with the reason, for the report. */
 export function recommend(artifacts: ArtifactResult[], budget: number): Report['recommended'] {
   const out: Report['recommended'] = [];
-  for (const format of ['onnx', 'tfjs-layers'] as const) {
+  for (const format of ARTIFACT_FORMATS) {
     const ok = artifacts.filter((a) => a.format === format && !a.rejected).sort((a, b) => a.bytes - b.bytes || a.accuracyDrop - b.accuracyDrop);
     const best = ok[0];
     if (!best) continue;
@@ -80,8 +91,8 @@ export async function pruneStudent(
   c: CompressConfig,
   data: Datasets,
   transfer: TransferSet,
-  opts: { staging: string; progress: Progress; baseAccuracy: number },
-): Promise<ArtifactResult[]> {
+  opts: CompressOptions,
+): Promise<Evaluation> {
   const { train } = data;
   const method = s.method ?? ({ name: 'label' } as MethodConfig);
   const view = (spec: StudentSpec) => ({
@@ -100,17 +111,19 @@ export async function pruneStudent(
     const tuned = await fineTunePruned(s.spec, { data: trainSet, method: prepareMethod(method, view(s.spec)), train: fineTune, seed: cfg.seed, progress: opts.progress, sparsity: { target } });
     variants.push({ variant: `sparse-${Math.round(target * 100)}`, spec: tuned.spec });
   }
-  const results: ArtifactResult[] = [];
+  const results: Evaluation = { artifacts: [], parity: [] };
   for (const v of variants) {
     const spec = { ...v.spec, metadata: { ...v.spec.metadata, 'edge-distill.compression': v.variant } };
     // The pruned model is its own reference for parity (exact export); accuracy is compared with the original.
     const student: TrainedStudent = { ...s, spec, predict: (x, n) => forwardSpec(spec, x, n).probs };
     const dir = join(opts.staging, 'artifacts', s.name);
     const written: WrittenArtifact[] = [];
-    if (cfg.export.formats.includes('onnx')) written.push({ ...writeOnnxArtifact(dir, s.name, v.variant, exportOnnx(spec, { producerVersion: TOOL_VERSION })), exact: true });
-    if (cfg.export.formats.includes('tfjs')) written.push({ ...writeTfjsArtifact(dir, s.name, v.variant, await exportTfjsLayers(spec)), exact: true });
+    for (const format of cfg.export.formats) {
+      written.push({ ...(await writeArtifact({ dir, student: s.name, variant: v.variant, format, spec, deploy: opts.deploy, build: EXPORTERS[format] })), exact: true });
+    }
     const evaluated = await evaluateArtifacts(student, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop });
-    results.push(...evaluated.map((a) => ({ ...a, sparsity: sparsityOf(spec), parameters: parameterCount(spec) })));
+    results.artifacts.push(...evaluated.artifacts.map((a) => ({ ...a, sparsity: sparsityOf(spec), parameters: parameterCount(spec) })));
+    results.parity.push(...evaluated.parity);
     opts.progress.note(`${s.name} ${v.variant}: ${parameterCount(spec)} parameters (was ${parameterCount(s.spec)}), kernel sparsity ${(sparsityOf(spec) * 100).toFixed(1)} %`);
   }
   return results;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
+import { ARTIFACT_FORMATS } from './deploy.ts';
 
 const path = z.string().min(1);
 
@@ -114,10 +115,11 @@ export const TrainSchema = z.strictObject({
   learningRate: z.number().positive().default(1e-3),
 });
 
-export const RUNTIMES = ['onnxruntime-node', 'tfjs-wasm'] as const;
+export const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-graph-wasm'] as const;
 
 export const BenchSchema = z.strictObject({
-  runtimes: z.array(z.enum(RUNTIMES)).min(1).default([...RUNTIMES]),
+  /** Each artifact is measured on every listed runtime that loads its format. */
+  runtimes: z.array(z.enum(RUNTIMES)).min(1).default(['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-graph-wasm']),
   warmup: z.number().int().nonnegative().default(20),
   runs: z.number().int().positive().default(200),
   batch: z.number().int().positive().default(1),
@@ -170,7 +172,8 @@ export const ConfigSchema = z.strictObject({
   student: StudentSchema.default({ arch: 'mlp', hidden: [8] }),
   methods: z.array(MethodSchema).min(1).default([{ name: 'lelp' }, { name: 'kd' }, { name: 'label' }] as never),
   train: TrainSchema.prefault({}),
-  export: z.strictObject({ formats: z.array(z.enum(['onnx', 'tfjs'])).min(1).default(['onnx', 'tfjs']) }).prefault({}),
+  /** Each format's bundle (model files + deploy.json) is written per student and checked on every runtime of it. */
+  export: z.strictObject({ formats: z.array(z.enum(ARTIFACT_FORMATS)).min(1).default([...ARTIFACT_FORMATS]) }).prefault({}),
   bench: BenchSchema.prefault({}),
   /** Optional compression stage; runs when present (or when `compress` is among the stages). */
   compress: CompressSchema.optional(),

@@ -2,27 +2,31 @@
 // student on held-out data (parity) and measured for test accuracy in its own runtime.
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
 import type { TrainedStudent } from './distill.ts';
 import { EdgeDistillError } from './errors.ts';
 import { concatBytes, f32Bytes, sha256, writeAtomic } from './fsutil.ts';
 import type { Progress } from './progress.ts';
-import type { ArtifactResult } from './report.ts';
+import type { ArtifactResult, ParityGroup, RuntimeParity } from './report.ts';
 import { accuracy } from './train.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
-import { runtimes } from '../runtimes/registry.ts';
+import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
+import { WEIGHTS_FILE } from '../exporters/tfjs-io.ts';
+import { runtimes, type RuntimeName } from '../runtimes/registry.ts';
 import { predictAll } from '../runtimes/measure.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
+import { DEPLOY_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from './deploy.ts';
+import type { StudentSpec } from './student-spec.ts';
 import { TOOL_VERSION } from './versions.ts';
 
 export const PARITY_TOLERANCE = 1e-4;
 export const PARITY_EXAMPLES = 1000;
 
 /** Probabilities of an artifact on its runtime for the whole test split. */
-export async function artifactProbs(runtime: Runtime, file: string, data: Datasets): Promise<Float32Array> {
+export async function artifactProbs(runtime: Runtime, file: string, data: Pick<Datasets, 'test'>): Promise<Float32Array> {
   await runtime.ready();
   const session = await runtime.load(file, { threads: 1 });
   try {
@@ -53,52 +57,106 @@ export function compareProbs(a: Float32Array, b: Float32Array, n: number, C: num
 export interface WrittenArtifact {
   name: string;
   variant: string;
-  format: ArtifactResult['format'];
+  format: ArtifactFormatName;
   file: string;
   files: string[];
   /** An exact (fp32) export of its spec: must match it within PARITY_TOLERANCE. Quantized exports are not. */
   exact: boolean;
 }
 
-const RUNTIME_OF = { onnx: 'onnxruntime-node', 'tfjs-layers': 'tfjs-wasm' } as const;
+type TfjsFiles = { modelJson: string; weights: Uint8Array };
 
-export function writeOnnxArtifact(dir: string, student: string, variant: string, bytes: Uint8Array): WrittenArtifact {
-  const file = join(dir, variant === 'fp32' ? 'model.onnx' : `model.${variant}.onnx`);
-  writeAtomic(file, bytes);
-  return { name: variant === 'fp32' ? `${student}.onnx` : `${student}.${variant}.onnx`, variant, format: 'onnx', file, files: [file], exact: variant === 'fp32' };
+/**
+ * The artifact formats: where each one's bundle lives and which runtimes must load it. The first runtime measures
+ * the artifact's test accuracy; every one is checked for parity.
+ */
+export const FORMATS = {
+  onnx: { dir: 'onnx', model: 'model.onnx', runtimes: ['onnxruntime-node', 'onnxruntime-web'] },
+  'tfjs-layers': { dir: 'tfjs-layers', model: 'model.json', runtimes: ['tfjs-wasm'] },
+  'tfjs-graph': { dir: 'tfjs-graph', model: 'model.json', runtimes: ['tfjs-graph-wasm'] },
+} as const satisfies Record<ArtifactFormatName, { dir: string; model: string; runtimes: readonly RuntimeName[] }>;
+
+/** The fp32 export of a spec in each format (compressed variants call their own exporters). */
+export const EXPORTERS = {
+  onnx: (spec: StudentSpec) => exportOnnx(spec, { producerVersion: TOOL_VERSION }),
+  'tfjs-layers': (spec: StudentSpec) => exportTfjsLayers(spec),
+  'tfjs-graph': (spec: StudentSpec) => exportTfjsGraph(spec),
+} satisfies Record<ArtifactFormatName, (spec: StudentSpec) => Uint8Array | Promise<TfjsFiles>>;
+
+/**
+ * Write one artifact as a bundle folder `<dir>/<format>[-<variant>]/`: the model file(s) and deploy.json. The deploy
+ * descriptor is also embedded in the model's metadata, so `build` receives the spec that carries it.
+ */
+export async function writeArtifact(o: {
+  dir: string;
+  student: string;
+  variant: string;
+  format: ArtifactFormatName;
+  spec: StudentSpec;
+  deploy: DeployContext;
+  build: (spec: StudentSpec) => Uint8Array | Promise<Uint8Array | TfjsFiles>;
+}): Promise<WrittenArtifact> {
+  const f = FORMATS[o.format];
+  const sub = join(o.dir, o.variant === 'fp32' ? f.dir : `${f.dir}-${o.variant}`);
+  const name = o.variant === 'fp32' ? `${o.student}.${o.format}` : `${o.student}.${o.variant}.${o.format}`;
+  const files = o.format === 'onnx' ? [f.model] : [f.model, WEIGHTS_FILE];
+  const deploy = deployDescriptor(o.spec, o.deploy, { name, format: o.format, variant: o.variant, model: f.model, files, runtimes: [...f.runtimes] });
+  const built = await o.build(withDeployMetadata(o.spec, deploy));
+  if (built instanceof Uint8Array) {
+    writeAtomic(join(sub, f.model), built);
+  } else {
+    // Weights first: a model.json is only ever on disk beside complete weights.
+    writeAtomic(join(sub, WEIGHTS_FILE), built.weights);
+    writeAtomic(join(sub, f.model), built.modelJson);
+  }
+  writeAtomic(join(sub, DEPLOY_FILE), JSON.stringify(deploy, null, 2) + '\n');
+  return { name, variant: o.variant, format: o.format, file: join(sub, f.model), files: files.map((x) => join(sub, x)), exact: o.variant === 'fp32' };
 }
 
-export function writeTfjsArtifact(dir: string, student: string, variant: string, tfjs: { modelJson: string; weights: Uint8Array }): WrittenArtifact {
-  const sub = join(dir, variant === 'fp32' ? 'tfjs' : `tfjs-${variant}`);
-  const weightsFile = join(sub, 'weights.bin');
-  writeAtomic(weightsFile, tfjs.weights);
-  const file = join(sub, 'model.json');
-  writeAtomic(file, tfjs.modelJson);
-  return { name: variant === 'fp32' ? `${student}.tfjs-layers` : `${student}.${variant}.tfjs-layers`, variant, format: 'tfjs-layers', file, files: [file, weightsFile], exact: variant === 'fp32' };
+/** What deploy.json says about this run's inputs. */
+export function deployContext(cfg: Config, data: Datasets, teacherSha256: string | null): DeployContext {
+  return { rawShape: data.train.featureShape, preprocess: cfg.data.preprocess, classNames: cfg.data.classNames ?? null, teacherSha256 };
+}
+
+/** What evaluateArtifacts found: one result per artifact, and the cross-runtime comparison of the exact ones. */
+export interface Evaluation {
+  artifacts: ArtifactResult[];
+  parity: ParityGroup[];
 }
 
 /**
- * Load each artifact in its runtime, measure test accuracy and agreement with the in-memory student `s`.
- * fp32 artifacts must match within PARITY_TOLERANCE (else E_PARITY: an exporter bug); compressed ones are judged
- * by their accuracy drop against `maxAccuracyDrop` points instead.
+ * Load each artifact in every runtime of its format: the first measures test accuracy on the whole test split, and
+ * each is compared with the in-memory student `s` on the first PARITY_EXAMPLES test examples. The exact (fp32)
+ * artifacts are also compared with each other across all their runtimes, and must agree within PARITY_TOLERANCE
+ * (else E_PARITY: an exporter or runtime bug); compressed ones are judged by their accuracy drop against
+ * `maxAccuracyDrop` points instead.
  */
 export async function evaluateArtifacts(
   s: TrainedStudent,
   written: WrittenArtifact[],
   data: Datasets,
   opts: { staging: string; progress: Progress; baseAccuracy: number; maxAccuracyDrop: number | null },
-): Promise<ArtifactResult[]> {
+): Promise<Evaluation> {
   const C = s.spec.classes;
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
-  const reference = s.predict(data.test.x.subarray(0, n * data.test.features), n);
+  const parityX = { ...data.test, x: data.test.x.subarray(0, n * data.test.features), n };
+  const reference = s.predict(parityX.x, n);
   const results: ArtifactResult[] = [];
+  const exactOutputs: { label: string; probs: Float32Array }[] = [{ label: `${s.name} (in-memory student)`, probs: reference }];
   for (const w of written) {
-    const runtimeName = RUNTIME_OF[w.format];
-    const probs = await artifactProbs(runtimes[runtimeName], w.file, data);
-    const parity = { examples: n, ...compareProbs(reference, probs, n, C) };
-    if (w.exact && !(parity.maxAbsDiff <= PARITY_TOLERANCE)) {
-      throw new EdgeDistillError('E_PARITY', `${w.name} differs from the in-memory student by ${parity.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
-    }
+    const [first, ...others] = FORMATS[w.format].runtimes;
+    const probs = await artifactProbs(runtimes[first], w.file, data);
+    const parity: RuntimeParity[] = [];
+    const check = (runtime: string, p: Float32Array) => {
+      const r = { runtime, examples: n, ...compareProbs(reference, p, n, C) };
+      parity.push(r);
+      if (w.exact) exactOutputs.push({ label: `${w.name} on ${runtime}`, probs: p });
+      if (w.exact && !(r.maxAbsDiff <= PARITY_TOLERANCE)) {
+        throw new EdgeDistillError('E_PARITY', `${w.name} on ${runtime} differs from the in-memory student by ${r.maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
+      }
+    };
+    check(first, probs.subarray(0, n * C));
+    for (const r of others) check(r, await artifactProbs(runtimes[r], w.file, { test: parityX }));
     const shipped = concatBytes(w.files.map((f) => readFileSync(f)));
     const bytes = shipped.length;
     const acc = accuracy(probs, data.test.labels!, C);
@@ -110,24 +168,45 @@ export async function evaluateArtifacts(
       variant: w.variant,
       format: w.format,
       path: relative(opts.staging, w.file),
+      deploy: relative(opts.staging, join(dirname(w.file), DEPLOY_FILE)),
       bytes,
       gzipBytes: gzipSync(shipped).length,
       sha256: sha256(shipped),
       accuracy: acc,
       accuracyDrop: drop,
-      accuracyRuntime: runtimeName,
+      accuracyRuntime: first,
       parity,
       rejected,
     });
-    opts.progress.note(`${w.name}: ${bytes} bytes, accuracy ${(acc * 100).toFixed(2)} %, max |Δp| ${parity.maxAbsDiff.toExponential(1)}${rejected ? ` — REJECTED: ${rejected}` : ''}`);
+    const worst = Math.max(...parity.map((p) => p.maxAbsDiff));
+    opts.progress.note(`${w.name}: ${bytes} bytes, accuracy ${(acc * 100).toFixed(2)} %, max |Δp| ${worst.toExponential(1)} on ${parity.map((p) => p.runtime).join(', ')}${rejected ? ` — REJECTED: ${rejected}` : ''}`);
   }
-  return results;
+  return { artifacts: results, parity: exactOutputs.length > 1 ? [crossParity(s.name, written[0]?.variant ?? 'fp32', exactOutputs, n, C)] : [] };
 }
 
-export async function exportStudent(s: TrainedStudent, cfg: Config, data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number }): Promise<ArtifactResult[]> {
+/** Every pair of exact outputs compared: the largest difference and the lowest prediction agreement. */
+function crossParity(student: string, variant: string, outputs: { label: string; probs: Float32Array }[], n: number, C: number): ParityGroup {
+  let maxAbsDiff = 0;
+  let agreement = 1;
+  let worstPair: [string, string] = [outputs[0]!.label, outputs[0]!.label];
+  for (let i = 0; i < outputs.length; i++) {
+    for (let j = i + 1; j < outputs.length; j++) {
+      const c = compareProbs(outputs[i]!.probs, outputs[j]!.probs, n, C);
+      if (c.maxAbsDiff > maxAbsDiff) [maxAbsDiff, worstPair] = [c.maxAbsDiff, [outputs[i]!.label, outputs[j]!.label]];
+      agreement = Math.min(agreement, c.agreement);
+    }
+  }
+  if (!(maxAbsDiff <= PARITY_TOLERANCE)) {
+    throw new EdgeDistillError('E_PARITY', `${worstPair[0]} and ${worstPair[1]} differ by ${maxAbsDiff.toExponential(2)} (tolerance ${PARITY_TOLERANCE}) on ${n} test examples`, 'This is a bug in an exporter or runtime: please report it with the run\'s config.');
+  }
+  return { student, variant, examples: n, compared: outputs.map((o) => o.label), maxAbsDiff, agreement, worstPair };
+}
+
+export async function exportStudent(s: TrainedStudent, cfg: Config, data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number; deploy: DeployContext }): Promise<Evaluation> {
   const dir = join(opts.staging, 'artifacts', s.name);
   const written: WrittenArtifact[] = [];
-  if (cfg.export.formats.includes('onnx')) written.push(writeOnnxArtifact(dir, s.name, 'fp32', exportOnnx(s.spec, { producerVersion: TOOL_VERSION })));
-  if (cfg.export.formats.includes('tfjs')) written.push(writeTfjsArtifact(dir, s.name, 'fp32', await exportTfjsLayers(s.spec)));
+  for (const format of cfg.export.formats) {
+    written.push(await writeArtifact({ dir, student: s.name, variant: 'fp32', format, spec: s.spec, deploy: opts.deploy, build: EXPORTERS[format] }));
+  }
   return evaluateArtifacts(s, written, data, { ...opts, maxAccuracyDrop: null });
 }

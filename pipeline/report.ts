@@ -1,5 +1,6 @@
 // The run's results: the report.json types (the machine contract) and their Markdown rendering for people.
 import type { LatencyStats } from '../runtimes/measure.ts';
+import type { ArtifactFormatName } from './deploy.ts';
 
 export interface StudentResult {
   method: string;
@@ -19,8 +20,11 @@ export interface ArtifactResult {
   method: string;
   /** 'fp32', or the compression applied (e.g. 'int8-dynamic', 'float16', 'uint8-weights', 'pruned-50'). */
   variant: string;
-  format: 'onnx' | 'tfjs-layers';
-  path: string; // relative to --out
+  format: ArtifactFormatName;
+  /** What a runtime loads, relative to --out. */
+  path: string;
+  /** The bundle's deploy.json, relative to --out. */
+  deploy: string;
   /** Everything a deployment ships (model.json + weights for TF.js). */
   bytes: number;
   gzipBytes: number;
@@ -30,13 +34,33 @@ export interface ArtifactResult {
   /** Points below the in-memory student's test accuracy (negative: better). */
   accuracyDrop: number;
   accuracyRuntime: string;
-  /** Agreement with the in-memory student on up to 1,000 test examples. */
-  parity: { examples: number; maxAbsDiff: number; agreement: number } | null;
+  /** Agreement with the in-memory student on up to 1,000 test examples, on every runtime of the format. */
+  parity: RuntimeParity[];
   /** Why the artifact is not shippable (over the accuracy budget), or null. */
   rejected: string | null;
   /** Pruned variants: share of kernel weights that are exactly zero, and the parameter count. */
   sparsity?: number;
   parameters?: number;
+}
+
+export interface RuntimeParity {
+  runtime: string;
+  examples: number;
+  /** Largest |p_artifact - p_student| over examples and classes. */
+  maxAbsDiff: number;
+  /** Share of examples whose predicted class is the same. */
+  agreement: number;
+}
+
+/** The exact (fp32) artifacts of one student compared pairwise across every format and runtime, and the student. */
+export interface ParityGroup {
+  student: string;
+  variant: string;
+  examples: number;
+  compared: string[];
+  maxAbsDiff: number;
+  agreement: number;
+  worstPair: [string, string];
 }
 
 export interface BenchmarkResult extends LatencyStats {
@@ -52,6 +76,8 @@ export interface Report {
   teacher: { path: string; sha256: string; accuracy: number; input: string; embedding: string; logits: string; embeddingDim: number; detected: string[] };
   students: StudentResult[];
   artifacts: ArtifactResult[];
+  /** Cross-runtime parity of each student's exact artifacts. */
+  parity: ParityGroup[];
   /** The smallest accepted artifact of each format, and why (present when the compress stage ran). */
   recommended: { artifact: string; format: string; why: string }[];
   benchmarks: BenchmarkResult[];
@@ -63,6 +89,12 @@ const kb = (b: number) => (b / 1024).toFixed(1);
 
 function table(head: string[], rows: (string | number)[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function worstParity(a: ArtifactResult): string {
+  if (!a.parity.length) return '-';
+  const w = a.parity.reduce((x, y) => (y.maxAbsDiff > x.maxAbsDiff ? y : x));
+  return `${w.maxAbsDiff.toExponential(1)} (${a.parity.map((p) => p.runtime).join(', ')})`;
 }
 
 export function renderMarkdown(r: Report): string {
@@ -86,7 +118,16 @@ export function renderMarkdown(r: Report): string {
       `## Artifacts`,
       table(
         ['artifact', 'variant', 'format', 'KiB', 'gzip KiB', 'test acc %', 'drop (pts)', 'measured on', 'max |Δp| vs student', 'agreement', 'verdict'],
-        r.artifacts.map((a) => [a.name, a.variant, a.format, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2), a.accuracyRuntime, a.parity ? a.parity.maxAbsDiff.toExponential(1) : '-', a.parity ? `${pct(a.parity.agreement)} %` : '-', a.rejected ? `**rejected**: ${a.rejected}` : 'ok']),
+        r.artifacts.map((a) => [a.name, a.variant, a.format, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2), a.accuracyRuntime, worstParity(a), a.parity.length ? `${pct(Math.min(...a.parity.map((p) => p.agreement)))} %` : '-', a.rejected ? `**rejected**: ${a.rejected}` : 'ok']),
+      ),
+    );
+  }
+  if (r.parity.length) {
+    parts.push(
+      `## Cross-runtime parity (fp32 artifacts vs each other and the in-memory student)`,
+      table(
+        ['student', 'variant', 'examples', 'outputs compared', 'max |Δp|', 'agreement'],
+        r.parity.map((g) => [g.student, g.variant, g.examples, g.compared.length, g.maxAbsDiff.toExponential(1), `${pct(g.agreement)} %`]),
       ),
     );
   }

@@ -8,7 +8,7 @@ import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
-import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type Report, type StudentResult } from './report.ts';
+import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type ParityGroup, type Report, type StudentResult } from './report.ts';
 import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
 import { readTeacherHead } from './teacher-head.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
@@ -17,7 +17,7 @@ import { accuracy } from './train.ts';
 import { distillStudents, type TrainedStudent, type TransferSet } from './distill.ts';
 import { importStudent } from './student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './compress.ts';
-import { exportStudent } from './export.ts';
+import { deployContext, exportStudent, type Evaluation } from './export.ts';
 import { benchArtifacts } from './bench.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
 
@@ -168,6 +168,12 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   }
 
   const artifacts: ArtifactResult[] = [];
+  const parity: ParityGroup[] = [];
+  const collect = (e: Evaluation) => {
+    artifacts.push(...e.artifacts);
+    parity.push(...e.parity);
+  };
+  const deploy = deployContext(cfg, data, teacher.sha256);
   let recommended: Report['recommended'] = [];
   // The in-memory student's test accuracy: what every artifact of it is compared with.
   // Computed once per student: for an imported student it is a full reference forward pass over the test split.
@@ -177,16 +183,16 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     return baseAccuracies.get(s)!;
   };
   if (cfg.stages.includes('export')) {
-    for (const s of students) artifacts.push(...(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) }))));
+    for (const s of students) collect(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy })));
   }
   const compress = cfg.stages.includes('compress') ? cfg.compress : undefined;
   if (compress) {
     for (const s of students) {
-      const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s) };
-      artifacts.push(...(await timed('compress', () => quantizeStudent(s, cfg, compress, data, o))));
+      const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy };
+      collect(await timed('compress', () => quantizeStudent(s, cfg, compress, data, o)));
       if (compress.prune.structured.length || compress.prune.magnitude.length) {
         const t = await transfer();
-        artifacts.push(...(await timed('compress', () => pruneStudent(s, cfg, compress, data, t, o))));
+        collect(await timed('compress', () => pruneStudent(s, cfg, compress, data, t, o)));
       }
     }
     recommended = recommend(artifacts, compress.maxAccuracyDrop);
@@ -203,6 +209,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     teacher: { path: teacher.path, sha256: teacher.sha256, accuracy: teacherAcc, input: teacher.input, embedding: teacher.embedding, logits: teacher.logits, embeddingDim: teacher.embeddingDim, detected: teacher.detected },
     students: studentResults,
     artifacts,
+    parity,
     recommended,
     benchmarks,
   };

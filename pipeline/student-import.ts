@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConcreteMethodSchema, type MethodConfig } from './config.ts';
+import { DEPLOY_METADATA_KEY } from './deploy.ts';
 import { loadStudentCheckpoint, type TrainedStudent } from './distill.ts';
 import { EdgeDistillError } from './errors.ts';
 import type { LayerSpec, StudentSpec } from './student-spec.ts';
@@ -41,7 +42,7 @@ async function importTfjsStudent(jsonPath: string): Promise<TrainedStudent> {
       classes,
       subclasses,
       outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
-      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => k.startsWith('edge-distill.') && k !== 'edge-distill.weights')),
+      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => k.startsWith('edge-distill.') && k !== 'edge-distill.weights' && k !== DEPLOY_METADATA_KEY)),
     };
     const name = meta['edge-distill.method'];
     return { name, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, method: methodFor(name, subclasses), dispose: () => {} };
@@ -106,7 +107,7 @@ function importOnnxStudent(path: string): TrainedStudent {
     classes,
     subclasses,
     outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
-    metadata: Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith('edge-distill.') && key !== 'edge-distill.classes' && key !== 'edge-distill.subclasses')),
+    metadata: Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith('edge-distill.') && key !== 'edge-distill.classes' && key !== 'edge-distill.subclasses' && key !== DEPLOY_METADATA_KEY)),
   };
   return { name: meta['edge-distill.method'], spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, method: methodFor(meta['edge-distill.method'], subclasses), dispose: () => {} };
 }

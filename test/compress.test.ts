@@ -27,7 +27,7 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   const byVariant = new Map(report.artifacts.map((a) => [`${a.variant}/${a.format}`, a]));
-  for (const v of ['fp32/onnx', 'fp32/tfjs-layers', 'int8-dynamic/onnx', 'int8-static-pc-pctl/onnx', 'float16/onnx', 'uint8-weights/tfjs-layers', 'pruned-90/onnx', 'pruned-90/tfjs-layers']) assert.ok(byVariant.has(v), `variant ${v}`);
+  for (const v of ['fp32/onnx', 'fp32/tfjs-layers', 'int8-dynamic/onnx', 'int8-static-pc-pctl/onnx', 'float16/onnx', 'uint8-weights/tfjs-layers', 'uint8-weights/tfjs-graph', 'pruned-90/onnx', 'pruned-90/tfjs-layers', 'pruned-90/tfjs-graph']) assert.ok(byVariant.has(v), `variant ${v}`);
   const pruned = byVariant.get('pruned-90/onnx')!;
   assert.ok(pruned.accuracyDrop > 0.5, `pruned-90 drop ${pruned.accuracyDrop}`);
   // 90 % of 16 hidden units removed: 2 left, so 784*2+2 + 2*2+2 parameters and no zeros.
@@ -40,7 +40,7 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   }
   // Quantized ONNX is much smaller than fp32; the recommendation is the smallest accepted one, never a rejected one.
   assert.ok(byVariant.get('int8-dynamic/onnx')!.bytes < 0.4 * byVariant.get('fp32/onnx')!.bytes);
-  assert.equal(report.recommended.length, 2);
+  assert.deepEqual(report.recommended.map((r) => r.format), ['onnx', 'tfjs-layers', 'tfjs-graph']);
   for (const rec of report.recommended) {
     const a = report.artifacts.find((x) => x.name === rec.artifact)!;
     assert.equal(a.rejected, null);
@@ -58,8 +58,8 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   const q = cli(['quantize', '--student', join(out, 'students', 'kd'), '--out', join(dir, 'q'), ...common]);
   assert.equal(q.status, 0, q.stderr.slice(-2000));
   const qr: Report = JSON.parse(q.stdout).report;
-  assert.deepEqual(qr.artifacts.map((a) => a.variant).sort(), ['float16', 'fp32', 'fp32', 'int8-dynamic', 'int8-static-pc-pctl', 'uint8-weights']);
-  const p = cli(['prune', '--student', join(out, 'artifacts', 'kd', 'tfjs', 'model.json'), '--structured', '0.5', '--fine-tune-steps', '50', '--out', join(dir, 'p'), ...common]);
+  assert.deepEqual(qr.artifacts.map((a) => a.variant).sort(), ['float16', 'fp32', 'fp32', 'fp32', 'int8-dynamic', 'int8-static-pc-pctl', 'uint8-weights', 'uint8-weights']);
+  const p = cli(['prune', '--student', join(out, 'artifacts', 'kd', 'tfjs-layers', 'model.json'), '--structured', '0.5', '--fine-tune-steps', '50', '--out', join(dir, 'p'), ...common]);
   assert.equal(p.status, 0, p.stderr.slice(-2000));
   const pr: Report = JSON.parse(p.stdout).report;
   const half = pr.artifacts.find((a) => a.variant === 'pruned-50' && a.format === 'onnx')!;

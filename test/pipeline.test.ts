@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cli, tempDir, EXAMPLE_DIR } from './helpers.ts';
+import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill.ts';
@@ -16,6 +16,7 @@ import { readIdx } from '../pipeline/data/idx.ts';
 import { tf, useBackend } from '../pipeline/tfjs.ts';
 import { sha256 } from '../pipeline/fsutil.ts';
 import type { Report } from '../pipeline/report.ts';
+import { deploySchemaValidator, embeddedDeploy } from './deploy-helpers.ts';
 
 const FAST = ['--steps', '400', '--runs', '20', '--warmup', '5'];
 
@@ -38,22 +39,27 @@ test('the bundled example runs end to end and its artifacts check out', async (t
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.deepEqual(JSON.parse(r.stdout).report, report, '--json prints the report written to disk');
 
-  await t.test('report: teacher, three students, six artifacts, both runtimes', () => {
+  await t.test('report: teacher, three students, nine artifacts, every runtime of each format', () => {
     assert.ok(Math.abs(report.teacher.accuracy - 0.9872) < 0.002, `teacher accuracy ${report.teacher.accuracy}`);
     assert.equal(report.task.test, 10000);
     assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
     for (const s of report.students) assert.ok(s.accuracy > 0.9 && s.accuracy < 1, `${s.method} accuracy ${s.accuracy}`);
     assert.equal(report.students[0]!.subclasses, 5);
-    assert.deepEqual(report.artifacts.map((a) => a.name).sort(), ['kd.onnx', 'kd.tfjs-layers', 'label.onnx', 'label.tfjs-layers', 'lelp.onnx', 'lelp.tfjs-layers']);
+    const formats = ['onnx', 'tfjs-graph', 'tfjs-layers'];
+    assert.deepEqual(report.artifacts.map((a) => a.name).sort(), ['kd', 'label', 'lelp'].flatMap((m) => formats.map((f) => `${m}.${f}`)));
+    const runtimesOf: Record<string, string[]> = { onnx: ['onnxruntime-node', 'onnxruntime-web'], 'tfjs-layers': ['tfjs-wasm'], 'tfjs-graph': ['tfjs-graph-wasm'] };
     for (const a of report.artifacts) {
       const student = report.students.find((s) => s.method === a.method)!;
       assert.ok(Math.abs(a.accuracy - student.accuracy) <= 0.0002, `${a.name} accuracy ${a.accuracy} vs student ${student.accuracy}`);
-      assert.ok(a.parity && a.parity.maxAbsDiff <= 1e-4 && a.parity.examples === 1000);
+      assert.deepEqual(a.parity.map((p) => p.runtime), runtimesOf[a.format]);
+      for (const p of a.parity) assert.ok(p.maxAbsDiff <= 1e-4 && p.examples === 1000 && p.agreement === 1, `${a.name} ${JSON.stringify(p)}`);
     }
+    // Each student's fp32 artifacts on all four runtimes, and the student itself, compared pairwise.
+    assert.deepEqual(report.parity.map((g) => g.student), ['lelp', 'kd', 'label']);
+    for (const g of report.parity) assert.ok(g.compared.length === 5 && g.maxAbsDiff <= 1e-4 && g.agreement === 1, JSON.stringify(g));
     const runtimesByArtifact = new Set(report.benchmarks.map((b) => `${b.artifact}@${b.runtime}`));
     for (const a of report.artifacts) {
-      const rt = a.format === 'onnx' ? 'onnxruntime-node' : 'tfjs-wasm';
-      assert.ok(runtimesByArtifact.has(`${a.name}@${rt}`), `latency row for ${a.name} on ${rt}`);
+      for (const rt of runtimesOf[a.format]!) assert.ok(runtimesByArtifact.has(`${a.name}@${rt}`), `latency row for ${a.name} on ${rt}`);
     }
     for (const b of report.benchmarks) {
       assert.equal(b.batch, 1);
@@ -65,7 +71,7 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     assert.ok(manifest.packages['onnxruntime-node'] && manifest.config.seed === 0);
     const paths = manifest.files.map((f: { path: string }) => f.path);
-    for (const p of ['report.json', 'report.md', 'artifacts/lelp/model.onnx', 'artifacts/lelp/tfjs/model.json', 'students/lelp/student.json']) assert.ok(paths.includes(p), p);
+    for (const p of ['report.json', 'report.md', 'artifacts/lelp/onnx/model.onnx', 'artifacts/lelp/onnx/deploy.json', 'artifacts/lelp/tfjs-layers/model.json', 'artifacts/lelp/tfjs-graph/weights.bin', 'students/lelp/student.json']) assert.ok(paths.includes(p), p);
     for (const f of manifest.files) {
       const bytes = readFileSync(join(out, f.path));
       assert.equal(bytes.length, f.bytes);
@@ -87,10 +93,10 @@ test('the bundled example runs end to end and its artifacts check out', async (t
       // The checkpoint holds the trained weights; its float64 reference forward pass is independent of both runtimes.
       const student = loadStudentCheckpoint(join(out, 'students', name));
       const ref = student.predict(x, n);
-      const session = await ort.InferenceSession.create(join(out, 'artifacts', name, 'model.onnx'));
+      const session = await ort.InferenceSession.create(join(out, 'artifacts', name, 'onnx', 'model.onnx'));
       const onnxProbs = (await session.run({ input: new ort.Tensor('float32', x, [n, 784]) })).probs!.data as Float32Array;
       await session.release();
-      const model = await tfl.loadLayersModel(fileLoadHandler(join(out, 'artifacts', name, 'tfjs', 'model.json')));
+      const model = await tfl.loadLayersModel(fileLoadHandler(join(out, 'artifacts', name, 'tfjs-layers', 'model.json')));
       const y = model.predict(tf.tensor2d(x, [n, 784]));
       const tfjsProbs = (Array.isArray(y) ? y[0]! : y).dataSync();
       model.dispose();
@@ -101,6 +107,22 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     }
   });
 
+  await t.test('every bundle has a deploy.json that validates against the schema and matches the model metadata', () => {
+    const validate = deploySchemaValidator();
+    for (const a of report.artifacts) {
+      const deploy = JSON.parse(readFileSync(join(out, a.deploy), 'utf8'));
+      assert.ok(validate(deploy), `${a.deploy}: ${JSON.stringify(validate.errors)}`);
+      assert.equal(deploy.artifact.name, a.name);
+      assert.equal(join(out, a.deploy, '..', deploy.artifact.model), join(out, a.path));
+      assert.deepEqual(deploy.input, { name: 'input', dtype: 'float32', shape: ['batch', 784], layout: deploy.input.layout, rawShape: [28, 28], image: { height: 28, width: 28, channels: 1 } });
+      assert.deepEqual(deploy.classes, { count: 2, names: ['top-or-bag', 'trouser-dress-or-shoe'] });
+      assert.equal(deploy.preprocessing.scale, 1 / 255);
+      assert.deepEqual(deploy.outputs.map((o: { name: string }) => o.name), a.method === 'lelp' ? ['probs', 'subclass_logits'] : ['probs']);
+      assert.equal(deploy.provenance.teacherSha256, report.teacher.sha256);
+      assert.equal(embeddedDeploy(join(out, a.path)), JSON.stringify(deploy), `${a.name}: model metadata holds the same descriptor`);
+    }
+  });
+
   await t.test('a second run reuses the cached teacher outputs', () => {
     assert.ok(readdirSync(join(out, '.cache')).some((f) => f.startsWith('teacher-')));
     const again = cli(['distill', '--out', out, '--steps', '1', '--methods', 'label']);
@@ -108,6 +130,20 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     assert.match(again.stderr, /teacher outputs from cache/);
     assert.doesNotMatch(again.stderr, /teacher pass/);
   });
+});
+
+test('a CNN student: ONNX, TF.js layers and graph bundles agree on every runtime; its ONNX passes the checker', () => {
+  const out = tempDir('cnn');
+  const r = cli(['run', '--arch', 'cnn', '--methods', 'kd', '--steps', '60', '--runs', '3', '--warmup', '1', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(report.artifacts.map((a) => a.name), ['kd.onnx', 'kd.tfjs-layers', 'kd.tfjs-graph']);
+  for (const a of report.artifacts) for (const p of a.parity) assert.ok(p.maxAbsDiff <= 1e-4 && p.examples === 1000, `${a.name} ${JSON.stringify(p)}`);
+  const [group] = report.parity;
+  assert.ok(group && group.compared.length === 5 && group.maxAbsDiff <= 1e-4, JSON.stringify(group));
+  runOfficialChecker(join(out, report.artifacts[0]!.path));
+  const graph = JSON.parse(readFileSync(join(out, report.artifacts[2]!.path), 'utf8'));
+  assert.ok(graph.modelTopology.node.some((n: { op: string }) => n.op === '_FusedConv2D'), 'the graph model fuses conv + bias + relu');
 });
 
 test('a foreign 3-class teacher with other input/output names works from a config alone', async () => {
@@ -136,7 +172,7 @@ test('a foreign 3-class teacher with other input/output names works from a confi
   assert.equal(report.teacher.embeddingDim, 32);
   assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
   for (const s of report.students) assert.ok(s.accuracy > 0.5, `${s.method} ${s.accuracy} is far above chance (1/3)`);
-  const session = await ort.InferenceSession.create(join(out, 'artifacts', 'lelp', 'model.onnx'));
+  const session = await ort.InferenceSession.create(join(out, 'artifacts', 'lelp', 'onnx', 'model.onnx'));
   assert.deepEqual(session.outputNames, ['probs', 'subclass_logits']);
   const probs = await session.run({ input: new ort.Tensor('float32', new Float32Array(2 * 784).fill(0.5), [2, 784]) });
   assert.deepEqual(probs.probs!.dims, [2, 3]);
