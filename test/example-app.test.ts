@@ -1,0 +1,161 @@
+// End to end: real bundles from the CLI, served by examples/web-app/serve.mjs, classified by the example app in
+// headless Chromium with onnxruntime-web and TF.js (graph and layers bundles), checked against onnxruntime-node on
+// the same pixels — and the page must load nothing from anywhere but the local server.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { chromium, type Browser } from 'playwright-core';
+import { startServer, type RunningServer } from '../examples/web-app/serve.mjs';
+import { readSample, type Sample } from '../examples/web-app/make-sample.ts';
+import type { Deploy } from '../pipeline/deploy.ts';
+import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const METHOD = 'label';
+const PARITY = 1e-4;
+
+interface RuntimeResult {
+  error?: string;
+  bundle: string;
+  format: string;
+  class: string;
+  index: number;
+  probs: number[];
+  pixels: number[];
+}
+type AppResult = { error?: string; onnx?: RuntimeResult; tfjs?: RuntimeResult };
+
+interface Setup {
+  bundles: string;
+  server: RunningServer;
+  browser: Browser;
+  sample: Sample;
+}
+
+let setupOnce: Promise<Setup> | undefined;
+
+/** Shared by the tests, started on first use so a missing browser fails each test with the same clear message. */
+function setup(): Promise<Setup> {
+  setupOnce ??= (async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} not found: the example-app test needs Debian's Chromium. Install it with \`apt-get update && apt-get install -y chromium\` (never a downloaded browser).`);
+    }
+    const sample = await readSample(JSON.parse(readFileSync(new URL('../examples/web-app/sample.json', import.meta.url), 'utf8')).index);
+    const students = distillExample('webapp', ['--steps', '200', '--methods', METHOD]);
+    const bundles = tempDir('webapp-bundles');
+    const r = cli(['export', '--student', join(students, 'students', METHOD), '--out', bundles, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+    if (r.status !== 0) throw new Error(`export failed: ${r.stderr.slice(-2000)}`);
+    const server = await startServer({ bundles, port: 0 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    return { bundles, server, browser, sample };
+  })();
+  return setupOnce;
+}
+
+after(async () => {
+  const s = await setupOnce?.catch(() => undefined);
+  await s?.browser.close();
+  await s?.server.close();
+});
+
+/** Open the app with these query parameters; returns its #result and every URL the page requested. */
+async function runApp(s: Setup, query: string): Promise<{ result: AppResult; requests: string[] }> {
+  const origin = s.server.url;
+  const context = await s.browser.newContext();
+  try {
+    const requests: string[] = [];
+    const logs: string[] = [];
+    // Anything not for the local server is aborted (and still recorded): the app must work offline.
+    await context.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()));
+    const page = await context.newPage();
+    page.on('request', (req) => requests.push(req.url()));
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    await page.goto(`${origin}/?${query}`);
+    const pre = page.locator('#result[data-status="done"], #result[data-status="error"]');
+    await pre.waitFor({ timeout: 30_000 });
+    const status = await pre.getAttribute('data-status');
+    const result = JSON.parse((await pre.textContent()) ?? '{}') as AppResult;
+    assert.equal(status, 'done', `the app reported an error:\n${result.error}\nconsole:\n${logs.join('\n')}`);
+    return { result, requests };
+  } finally {
+    await context.close();
+  }
+}
+
+/** What onnxruntime-node says for the same raw pixels, preprocessed as deploy.json says. */
+async function nodeReference(s: Setup): Promise<{ index: number; probs: Float32Array }> {
+  const dir = join(s.bundles, 'artifacts', METHOD, 'onnx');
+  const deploy = JSON.parse(readFileSync(join(dir, 'deploy.json'), 'utf8')) as Deploy;
+  const { scale, shift } = deploy.preprocessing;
+  const x = Float32Array.from(s.sample.pixels, (v) => v * scale + shift);
+  const session = await ort.InferenceSession.create(join(dir, deploy.artifact.model));
+  try {
+    const out = await session.run({ [deploy.input.name]: new ort.Tensor('float32', x, [1, x.length]) });
+    const probs = out[deploy.outputs[0]!.name]!.data as Float32Array;
+    return { index: probs.indexOf(Math.max(...probs)), probs };
+  } finally {
+    await session.release();
+  }
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+for (const tfjsFormat of ['tfjs-graph', 'tfjs-layers'] as const) {
+  test(`the example app classifies the sample with onnxruntime-web and a ${tfjsFormat} bundle, as onnxruntime-node does`, async () => {
+    const s = await setup();
+    const bundle = (format: string) => `/bundles/artifacts/${METHOD}/${format}/deploy.json`;
+    const { result, requests } = await runApp(s, `onnx=${bundle('onnx')}&tfjs=${bundle(tfjsFormat)}&image=/sample.png`);
+    const onnx = result.onnx!;
+    const tfjs = result.tfjs!;
+    assert.equal(tfjs.format, tfjsFormat);
+
+    // The browser decoded the PNG to exactly the dataset's bytes (lossless, no colour management).
+    assert.deepEqual(onnx.pixels, Array.from(s.sample.pixels));
+    assert.deepEqual(tfjs.pixels, onnx.pixels);
+
+    assert.equal(tfjs.class, onnx.class);
+    assert.ok(maxAbsDiff(onnx.probs, tfjs.probs) <= PARITY, `onnx ${onnx.probs} vs tfjs ${tfjs.probs}`);
+    const ref = await nodeReference(s);
+    assert.equal(onnx.index, ref.index);
+    assert.ok(maxAbsDiff(onnx.probs, ref.probs) <= PARITY, `web ${onnx.probs} vs node ${Array.from(ref.probs)}`);
+    // The sample was picked because the student gets it right with confidence.
+    assert.equal(onnx.class, s.sample.className);
+
+    assert.ok(requests.length > 0);
+    const foreign = requests.filter((u) => !u.startsWith(`${s.server.url}/`));
+    assert.deepEqual(foreign, [], 'the page requested URLs outside the local server');
+  });
+}
+
+test('the example server keeps requests inside its roots and serves wasm as application/wasm', async () => {
+  const s = await setup();
+  const get = (path: string) =>
+    new Promise<{ status: number; type: string }>((ok, fail) => {
+      // node:http sends the path as written (fetch would normalise `..` away before it left the client).
+      request(`${s.server.url}${path}`, { method: 'HEAD' }, (res) => {
+        res.resume();
+        ok({ status: res.statusCode ?? 0, type: String(res.headers['content-type']) });
+      })
+        .on('error', fail)
+        .end();
+    });
+  // The URL parser folds `..` and `%2e%2e` segments; an encoded slash survives it and must be caught by the server.
+  const escapes = ['/..%2f..%2fetc/passwd', '/bundles/..%2f..%2f..%2fetc/passwd', '/bundles/%2e%2e%2f%2e%2e%2fetc/passwd', '/../package.json'];
+  // Only the listed vendor files are served, not whole dist folders.
+  for (const path of [...escapes, '/vendor/onnxruntime-web/ort.min.mjs', '/vendor/tfjs-core/package.json']) {
+    assert.equal((await get(path)).status, 404, path);
+  }
+  assert.equal((await get('/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm')).type, 'application/wasm');
+  assert.match((await get('/vendor/onnxruntime-web/ort-wasm-simd-threaded.mjs')).type, /^text\/javascript/);
+  assert.match((await get(`/bundles/artifacts/${METHOD}/onnx/deploy.json`)).type, /^application\/json/);
+});
