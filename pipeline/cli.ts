@@ -144,7 +144,7 @@ export async function main(args: string[]): Promise<number> {
     )
     .command(
       'inspect <model>',
-      "a model's inputs, outputs, op counts, parameters and size",
+      "any ONNX file or TF.js model.json (layers or graph): inputs, outputs, op histogram, parameters, FLOPs per example, size and gzipped size",
       (y) => y.positional('model', { type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
       (a) => {
         const info = inspectModel(String(a.model));

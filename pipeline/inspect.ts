@@ -1,99 +1,123 @@
-// `edge-distill inspect`: what is inside a model file (ONNX or TF.js layers model.json), ours or anyone's.
+// `edge-distill inspect`: what is inside a model file, ours or anyone's — an ONNX file, or a TF.js model.json
+// (layers or graph model) with its weight files. This file finds and reads the files, checks them, and renders
+// the report; each format's parsing lives in inspect-onnx.ts / inspect-tfjs-layers.ts / inspect-tfjs-graph.ts.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { dirname, join } from 'node:path';
-import onnxProto from 'onnx-proto';
+import { dirname, resolve, sep } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
+import { concatBytes } from './fsutil.ts';
+import { humanCount } from './flops.ts';
+import { inspectOnnx } from './inspect-onnx.ts';
+import { inspectTfjsGraph } from './inspect-tfjs-graph.ts';
+import { inspectTfjsLayers } from './inspect-tfjs-layers.ts';
+import type { ModelInfo, TensorInfo } from './model-info.ts';
+import { tfjsFormat, type TfjsModelJson } from './tfjs-model-json.ts';
 import { modelJsonPath } from '../exporters/tfjs-io.ts';
 
-const { onnx } = onnxProto;
+export type { FlopsEstimate, ModelInfo, TensorInfo } from './model-info.ts';
 
-export interface ModelInfo {
-  path: string;
-  format: 'onnx' | 'tfjs-layers';
-  inputs: { name: string; shape: (number | string)[]; dtype: string }[];
-  outputs: { name: string; shape: (number | string)[]; dtype: string }[];
-  ops: Record<string, number>;
-  parameters: number;
-  bytes: number;
-  gzipBytes: number;
-  producer?: string;
-  opset?: number;
+const WHAT_TO_PASS = 'Pass an .onnx file, or a TF.js model.json (layers or graph model) or the folder that holds it.';
+
+function sized(files: string[], parts: Uint8Array[]): Pick<ModelInfo, 'bytes' | 'gzipBytes' | 'files'> {
+  const all = concatBytes(parts);
+  return { bytes: all.length, gzipBytes: gzipSync(all).length, files };
 }
 
-const ONNX_TYPES: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64' };
-
-function inspectOnnx(path: string, bytes: Uint8Array): ModelInfo {
-  let m: InstanceType<typeof onnx.ModelProto>;
-  try {
-    m = onnx.ModelProto.decode(bytes);
-    if (!m.graph) throw new Error('no graph');
-  } catch (err) {
-    throw new EdgeDistillError('E_MODEL_FORMAT', `${path} is not an ONNX model (${(err as Error).message})`, 'Pass a .onnx file, e.g. from torch.onnx.export or edge-distill export.');
-  }
-  const g = m.graph!;
-  const initializers = g.initializer ?? [];
-  const init = new Set(initializers.map((i) => i.name));
-  const value = (v: onnxProto.onnx.IValueInfoProto) => ({
-    name: v.name ?? '',
-    shape: (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue))),
-    dtype: ONNX_TYPES[v.type?.tensorType?.elemType ?? 0] ?? `type ${v.type?.tensorType?.elemType}`,
-  });
-  const ops: Record<string, number> = {};
-  for (const n of g.node ?? []) ops[n.opType ?? '?'] = (ops[n.opType ?? '?'] ?? 0) + 1;
-  return {
-    path,
-    format: 'onnx',
-    inputs: (g.input ?? []).filter((i) => !init.has(i.name)).map(value),
-    outputs: (g.output ?? []).map(value),
-    ops,
-    parameters: initializers.reduce((a, t) => a + (t.dims ?? []).reduce((p: number, d) => p * Number(d), 1), 0),
-    bytes: bytes.length,
-    gzipBytes: gzipSync(bytes).length,
-    producer: `${m.producerName} ${m.producerVersion}`.trim(),
-    opset: Number(m.opsetImport.find((o) => !o.domain)?.version ?? 0),
-  };
-}
-
-function inspectTfjs(jsonPath: string): ModelInfo {
-  const text = readFileSync(jsonPath, 'utf8');
-  let j: { modelTopology?: { config?: { layers?: { class_name: string; config: { name: string; batch_input_shape?: number[] } }[]; output_layers?: unknown[][] } }; weightsManifest?: { paths: string[]; weights: { shape: number[] }[] }[] };
-  try {
-    j = JSON.parse(text);
-  } catch (err) {
-    throw new EdgeDistillError('E_MODEL_FORMAT', `${jsonPath} is not JSON (${(err as Error).message})`, 'Pass a TF.js model.json.');
-  }
-  const layers = j.modelTopology?.config?.layers ?? [];
-  const ops: Record<string, number> = {};
-  for (const l of layers) ops[l.class_name] = (ops[l.class_name] ?? 0) + 1;
-  const files = (j.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => join(dirname(jsonPath), p)));
-  const all = Buffer.concat([Buffer.from(text), ...files.filter(existsSync).map((f) => readFileSync(f))]);
-  return {
-    path: jsonPath,
-    format: 'tfjs-layers',
-    inputs: layers.filter((l) => l.class_name === 'InputLayer').map((l) => ({ name: l.config.name, shape: (l.config.batch_input_shape ?? []).map((d) => d ?? 'batch'), dtype: 'float32' })),
-    outputs: (j.modelTopology?.config?.output_layers ?? []).map((o) => ({ name: String(o[0]), shape: [], dtype: 'float32' })),
-    ops,
-    parameters: (j.weightsManifest ?? []).flatMap((g) => g.weights).reduce((a, w) => a + w.shape.reduce((p, d) => p * d, 1), 0),
-    bytes: all.length,
-    gzipBytes: gzipSync(all).length,
-  };
+/** A file that starts like JSON is treated as a model.json whatever its name (ONNX protobuf starts with 0x08). */
+function looksLikeJson(bytes: Uint8Array): boolean {
+  const text = Buffer.from(bytes.subarray(0, 64)).toString('utf8').trimStart();
+  return text.startsWith('{');
 }
 
 export function inspectModel(path: string): ModelInfo {
-  if (!existsSync(path)) throw new EdgeDistillError('E_FILE_NOT_FOUND', `model ${path} does not exist`, 'Pass an .onnx file or a TF.js model.json (or its folder).');
-  if (statSync(path).isDirectory() || path.endsWith('.json')) return inspectTfjs(modelJsonPath(path));
-  return inspectOnnx(path, readFileSync(path));
+  if (!existsSync(path)) throw new EdgeDistillError('E_FILE_NOT_FOUND', `model ${path} does not exist`, WHAT_TO_PASS);
+  if (statSync(path).isDirectory()) {
+    const json = modelJsonPath(path);
+    if (!existsSync(json)) throw new EdgeDistillError('E_FILE_NOT_FOUND', `folder ${path} has no model.json`, WHAT_TO_PASS);
+    return inspectTfjs(json, readFileSync(json));
+  }
+  const bytes = readFileSync(path);
+  if (path.endsWith('.json') || looksLikeJson(bytes)) return inspectTfjs(path, bytes);
+  return { ...malformed(path, () => inspectOnnx(path, bytes)), ...sized([path], [bytes]) };
+}
+
+/** A file that parses but breaks the parser's assumptions (a field of the wrong type) is a format error, not a crash. */
+function malformed<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof EdgeDistillError) throw err;
+    throw new EdgeDistillError('E_MODEL_FORMAT', `${path} is malformed (${(err as Error)?.message ?? String(err)})`, WHAT_TO_PASS, { cause: err });
+  }
+}
+
+function inspectTfjs(jsonPath: string, bytes: Uint8Array): ModelInfo {
+  let j: TfjsModelJson;
+  try {
+    j = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `${jsonPath} is not valid JSON (${(err as Error).message})`, WHAT_TO_PASS);
+  }
+  const format = j && typeof j === 'object' ? tfjsFormat(j) : null;
+  if (!format) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `${jsonPath} is JSON but not a TF.js model (no layers-model or graph-model modelTopology)`, WHAT_TO_PASS);
+  }
+  const { files, parts } = readWeightFiles(jsonPath, j);
+  const weightData = concatBytes(parts);
+  const body = malformed(jsonPath, () => ({
+    ...(format === 'tfjs-graph' ? inspectTfjsGraph(j, weightData) : inspectTfjsLayers(j)),
+    parameters: (j.weightsManifest ?? []).flatMap((g) => g.weights).reduce((a, w) => a + w.shape.reduce((p, d) => p * d, 1), 0),
+  }));
+  const producer = [j.generatedBy, j.convertedBy && `converted by ${j.convertedBy}`].filter(Boolean).join(', ');
+  return {
+    path: jsonPath,
+    format,
+    ...body,
+    ...sized([jsonPath, ...files], [bytes, ...parts]),
+    ...(producer ? { producer } : {}),
+  };
+}
+
+/** The weight files of a model.json, in manifest order. Paths may not leave the model's folder: inspecting a file never reads outside it. */
+function readWeightFiles(jsonPath: string, j: TfjsModelJson): { files: string[]; parts: Uint8Array[] } {
+  const dir = resolve(dirname(jsonPath));
+  const files: string[] = [];
+  const manifest = j.weightsManifest ?? [];
+  if (!Array.isArray(manifest) || manifest.some((g) => !Array.isArray(g?.paths) || !Array.isArray(g.weights))) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `${jsonPath} has a malformed weightsManifest (each group needs "paths" and "weights" lists)`, WHAT_TO_PASS);
+  }
+  for (const group of manifest) {
+    for (const p of group.paths) {
+      const file = resolve(dir, String(p));
+      if (!file.startsWith(dir + sep)) {
+        throw new EdgeDistillError('E_MODEL_FORMAT', `weight path ${JSON.stringify(p)} in ${jsonPath} leaves the model's folder`, 'Only TF.js models whose weight files sit beside (or below) model.json can be inspected.');
+      }
+      if (!existsSync(file)) {
+        throw new EdgeDistillError('E_FILE_NOT_FOUND', `weight file ${file} named by ${jsonPath} does not exist`, 'Copy the weight files listed in weightsManifest next to model.json.');
+      }
+      files.push(file);
+    }
+  }
+  return { files, parts: files.map((f) => readFileSync(f)) };
 }
 
 export function renderModelInfo(i: ModelInfo): string {
-  const io = (v: ModelInfo['inputs'][number]) => `  ${v.name}: ${v.dtype} [${v.shape.join(', ')}]`;
+  const io = (v: TensorInfo) => `  ${v.name}: ${v.dtype} [${v.shape.join(', ')}]`;
+  const f = i.flops;
+  const flops = `FLOPs/example: ${f.lowerBound ? '≥ ' : ''}${humanCount(f.perExample)} (${f.perExample.toLocaleString('en-US')})`;
+  const top = Object.entries(f.byOp).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([op, n]) => `${op} ${pct(n, f.perExample)}`).join(', ');
   return [
     `${i.path} (${i.format}${i.opset ? `, opset ${i.opset}` : ''}${i.producer ? `, produced by ${i.producer}` : ''})`,
     'inputs:', ...i.inputs.map(io),
     'outputs:', ...i.outputs.map(io),
     `ops: ${Object.entries(i.ops).map(([k, v]) => `${k}×${v}`).join(', ')}`,
-    `parameters: ${i.parameters.toLocaleString('en-US')}`,
-    `size: ${i.bytes.toLocaleString('en-US')} bytes (${i.gzipBytes.toLocaleString('en-US')} gzipped)`,
+    `parameters: ${i.parameters.toLocaleString('en-US')} (${humanCount(i.parameters)})`,
+    flops + (top ? `; by op: ${top}` : ''),
+    ...(f.note ? [`  ${f.note}`] : []),
+    `size: ${i.bytes.toLocaleString('en-US')} bytes (${i.gzipBytes.toLocaleString('en-US')} gzipped)${i.files.length > 1 ? ` in ${i.files.length} files` : ''}`,
   ].join('\n');
+}
+
+function pct(n: number, total: number): string {
+  return `${total ? ((100 * n) / total).toFixed(1) : '0'} %`;
 }
