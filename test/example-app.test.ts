@@ -11,7 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../examples/web-app/serve.mjs';
 import { readSample, type Sample } from '../examples/web-app/make-sample.ts';
 import type { Deploy } from '../pipeline/deploy.ts';
-import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -101,13 +101,6 @@ async function nodeReference(s: Setup): Promise<{ index: number; probs: Float32A
   } finally {
     await session.release();
   }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 for (const tfjsFormat of ['tfjs-graph', 'tfjs-layers'] as const) {

@@ -13,7 +13,7 @@ import { METHODS, type StudentOutputs, type TeacherView } from '../pipeline/loss
 import { fitLinearHead, gaussian, rng, toMatrix } from '../pipeline/math.ts';
 import { readTeacherHead } from '../pipeline/teacher-head.ts';
 import { tf, useBackend } from '../pipeline/tfjs.ts';
-import { EXAMPLE_DIR } from './helpers.ts';
+import { EXAMPLE_DIR, maxAbsDiff } from './helpers.ts';
 
 const N = 300;
 const D = 256;
@@ -84,13 +84,6 @@ function withinBlocks(q: Float32Array, S: number): number[][] {
 }
 
 const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;

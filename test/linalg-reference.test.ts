@@ -11,7 +11,7 @@ import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EXACT_PCA_MAX_DIM, gaussian, projectNullSpace, rng, topPrincipalDirections } from '../pipeline/math.ts';
 import { readTeacherHead } from '../pipeline/teacher-head.ts';
-import { EXAMPLE_DIR, ROOT, tempDir } from './helpers.ts';
+import { EXAMPLE_DIR, ROOT, tempDir, maxAbsDiff } from './helpers.ts';
 
 // numpy computes, for each task: null space: H @ (I - W^T pinv(W W^T) W); PCA: the top-k eigenpairs of
 // the covariance Xc^T Xc / (n-1) by numpy.linalg.eigh, largest first. rcond=1e-10 (relative to the largest
@@ -70,13 +70,6 @@ function centre(X: Matrix): Matrix {
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
 

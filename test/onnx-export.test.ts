@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runOfficialChecker } from './helpers.ts';
+import { runOfficialChecker, maxAbsDiff } from './helpers.ts';
 import { rng } from '../pipeline/math.ts';
 import * as ort from 'onnxruntime-node';
 import pkg from 'onnx-proto';
@@ -52,13 +52,6 @@ async function runOrt(bytes: Uint8Array, s: StudentSpec, x: Float32Array, batch:
   } finally {
     await session.release();
   }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 let workDir = '';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import pkg from 'onnx-proto';
-import { distillExample, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
+import { distillExample, EXAMPLE_DIR, runOfficialChecker, tempDir, maxAbsDiff } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
@@ -144,12 +144,6 @@ async function predictWeb(bytes: Uint8Array, s: StudentSpec): Promise<Float32Arr
   } finally {
     await session.release();
   }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 const dimsOf = (v: pkg.onnx.IValueInfoProto): (string | number)[] =>

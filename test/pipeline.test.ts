@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE } from './helpers.ts';
+import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill.ts';
@@ -23,13 +23,6 @@ const FAST = ['--steps', '400', '--runs', '20', '--warmup', '5'];
 async function testImages(n: number): Promise<Float32Array> {
   const { data } = await readIdx(join(EXAMPLE_DIR, 't10k-images-idx3-ubyte.gz'));
   return Float32Array.from(data.subarray(0, n * 784), (v) => v / 255);
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 test('the bundled example runs end to end and its artifacts check out', async (t) => {
@@ -100,8 +93,8 @@ test('the bundled example runs end to end and its artifacts check out', async (t
       const y = model.predict(tf.tensor2d(x, [n, 784]));
       const tfjsProbs = (Array.isArray(y) ? y[0]! : y).dataSync();
       model.dispose();
-      assert.ok(maxDiff(ref, onnxProbs) <= 1e-4, `${name} onnx ${maxDiff(ref, onnxProbs)}`);
-      assert.ok(maxDiff(ref, tfjsProbs) <= 1e-4, `${name} tfjs ${maxDiff(ref, tfjsProbs)}`);
+      assert.ok(maxAbsDiff(ref, onnxProbs) <= 1e-4, `${name} onnx ${maxAbsDiff(ref, onnxProbs)}`);
+      assert.ok(maxAbsDiff(ref, tfjsProbs) <= 1e-4, `${name} tfjs ${maxAbsDiff(ref, tfjsProbs)}`);
       // The LELP student also exposes its C*S subclass logits as a second output.
       if (name === 'lelp') assert.deepEqual(model.outputs.map((o) => o.shape), [[null, 2], [null, 10]]);
     }

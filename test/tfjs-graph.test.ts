@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { EXAMPLE_DIR, tempDir } from './helpers.ts';
+import { EXAMPLE_DIR, tempDir, maxAbsDiff } from './helpers.ts';
 import { testSpecs, uniform } from './specs.ts';
 import { rng } from '../pipeline/math.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
@@ -85,13 +85,6 @@ function write(files: { modelJson: string; weights: Uint8Array }): string {
   writeFileSync(join(dir, 'model.json'), files.modelJson);
   writeFileSync(join(dir, 'weights.bin'), files.weights);
   return join(dir, 'model.json');
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 function argmax(p: Float32Array): Uint8Array {
