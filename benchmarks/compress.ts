@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { ArtifactResult, Report } from '../pipeline/report.ts';
-import { percentile } from '../runtimes/measure.ts';
+import { percentile } from '../runtimes/stats.ts';
 
 const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));

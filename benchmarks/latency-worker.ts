@@ -6,7 +6,7 @@
 // timesMs (every timed run, in order) lets the caller pool several interleaved rounds into one distribution.
 import { fileURLToPath } from 'node:url';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { percentile } from '../runtimes/measure.ts';
+import { percentile } from '../runtimes/stats.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 
 const TEST_IMAGES = fileURLToPath(new URL('../examples/fmnist-bin/t10k-images-idx3-ubyte.gz', import.meta.url));

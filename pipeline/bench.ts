@@ -1,23 +1,38 @@
-// The bench stage: batch latency of every artifact on every configured runtime that can load its format,
-// on real test examples. Artifacts come from this run's export stage or from paths given to `edge-distill bench`.
-import { existsSync, statSync, readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+// The bench stage: latency, throughput and memory of every artifact (or any ONNX / TF.js model given to
+// `edge-distill bench`) on every configured runtime that loads its format, under every device profile, in Node
+// (each benchmark in a child process of its own) and in a page of headless Chromium. Inputs are real test examples.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
+import type { ArtifactFormatName } from './deploy.ts';
 import { EdgeDistillError } from './errors.ts';
+import { f32Bytes } from './fsutil.ts';
+import { inspectModel } from './inspect.ts';
 import type { Progress } from './progress.ts';
-import type { ArtifactResult, BenchmarkResult } from './report.ts';
-import { runtimes, type RuntimeName } from '../runtimes/registry.ts';
-import { measureLatency } from '../runtimes/measure.ts';
-import type { ArtifactFormat } from '../runtimes/runtime.ts';
+import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped } from './report.ts';
+import { tfjsNodeAvailable, tfjsNodeUnavailableReason } from './tfjs.ts';
 import { modelJsonPath } from '../exporters/tfjs-io.ts';
+import { runtimeLoads, type RuntimeName } from '../runtimes/registry.ts';
+import { DEVICE_PROFILES, type DeviceProfile } from '../runtimes/profiles.ts';
+import { summarize } from '../runtimes/stats.ts';
+import type { WorkerJob, WorkerResult } from '../runtimes/bench-worker.ts';
+import type { BrowserJob } from '../runtimes/browser/harness.ts';
 
 export interface BenchTarget {
   name: string;
-  format: ArtifactFormat;
+  format: ArtifactFormatName;
   /** Absolute path of what the runtime loads. */
   file: string;
 }
+
+/** Examples fed to the benchmarks (cycled through); enough for distinct batches at the largest batch sizes. */
+const BENCH_EXAMPLES = 1024;
+const WORKER = fileURLToPath(new URL('../runtimes/bench-worker.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
 
 /** Recognise a model path given on the command line: an .onnx file, or a TF.js model.json (or its folder). */
 export function benchTargetFromPath(p: string): BenchTarget {
@@ -39,25 +54,136 @@ export function benchTargetFromPath(p: string): BenchTarget {
   throw new EdgeDistillError('E_MODEL_FORMAT', `cannot tell the format of ${abs}`, 'Pass an .onnx file or a TF.js model.json (layers or graph model).');
 }
 
+/** The configured profiles, built-in or the config's own (names are checked when the config is parsed). */
+export function resolveProfiles(bench: Config['bench']): (DeviceProfile & { name: string })[] {
+  const all: Record<string, DeviceProfile> = { ...DEVICE_PROFILES, ...bench.customProfiles };
+  return bench.profiles.map((name) => ({ name, ...all[name]! }));
+}
+
+/** Run one Node benchmark in a fresh process. */
+export async function runWorker(job: Omit<WorkerJob, 'resultFile'>, dir: string, id: number): Promise<WorkerResult> {
+  const resultFile = join(dir, `result-${id}.json`);
+  const jobFile = join(dir, `job-${id}.json`);
+  writeFileSync(jobFile, JSON.stringify({ ...job, resultFile }));
+  const stderr: string[] = [];
+  const code = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, ['--import', TSX, WORKER, jobFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
+    child.on('close', done);
+  });
+  if (!existsSync(resultFile)) return { ok: false, reason: `benchmark process exited with ${code}: ${stderr.join('').trim().split('\n').at(-1)?.slice(0, 300) ?? ''}` };
+  return JSON.parse(readFileSync(resultFile, 'utf8'));
+}
+
+const BROWSER_FORMATS: Record<string, readonly ArtifactFormatName[]> = { 'onnxruntime-web': ['onnx'], 'tfjs-wasm': ['tfjs-layers', 'tfjs-graph'], 'tfjs-webgl': ['tfjs-layers', 'tfjs-graph'] };
+
 export async function benchArtifacts(
   cfg: Config,
   data: Datasets,
   artifacts: ArtifactResult[],
   opts: { staging: string; models: string[]; progress: Progress },
-): Promise<BenchmarkResult[]> {
+): Promise<{ benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] }> {
+  const b = cfg.bench;
   const targets: BenchTarget[] = [
     ...artifacts.map((a) => ({ name: a.name, format: a.format, file: resolve(opts.staging, a.path) })),
     ...opts.models.map(benchTargetFromPath),
   ];
-  const results: BenchmarkResult[] = [];
-  const { batch, warmup, runs, threads } = cfg.bench;
-  const pairs = targets.flatMap((t) => cfg.bench.runtimes.filter((r) => (runtimes[r].formats as readonly string[]).includes(t.format)).map((r) => [t, r] as const));
-  const step = opts.progress.step('benchmark', pairs.length);
-  for (const [t, r] of pairs as (readonly [BenchTarget, RuntimeName])[]) {
-    const stats = await measureLatency(runtimes[r], t.file, { x: data.test.x, n: data.test.n, features: data.test.features }, { batch, warmup, runs, threads });
-    results.push({ artifact: t.name, runtime: r, batch, threads, ...stats });
-    step.tick(1, `${t.name} on ${r}`);
+  const profiles = resolveProfiles(b);
+  const n = Math.min(BENCH_EXAMPLES, data.test.n);
+  const x = data.test.x.subarray(0, n * data.test.features);
+  const dir = mkdtempSync(join(tmpdir(), 'edge-distill-bench-'));
+  const inputsFile = join(dir, 'inputs.f32');
+  writeFileSync(inputsFile, f32Bytes(x));
+  const info = new Map(targets.map((t) => [t.file, inspectModel(t.file)]));
+  const benchmarks: BenchmarkResult[] = [];
+  const skipped: BenchmarkSkipped[] = [];
+  const model = (t: BenchTarget) => {
+    const i = info.get(t.file)!;
+    return { bytes: i.bytes, gzipBytes: i.gzipBytes, parameters: i.parameters, flopsPerExample: i.flops.lowerBound ? null : i.flops.perExample };
+  };
+  const overLimit = (p: DeviceProfile, bytes: number | null) => p.memoryMB !== null && bytes !== null && bytes > p.memoryMB * 1024 * 1024;
+  try {
+    if (b.environments.includes('node')) {
+      // tfjs-node is optional: where its native binding cannot install, say so once per artifact instead of failing.
+      const tfjsNode = b.runtimes.includes('tfjs-node') && !(await tfjsNodeAvailable()) ? `@tensorflow/tfjs-node not available: ${tfjsNodeUnavailableReason() ?? 'not installed'}` : null;
+      const jobs = targets.flatMap((t) => b.runtimes.filter((r) => runtimeLoads(r, t.format)).flatMap((r) => profiles.map((p) => ({ t, r, p }))));
+      const step = opts.progress.step('benchmark (node)', jobs.length);
+      let id = 0;
+      for (const { t, r, p } of jobs as { t: BenchTarget; r: RuntimeName; p: (typeof profiles)[number] }[]) {
+        step.tick(1, `${t.name} on ${r} (${p.name})`);
+        if (r === 'tfjs-node' && tfjsNode) {
+          if (p === profiles[0]) skipped.push({ artifact: t.name, runtime: r, environment: 'node', reason: tfjsNode });
+          continue;
+        }
+        const threads = b.threads ?? p.threads;
+        // TF.js's wasm backend is single-threaded in Node (tfjs issue 3830); report what really ran.
+        const threadsUsed = r === 'tfjs-wasm' || r === 'tfjs-cpu' || r === 'tfjs-graph-wasm' ? 1 : threads;
+        const res = await runWorker({ runtime: r, model: t.file, inputsFile, n, features: data.test.features, batches: b.batches, threads, warmup: b.warmup, runs: b.runs, minDurationMs: b.minDurationMs }, dir, id++);
+        if (!res.ok) {
+          skipped.push({ artifact: t.name, runtime: r, environment: 'node', reason: res.reason });
+          continue;
+        }
+        for (const bt of res.batches) {
+          benchmarks.push({
+            artifact: t.name, format: t.format, runtime: r, environment: 'node', profile: p.name, cpuThrottle: 1, batch: bt.batch, threads: threadsUsed,
+            ...summarize(bt.times, { initMs: res.initMs, firstRunMs: bt.firstRunMs, warmup: b.warmup, batch: bt.batch }),
+            memory: { peakRssBytes: res.peakRssBytes, rssGrowthBytes: res.rssGrowthBytes, jsHeapBytes: null, wasmBytes: null, overProfileLimit: overLimit(p, res.rssGrowthBytes) },
+            model: model(t),
+          });
+        }
+      }
+      step.done(`${jobs.length} node benchmarks`);
+    }
+    if (b.environments.includes('chromium')) await benchInChromium();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  step.done(`${pairs.length} artifact/runtime pairs`);
-  return results;
+  return { benchmarks, skipped };
+
+  async function benchInChromium(): Promise<void> {
+    const jobs: (BrowserJob & { target: BenchTarget; profile: (typeof profiles)[number] })[] = [];
+    for (const t of targets) {
+      const input = info.get(t.file)!.inputs[0];
+      const exampleShape = (input?.shape ?? []).slice(1);
+      for (const r of b.browserRuntimes.filter((r) => BROWSER_FORMATS[r]!.includes(t.format))) {
+        for (const p of profiles) {
+          for (const batch of b.batches) {
+            jobs.push({
+              // DevTools throttles the page's main thread only: wasm worker threads would escape a throttled profile.
+              id: `${jobs.length}`, target: t, profile: p, modelFile: t.file, format: t.format, runtime: r, cpuThrottle: p.cpuThrottle, threads: p.cpuThrottle > 1 ? 1 : (b.threads ?? p.threads),
+              batch, warmup: b.warmup, runs: b.runs, minDurationMs: b.minDurationMs,
+              inputs: { x, n, exampleShape: exampleShape.every((d) => typeof d === 'number') ? (exampleShape as number[]) : [data.test.features], name: input?.name ?? '' },
+            });
+          }
+        }
+      }
+    }
+    if (!jobs.length) return;
+    const step = opts.progress.step('benchmark (chromium)', jobs.length);
+    const { runInChromium } = await import('../runtimes/browser/harness.ts');
+    let outcomes;
+    try {
+      outcomes = await runInChromium(jobs, { chromium: b.chromium, onProgress: (_done, _total, j) => step.tick(1, `${j.modelFile.split('/').slice(-3).join('/')} on ${j.runtime}`) });
+    } catch (err) {
+      const reason = (err as Error).message.split('\n')[0]!;
+      for (const j of jobs) if (j.profile === profiles[0] && j.batch === b.batches[0]) skipped.push({ artifact: j.target.name, runtime: j.runtime, environment: 'chromium', reason });
+      step.done('Chromium unavailable');
+      return;
+    }
+    for (const [i, o] of outcomes.entries()) {
+      const j = jobs[i]!;
+      if (!o.ok) {
+        if (!skipped.some((s) => s.artifact === j.target.name && s.runtime === j.runtime && s.environment === 'chromium')) skipped.push({ artifact: j.target.name, runtime: j.runtime, environment: 'chromium', reason: o.reason });
+        continue;
+      }
+      const peak = o.jsHeapBytes !== null || o.wasmBytes !== null ? (o.jsHeapBytes ?? 0) + (o.wasmBytes ?? 0) : null;
+      benchmarks.push({
+        artifact: j.target.name, format: j.format, runtime: j.runtime, environment: 'chromium', profile: j.profile.name, cpuThrottle: j.cpuThrottle, batch: j.batch, threads: o.threads,
+        ...summarize(o.times, { initMs: o.initMs, firstRunMs: o.firstRunMs, warmup: b.warmup, batch: j.batch }),
+        memory: { peakRssBytes: null, rssGrowthBytes: null, jsHeapBytes: o.jsHeapBytes, wasmBytes: o.wasmBytes, overProfileLimit: overLimit(j.profile, peak) },
+        model: model(j.target),
+      });
+    }
+    step.done(`${outcomes.filter((o) => o.ok).length} of ${jobs.length} chromium benchmarks`);
+  }
 }

@@ -8,11 +8,15 @@ import { EdgeDistillError } from './errors.ts';
 import { createProgress } from './progress.ts';
 import { renderMarkdown } from './report.ts';
 import { runPipeline } from './runner.ts';
+import { rebuildReport } from './report-file.ts';
 import { inspectModel, renderModelInfo } from './inspect.ts';
 import { TOOL_VERSION } from './versions.ts';
+import { budgetSummary, renderBudgetTable, type BudgetResult } from './budgets.ts';
+import { junitXml } from './junit.ts';
+import { writeAtomic } from './fsutil.ts';
 
 /** Exit codes: documented in the README. */
-export const EXIT = { ok: 0, error: 1, usage: 2, internal: 70 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, budget: 3, internal: 70 } as const;
 
 type FlagType = 'string' | 'number' | 'boolean' | 'array';
 /** Every pipeline flag names the config field it sets, so flags and config files cannot drift apart. */
@@ -30,15 +34,25 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   lr: { path: 'train.learningRate', type: 'number', describe: 'Adam learning rate' },
   'train-size': { path: 'data.trainSize', type: 'number', describe: 'use this many transfer examples (seeded subset)' },
   formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs-layers tfjs-graph' },
-  runtimes: { path: 'bench.runtimes', type: 'array', describe: 'benchmark runtimes: onnxruntime-node onnxruntime-web tfjs-wasm tfjs-cpu tfjs-graph-wasm' },
+  runtimes: { path: 'bench.runtimes', type: 'array', describe: 'Node runtimes: onnxruntime-node onnxruntime-web tfjs-wasm tfjs-cpu tfjs-node tfjs-graph-wasm' },
   runs: { path: 'bench.runs', type: 'number', describe: 'timed benchmark runs' },
   warmup: { path: 'bench.warmup', type: 'number', describe: 'warm-up runs before timing' },
-  'bench-batch': { path: 'bench.batch', type: 'number', describe: 'batch size for latency' },
-  threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency' },
+  'bench-batch': { path: 'bench.batches', type: 'array', number: true, describe: 'batch sizes for latency and throughput, e.g. 1,8,64' },
+  threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency (overrides the profiles)' },
+  profiles: { path: 'bench.profiles', type: 'array', describe: 'device profiles: desktop phone watch iot (or customProfiles names)' },
+  environments: { path: 'bench.environments', type: 'array', describe: 'where to benchmark: node chromium' },
+  'browser-runtimes': { path: 'bench.browserRuntimes', type: 'array', describe: 'runtimes in Chromium: onnxruntime-web tfjs-wasm tfjs-webgl' },
+  'min-duration-ms': { path: 'bench.minDurationMs', type: 'number', describe: 'keep timing until this many ms were measured' },
   'max-accuracy-drop': { path: 'compress.maxAccuracyDrop', type: 'number', describe: 'compress: reject variants losing more accuracy points than this (default 1); enables the compress stage' },
   structured: { path: 'compress.prune.structured', type: 'array', number: true, describe: 'prune: fractions of hidden units / filters to remove, e.g. 0.5' },
   magnitude: { path: 'compress.prune.magnitude', type: 'array', number: true, describe: 'prune: target sparsities of magnitude pruning, e.g. 0.8' },
   'fine-tune-steps': { path: 'compress.prune.fineTuneSteps', type: 'number', describe: 'prune: fine-tuning steps after pruning' },
+  'max-p90-ms': { path: 'budgets.latency', type: 'number', describe: 'budget: p90 latency limit (ms) on every benchmark row; exit 3 when broken' },
+  'max-bytes': { path: 'budgets.maxBytes', type: 'number', describe: 'budget: size limit (bytes) of every artifact; exit 3 when broken' },
+  'max-gzip-bytes': { path: 'budgets.maxGzipBytes', type: 'number', describe: 'budget: gzipped size limit (bytes) of every artifact; exit 3 when broken' },
+  'min-accuracy': { path: 'budgets.minAccuracy', type: 'number', describe: 'budget: minimum test accuracy (%) of every artifact; exit 3 when broken' },
+  'max-drop-vs-teacher': { path: 'budgets.maxAccuracyDropVsTeacher', type: 'number', describe: 'budget: accuracy points an artifact may lose vs the teacher; exit 3 when broken' },
+  'max-drop-vs-fp32': { path: 'budgets.maxAccuracyDropVsFp32', type: 'number', describe: 'budget: accuracy points a variant may lose vs its fp32 student; exit 3 when broken' },
 };
 
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -63,6 +77,8 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[], co
     let v = argv[flag];
     if (v === undefined) continue;
     if (flag === 'methods') v = (v as string[]).flatMap((s) => String(s).split(',')).map((name) => ({ name }));
+    // A latency flag adds to the file's latency budgets instead of replacing them: a flag may add a gate, never drop one.
+    else if (flag === 'max-p90-ms') v = [...((cfgRaw.budgets as { latency?: unknown[] } | undefined)?.latency ?? []), ...[v].flat().map((maxMs) => ({ maxMs, metric: 'p90Ms' }))];
     else if (spec.type === 'array') v = (v as unknown[]).flatMap((s) => String(s).split(',')).map((s) => (spec.number ? Number(s) : s));
     // Flag paths are relative to the working directory, unlike paths inside a config file.
     if (flag === 'teacher') v = resolve(String(v));
@@ -90,6 +106,7 @@ function pipelineFlags(y: Argv): Argv {
   y.option('config', { type: 'string', describe: 'pipeline.json (default: the bundled Fashion-MNIST example)' });
   y.option('json', { type: 'boolean', describe: 'print the report as JSON on stdout' });
   y.option('quiet', { type: 'boolean', describe: 'no progress output' });
+  y.option('junit', { type: 'string', describe: 'write the budget verdicts as JUnit XML to this file (relative to the working directory)' });
   for (const [flag, s] of Object.entries(FLAGS)) y.option(flag, { type: s.type, describe: s.describe, ...(flag === 'methods' ? { alias: 'method' } : {}) });
   return y;
 }
@@ -99,7 +116,19 @@ async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra:
   const progress = createProgress({ quiet: Boolean(argv.quiet) });
   const { out, report } = await runPipeline(cfg, { progress, ...extra });
   if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
-  else process.stdout.write(`${renderMarkdown(report)}\nWrote ${out}/report.json, report.md and manifest.json\n`);
+  else process.stdout.write(`${renderMarkdown(report)}\nWrote ${out}/report.json, report.md, report.html and manifest.json\n`);
+  checkBudgets(report.budgets, argv.junit as string | undefined, out);
+}
+
+/** After a run: the budget table on stderr, the JUnit file, and E_BUDGET (exit 3) when any budget broke. */
+function checkBudgets(results: BudgetResult[], junit: string | undefined, out: string): void {
+  // Written whatever the verdicts, so CI finds the file where it was told to look on green builds too.
+  if (junit) writeAtomic(resolve(junit), junitXml(results, { name: 'edge-distill budgets' }));
+  if (!results.length) return;
+  process.stderr.write(`\nRelease budgets:\n${renderBudgetTable(results)}\n`);
+  if (results.some((r) => !r.ok)) {
+    throw new EdgeDistillError('E_BUDGET', budgetSummary(results), `The table above shows every verdict (also in report.json's budgets); the run's outputs are in ${out}`);
+  }
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -151,7 +180,19 @@ export async function main(args: string[]): Promise<number> {
         process.stdout.write((a.json ? JSON.stringify(info, null, 2) : renderModelInfo(info)) + '\n');
       },
     )
-    .demandCommand(1, 'Name a command: run, distill, export, bench or inspect.')
+    .command(
+      'report',
+      'rebuild report.md and report.html (self-contained, with charts) from a run\'s report.json',
+      (y) =>
+        y
+          .option('from', { type: 'string', demandOption: true, describe: 'the report.json of a run, or its output folder' })
+          .option('out', { type: 'string', describe: 'folder to write report.md and report.html into (default: the report.json\'s folder)' }),
+      async (a) => {
+        const files = await rebuildReport(String(a.from), a.out as string | undefined);
+        process.stdout.write(`Wrote ${files.markdown} and ${files.html}\n`);
+      },
+    )
+    .demandCommand(1, 'Name a command: run, distill, export, bench, inspect or report.')
     .help();
   try {
     await cli.parseAsync();
@@ -159,6 +200,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof EdgeDistillError) {
       process.stderr.write(`edge-distill: ${err.toLine()}\n`);
+      if (err.code === 'E_BUDGET') return EXIT.budget;
       return err.code === 'E_CONFIG' || err.code === 'E_UNKNOWN_OPTION' ? EXIT.usage : EXIT.error;
     }
     process.stderr.write(`edge-distill: E_INTERNAL: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -5,6 +5,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
 import { ARTIFACT_FORMATS } from './deploy.ts';
+import { BudgetsSchema } from './budgets.ts';
+import { BUILTIN_PROFILES } from '../runtimes/profiles.ts';
 
 const path = z.string().min(1);
 
@@ -115,15 +117,44 @@ export const TrainSchema = z.strictObject({
   learningRate: z.number().positive().default(1e-3),
 });
 
-export const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-graph-wasm'] as const;
+/** Runtimes in Node, each benchmark in a child process of its own. tfjs-node is used only when it is installed. */
+export const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-graph-wasm'] as const;
+/** Runtimes inside a page in headless Chromium. tfjs-webgl runs where the headless browser offers WebGL. */
+export const BROWSER_RUNTIMES = ['onnxruntime-web', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export const ENVIRONMENTS = ['node', 'chromium'] as const;
+
+export const ProfileSchema = z.strictObject({
+  description: z.string().default('user-defined profile'),
+  threads: z.number().int().positive(),
+  /** CPU slowdown in Chromium (DevTools Emulation.setCPUThrottlingRate); Node cannot throttle and ignores it. */
+  cpuThrottle: z.number().min(1).default(1),
+  memoryMB: z.number().positive().nullable().default(null),
+});
 
 export const BenchSchema = z.strictObject({
-  /** Each artifact is measured on every listed runtime that loads its format. */
-  runtimes: z.array(z.enum(RUNTIMES)).min(1).default(['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-graph-wasm']),
+  /** Node runtimes; each artifact is measured on every listed runtime that loads its format. */
+  runtimes: z.array(z.enum(RUNTIMES)).min(1).default(['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-node', 'tfjs-graph-wasm']),
+  /** Where to measure: Node, and/or a page in headless Chromium (Debian's chromium, driven by playwright-core). */
+  environments: z.array(z.enum(ENVIRONMENTS)).min(1).default(['node']),
+  browserRuntimes: z.array(z.enum(BROWSER_RUNTIMES)).min(1).default([...BROWSER_RUNTIMES]),
+  /** The Chromium binary; nothing is ever downloaded. */
+  chromium: z.string().min(1).default('/usr/bin/chromium'),
+  /** Device profiles (runtimes/profiles.ts: desktop, phone, watch, iot) or names from customProfiles. */
+  profiles: z.array(z.string().min(1)).min(1).default(['desktop']),
+  customProfiles: z.record(z.string(), ProfileSchema).default({}),
+  /** Batch sizes; latency and throughput are reported for each. */
+  batches: z.array(z.number().int().positive()).min(1).default([1]),
   warmup: z.number().int().nonnegative().default(20),
   runs: z.number().int().positive().default(200),
-  batch: z.number().int().positive().default(1),
-  threads: z.number().int().positive().default(1),
+  /** Keep running past `runs` until this much time has been measured (TFLite's --min_secs). */
+  minDurationMs: z.number().nonnegative().default(0),
+  /** Overrides the profiles' thread counts. */
+  threads: z.number().int().positive().optional(),
+}).superRefine((b, ctx) => {
+  const known = [...BUILTIN_PROFILES, ...Object.keys(b.customProfiles)];
+  for (const [i, name] of b.profiles.entries()) {
+    if (!known.includes(name)) ctx.addIssue({ code: 'custom', path: ['profiles', i], message: `unknown device profile ${JSON.stringify(name)}; known: ${known.join(', ')} (add your own under bench.customProfiles)` });
+  }
 });
 
 export const OnnxQuantSchema = z.discriminatedUnion('kind', [
@@ -184,6 +215,8 @@ export const ConfigSchema = z.strictObject({
   cacheDir: z.string().optional(),
   /** TF.js backend for training and the TF.js runtime. */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** Release budgets (pipeline/budgets.ts): limits on latency, size and accuracy; a broken one exits with code 3. */
+  budgets: BudgetsSchema.optional(),
 });
 
 /** What a config file or the flags may contain (defaults not yet applied). */

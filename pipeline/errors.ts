@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'E_TEACHER_OUTPUT' // a teacher input/output name the model does not have, or roles that cannot be told apart
   | 'E_RUNTIME' // a runtime failed to load or run a model
   | 'E_PARITY' // exported artifacts disagree with the in-memory student
-  | 'E_OUT_LOCKED'; // another run holds --out
+  | 'E_OUT_LOCKED' // another run holds --out
+  | 'E_BUDGET'; // the run finished but broke a release budget (exit code 3; its outputs are written)
 
 export class EdgeDistillError extends Error {
   readonly code: ErrorCode;

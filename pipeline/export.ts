@@ -15,7 +15,7 @@ import { exportOnnx } from '../exporters/onnx.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
 import { WEIGHTS_FILE } from '../exporters/tfjs-io.ts';
-import { runtimes, type RuntimeName } from '../runtimes/registry.ts';
+import { loadRuntime, type RuntimeName } from '../runtimes/registry.ts';
 import { predictAll } from '../runtimes/measure.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { DEPLOY_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from './deploy.ts';
@@ -145,7 +145,7 @@ export async function evaluateArtifacts(
   const exactOutputs: { label: string; probs: Float32Array }[] = [{ label: `${s.name} (in-memory student)`, probs: reference }];
   for (const w of written) {
     const [first, ...others] = FORMATS[w.format].runtimes;
-    const probs = await artifactProbs(runtimes[first], w.file, data);
+    const probs = await artifactProbs(await loadRuntime(first), w.file, data);
     const parity: RuntimeParity[] = [];
     const check = (runtime: string, p: Float32Array) => {
       const r = { runtime, examples: n, ...compareProbs(reference, p, n, C) };
@@ -156,7 +156,7 @@ export async function evaluateArtifacts(
       }
     };
     check(first, probs.subarray(0, n * C));
-    for (const r of others) check(r, await artifactProbs(runtimes[r], w.file, { test: parityX }));
+    for (const r of others) check(r, await artifactProbs(await loadRuntime(r), w.file, { test: parityX }));
     const shipped = concatBytes(w.files.map((f) => readFileSync(f)));
     const bytes = shipped.length;
     const acc = accuracy(probs, data.test.labels!, C);

@@ -1,6 +1,7 @@
 // The run's results: the report.json types (the machine contract) and their Markdown rendering for people.
-import type { LatencyStats } from '../runtimes/measure.ts';
+import type { LatencyStats } from '../runtimes/stats.ts';
 import type { ArtifactFormatName } from './deploy.ts';
+import { renderBudgetTable, type BudgetResult } from './budgets.ts';
 
 export interface StudentResult {
   method: string;
@@ -63,11 +64,39 @@ export interface ParityGroup {
   worstPair: [string, string];
 }
 
+/** One benchmark: a model on a runtime, in an environment, under a device profile, at one batch size. */
 export interface BenchmarkResult extends LatencyStats {
   artifact: string;
+  format: ArtifactFormatName;
+  /** e.g. onnxruntime-node, onnxruntime-web, tfjs-wasm, tfjs-cpu, tfjs-node, tfjs-graph-wasm (Node); onnxruntime-web, tfjs-wasm, tfjs-webgl (Chromium). */
   runtime: string;
+  environment: 'node' | 'chromium';
+  profile: string;
+  /** CPU slowdown applied (Chromium's DevTools throttling; always 1 in Node, which has no such control). */
+  cpuThrottle: number;
   batch: number;
   threads: number;
+  memory: {
+    /** Node: the benchmark process's peak resident set size (Node, tsx and the runtime's code included). */
+    peakRssBytes: number | null;
+    /** Node: peak RSS minus the RSS just before the model was loaded: the model's and its session's share. */
+    rssGrowthBytes: number | null;
+    /** Chromium: the page's JS heap in use after the runs. */
+    jsHeapBytes: number | null;
+    /** Chromium: the largest WebAssembly memory the runtime allocated. */
+    wasmBytes: number | null;
+    /** The profile's memoryMB was exceeded by the model's memory (Node: rssGrowthBytes; Chromium: JS heap + wasm). */
+    overProfileLimit: boolean;
+  };
+  model: { bytes: number; gzipBytes: number; parameters: number; flopsPerExample: number | null };
+}
+
+/** A runtime that could not run a model here, and why (e.g. tfjs-node not installed, WebGL unavailable headless). */
+export interface BenchmarkSkipped {
+  artifact: string;
+  runtime: string;
+  environment: 'node' | 'chromium';
+  reason: string;
 }
 
 export interface Report {
@@ -81,6 +110,9 @@ export interface Report {
   /** The smallest accepted artifact of each format, and why (present when the compress stage ran). */
   recommended: { artifact: string; format: string; why: string }[];
   benchmarks: BenchmarkResult[];
+  benchmarksSkipped: BenchmarkSkipped[];
+  /** Every release budget of the config checked against this report (empty without a budgets section); any `ok: false` fails the build with exit code 3. */
+  budgets: BudgetResult[];
 }
 
 const pct = (x: number) => (x * 100).toFixed(2);
@@ -135,14 +167,49 @@ export function renderMarkdown(r: Report): string {
     parts.push(`## Recommended`, ...r.recommended.map((x) => `- **${x.artifact}** (${x.format}): ${x.why}.`).join('\n').split('\n'));
   }
   if (r.benchmarks.length) {
+    const mb = (x: number | null) => (x === null ? '-' : (x / 1048576).toFixed(1));
     parts.push(
-      `## Latency (batch ${r.benchmarks[0]!.batch}, ms)`,
+      `## Latency (ms)`,
       table(
-        ['artifact', 'runtime', 'threads', 'init', 'first run', 'p50', 'p90', 'p99', 'runs'],
-        r.benchmarks.map((b) => [b.artifact, b.runtime, b.threads, ms(b.initMs), ms(b.firstRunMs), ms(b.p50Ms), ms(b.p90Ms), ms(b.p99Ms), b.runs]),
+        ['artifact', 'runtime', 'env', 'profile', 'batch', 'threads', 'init', 'first', 'p50', 'p90', 'p95', 'p99', 'mean ± std', 'runs', 'ex/s', 'memory MB'],
+        r.benchmarks.map((b) => [
+          b.artifact, b.runtime, b.environment, `${b.profile}${b.cpuThrottle > 1 ? ` (×${b.cpuThrottle})` : ''}`, b.batch, b.threads, ms(b.initMs), ms(b.firstRunMs), ms(b.p50Ms), ms(b.p90Ms), ms(b.p95Ms), ms(b.p99Ms),
+          `${ms(b.meanMs)} ± ${ms(b.stdMs)}`, b.runs, Math.round(b.throughput),
+          `${b.environment === 'node' ? `RSS ${mb(b.memory.peakRssBytes)} (+${mb(b.memory.rssGrowthBytes)})` : `heap ${mb(b.memory.jsHeapBytes)} + wasm ${mb(b.memory.wasmBytes)}`}${b.memory.overProfileLimit ? ' **over profile limit**' : ''}`,
+        ]),
       ),
-      'Latency is wall-clock time of one call from JavaScript, including input tensor creation; machines are noisy (±30 %), so compare rows of one report rather than across machines.',
+      'Latency is wall-clock time of one call from JavaScript, including making the input tensor and reading the output; Node benchmarks each run in a process of their own, Chromium ones in a fresh page. Profiles emulate slower devices: in Chromium by DevTools CPU throttling (×N), in Node only by their thread count. Machines are noisy (±30 %): compare rows of one report.',
     );
+    const slow = profileSlowdowns(r.benchmarks);
+    if (slow.length) {
+      parts.push(
+        `## Profile slowdown (vs the least throttled profile, same artifact, runtime, environment and batch)`,
+        table(['artifact', 'runtime', 'env', 'batch', 'profile', 'vs', 'p50 ratio', 'mean ratio'], slow.map((x) => [x.artifact, x.runtime, x.environment, x.batch, x.profile, x.baseline, `${x.ratio.toFixed(2)}×`, `${x.meanRatio.toFixed(2)}×`])),
+        'Chromium throttles in slices of about 0.2 ms, so calls much shorter than that are often not slowed at all: for sub-millisecond models the mean ratio is the better guide.',
+      );
+    }
+  }
+  if (r.benchmarksSkipped?.length) {
+    parts.push(`## Not benchmarked`, ...r.benchmarksSkipped.map((s) => `- ${s.artifact} on ${s.runtime} (${s.environment}): ${s.reason}`).join('\n').split('\n'));
+  }
+  // Reports written before budgets existed have no field; they render as before.
+  if (r.budgets?.length) {
+    const broken = r.budgets.filter((b) => !b.ok).length;
+    parts.push(`## Budgets`, `${broken ? `**${broken} of ${r.budgets.length} broken**` : `All ${r.budgets.length} kept`}.`, renderBudgetTable(r.budgets));
   }
   return parts.join('\n\n') + '\n';
+}
+
+/** For each benchmark group, the p50 of every profile relative to the group's least throttled profile. */
+export function profileSlowdowns(rows: BenchmarkResult[]): { artifact: string; runtime: string; environment: string; batch: number; profile: string; baseline: string; ratio: number; meanRatio: number }[] {
+  const groups = new Map<string, BenchmarkResult[]>();
+  for (const b of rows) {
+    const key = [b.artifact, b.runtime, b.environment, b.batch].join('\u0000');
+    groups.set(key, [...(groups.get(key) ?? []), b]);
+  }
+  return [...groups.values()].flatMap((g) => {
+    if (g.length < 2) return [];
+    const base = g.reduce((a, b) => (b.cpuThrottle < a.cpuThrottle || (b.cpuThrottle === a.cpuThrottle && b.threads > a.threads) ? b : a));
+    return g.filter((b) => b !== base).map((b) => ({ artifact: b.artifact, runtime: b.runtime, environment: b.environment, batch: b.batch, profile: b.profile, baseline: base.profile, ratio: b.p50Ms / base.p50Ms, meanRatio: b.meanMs / base.meanMs }));
+  });
 }

@@ -8,7 +8,8 @@ import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
-import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type ParityGroup, type Report, type StudentResult } from './report.ts';
+import { renderHtml } from './report-html.ts';
+import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report.ts';
 import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
 import { readTeacherHead } from './teacher-head.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
@@ -19,6 +20,7 @@ import { importStudent } from './student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './compress.ts';
 import { deployContext, exportStudent, type Evaluation } from './export.ts';
 import { benchArtifacts } from './bench.ts';
+import { evaluateBudgets } from './budgets.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './versions.ts';
 
 export interface RunOptions {
@@ -93,8 +95,11 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   try {
     mkdirSync(staging, { recursive: true });
     const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, timed }));
+    // A broken budget does not stop the run: the artifacts are fine and still written; the CLI fails the build.
+    report.budgets = cfg.budgets ? evaluateBudgets(cfg.budgets, report, cfg.stages) : [];
     writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     writeAtomic(join(staging, 'report.md'), renderMarkdown(report));
+    writeAtomic(join(staging, 'report.html'), await renderHtml(report));
     // Commit: the old manifest goes first, so a crash mid-commit never leaves a manifest over mixed files.
     rmSync(join(out, 'manifest.json'), { force: true });
     const files = listFiles(staging).sort();
@@ -198,9 +203,10 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     recommended = recommend(artifacts, compress.maxAccuracyDrop);
     for (const r of recommended) progress.note(`recommended ${r.format}: ${r.artifact} (${r.why})`);
   }
-  let benchmarks: BenchmarkResult[] = [];
+  let bench: { benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] } = { benchmarks: [], skipped: [] };
   if (cfg.stages.includes('bench')) {
-    benchmarks = await timed('bench', () => benchArtifacts(cfg, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
+    bench = await timed('bench', () => benchArtifacts(cfg, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
+    for (const s of bench.skipped) progress.note(`not benchmarked: ${s.artifact} on ${s.runtime} (${s.environment}): ${s.reason}`);
   }
   const studentResults: StudentResult[] = students.filter((s) => s.result).map((s) => s.result!);
   return {
@@ -211,6 +217,9 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     artifacts,
     parity,
     recommended,
-    benchmarks,
+    benchmarks: bench.benchmarks,
+    benchmarksSkipped: bench.skipped,
+    // Checked by runPipeline once the report is complete.
+    budgets: [],
   };
 }

@@ -34,6 +34,9 @@ async function tryTfjsNode(): Promise<boolean> {
   return tf.findBackend('tensorflow') !== null;
 }
 
+/** Whether the optional tfjs-node loads here (tried once; the backend stays registered but not selected). */
+export const tfjsNodeAvailable = tryTfjsNode;
+
 /** Why tfjs-node is unavailable, or null when it loaded. */
 export function tfjsNodeUnavailableReason(): string | null {
   return nodeBindingError;

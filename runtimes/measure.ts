@@ -1,24 +1,7 @@
-// Measurement on a runtime: accuracy over a labelled split, and batch latency statistics (init, then warm-up,
-// then timed runs on real examples) in the style of onnxruntime's perf test.
+// Measurement on a runtime: predictions over a split, and the timing loop of a benchmark (init, first run, warm-up,
+// then timed runs on real examples until both a run count and a minimum duration are reached), in the style of
+// onnxruntime's perf test and TFLite's benchmark tool. Statistics over the raw times are stats.ts's.
 import type { Runtime, RuntimeSession } from './runtime.ts';
-
-export interface LatencyStats {
-  initMs: number;
-  firstRunMs: number;
-  runs: number;
-  meanMs: number;
-  minMs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-}
-
-/** Nearest-rank percentile of sorted values: the value at rank ceil(p/100 * n). */
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1]!;
-}
 
 export async function predictAll(session: RuntimeSession, x: Float32Array, n: number, features: number, chunk = 500): Promise<Float32Array[]> {
   const parts: Float32Array[] = [];
@@ -29,44 +12,70 @@ export async function predictAll(session: RuntimeSession, x: Float32Array, n: nu
   return parts;
 }
 
-export async function measureLatency(
+export interface TimingOptions {
+  warmup: number;
+  runs: number;
+  /** Keep running past `runs` until the timed runs add up to this many ms (0: exactly `runs`). */
+  minDurationMs: number;
+}
+
+/** Raw times of one batch size: the first run, then `warmup` untimed runs, then the timed ones. */
+export interface BatchTimes {
+  batch: number;
+  firstRunMs: number;
+  times: number[];
+}
+
+/**
+ * Time a loaded session at one batch size. Inputs cycle through the real examples (so caches and branch
+ * predictors see real data, not one repeated input); each run includes making the input and reading the output.
+ */
+export async function timeBatches(session: RuntimeSession, inputs: { x: Float32Array; n: number; features: number }, batch: number, o: TimingOptions): Promise<BatchTimes> {
+  const { x, n, features: F } = inputs;
+  const batches = Math.max(1, Math.floor(n / batch));
+  // Inputs smaller than one batch repeat from the start; a batch never reads past the data.
+  const batchAt = (k: number): Float32Array => {
+    const start = ((k % batches) * batch) % Math.max(1, n);
+    const out = new Float32Array(batch * F);
+    for (let i = 0; i < batch; i++) out.set(x.subarray(((start + i) % n) * F, ((start + i) % n) * F + F), i * F);
+    return out;
+  };
+  const f0 = performance.now();
+  await session.run(batchAt(0), batch);
+  const firstRunMs = performance.now() - f0;
+  for (let i = 0; i < o.warmup; i++) await session.run(batchAt(i + 1), batch);
+  const times: number[] = [];
+  let total = 0;
+  for (let i = 0; i < o.runs || total < o.minDurationMs; i++) {
+    const input = batchAt(i + o.warmup + 1);
+    const s = performance.now();
+    await session.run(input, batch);
+    const t = performance.now() - s;
+    times.push(t);
+    total += t;
+  }
+  return { batch, firstRunMs, times };
+}
+
+/** Load a model and time it at each batch size; initMs is model load to a session ready to run. */
+export async function timeModel(
   runtime: Runtime,
   path: string,
   inputs: { x: Float32Array; n: number; features: number },
-  opts: { batch: number; warmup: number; runs: number; threads: number },
-): Promise<LatencyStats> {
+  o: TimingOptions & { batches: number[]; threads: number },
+): Promise<{ initMs: number; exampleShape: number[]; batches: BatchTimes[] }> {
   await runtime.ready();
   const t0 = performance.now();
-  const session = await runtime.load(path, { threads: opts.threads });
+  const session = await runtime.load(path, { threads: o.threads });
   const initMs = performance.now() - t0;
-  const { x, n, features: F } = inputs;
-  const B = opts.batch;
-  // Cycle through real examples so caches and branch predictors see real data, not one repeated input.
-  const batches = Math.max(1, Math.floor(n / B));
-  const batchAt = (k: number) => x.slice(((k % batches) * B) * F, ((k % batches) * B + B) * F);
   try {
-    const f0 = performance.now();
-    await session.run(batchAt(0), B);
-    const firstRunMs = performance.now() - f0;
-    for (let i = 0; i < opts.warmup; i++) await session.run(batchAt(i + 1), B);
-    const times: number[] = [];
-    for (let i = 0; i < opts.runs; i++) {
-      const input = batchAt(i + opts.warmup + 1);
-      const s = performance.now();
-      await session.run(input, B);
-      times.push(performance.now() - s);
+    const perExample = session.exampleShape.reduce((a, b) => a * b, 1);
+    if (perExample !== inputs.features) {
+      throw new Error(`the model takes [${session.exampleShape.join(', ')}] (${perExample} values) per example, the data has ${inputs.features} features`);
     }
-    times.sort((a, b) => a - b);
-    return {
-      initMs,
-      firstRunMs,
-      runs: times.length,
-      meanMs: times.reduce((a, b) => a + b, 0) / times.length,
-      minMs: times[0]!,
-      p50Ms: percentile(times, 50),
-      p90Ms: percentile(times, 90),
-      p99Ms: percentile(times, 99),
-    };
+    const batches: BatchTimes[] = [];
+    for (const b of o.batches) batches.push(await timeBatches(session, inputs, b, o));
+    return { initMs, exampleShape: session.exampleShape, batches };
   } finally {
     await session.dispose();
   }

@@ -6,7 +6,6 @@ import { wrapOrtSession } from './ort-session.ts';
 
 export const onnxruntimeNode: Runtime = {
   description: 'onnxruntime-node (cpu execution provider)',
-  formats: ['onnx'],
   ready: async () => {},
   async load(path, { threads }): Promise<RuntimeSession> {
     const session = await ort.InferenceSession.create(readFileSync(path), {
@@ -15,6 +14,6 @@ export const onnxruntimeNode: Runtime = {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });
-    return wrapOrtSession(session, (x, dims) => new ort.Tensor('float32', x, dims));
+    return wrapOrtSession(session, (x, dims) => new ort.Tensor('float32', x, dims), path);
   },
 };

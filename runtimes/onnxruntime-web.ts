@@ -21,7 +21,6 @@ function configureThreads(threads: number): void {
 
 export const onnxruntimeWeb: Runtime = {
   description: 'onnxruntime-web (wasm execution provider)',
-  formats: ['onnx'],
   ready: async () => {},
   async load(path, { threads }): Promise<RuntimeSession> {
     configureThreads(threads);
@@ -29,6 +28,6 @@ export const onnxruntimeWeb: Runtime = {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });
-    return wrapOrtSession(session, (x, dims) => new ort.Tensor('float32', x, dims));
+    return wrapOrtSession(session, (x, dims) => new ort.Tensor('float32', x, dims), path);
   },
 };

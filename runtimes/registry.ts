@@ -1,17 +1,28 @@
-// The one table of runtimes, keyed by the names the config and CLI accept.
+// The one table of runtimes, keyed by the names the config and CLI accept. Entries load their implementation on
+// first use: importing a runtime has side effects (onnxruntime-web and -node register backends in a shared
+// onnxruntime-common; TF.js backends register kernels), and a benchmark process must load only the one it measures.
 import type { RUNTIMES } from '../pipeline/config.ts';
-import { onnxruntimeNode } from './onnxruntime-node.ts';
-import { onnxruntimeWeb } from './onnxruntime-web.ts';
-import { tfjsRuntime } from './tfjs.ts';
-import { tfjsGraphRuntime } from './tfjs-graph.ts';
-import type { Runtime } from './runtime.ts';
+import type { ArtifactFormat, Runtime } from './runtime.ts';
 
 export type RuntimeName = (typeof RUNTIMES)[number];
 
-export const runtimes = {
-  'onnxruntime-node': onnxruntimeNode,
-  'onnxruntime-web': onnxruntimeWeb,
-  'tfjs-wasm': tfjsRuntime('wasm'),
-  'tfjs-cpu': tfjsRuntime('cpu'),
-  'tfjs-graph-wasm': tfjsGraphRuntime('wasm'),
-} as const satisfies Record<RuntimeName, Runtime>;
+export const RUNTIME_TABLE = {
+  'onnxruntime-node': { formats: ['onnx'], load: async () => (await import('./onnxruntime-node.ts')).onnxruntimeNode },
+  'onnxruntime-web': { formats: ['onnx'], load: async () => (await import('./onnxruntime-web.ts')).onnxruntimeWeb },
+  'tfjs-wasm': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('wasm') },
+  'tfjs-cpu': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('cpu') },
+  // The native TensorFlow backend, when the optional @tensorflow/tfjs-node loads.
+  'tfjs-node': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('tensorflow') },
+  'tfjs-graph-wasm': { formats: ['tfjs-graph'], load: async () => (await import('./tfjs-graph.ts')).tfjsGraphRuntime('wasm') },
+} as const satisfies Record<RuntimeName, { formats: readonly ArtifactFormat[]; load: () => Promise<Runtime> }>;
+
+const loaded = new Map<RuntimeName, Promise<Runtime>>();
+
+export function loadRuntime(name: RuntimeName): Promise<Runtime> {
+  if (!loaded.has(name)) loaded.set(name, RUNTIME_TABLE[name].load());
+  return loaded.get(name)!;
+}
+
+export function runtimeLoads(name: RuntimeName, format: string): boolean {
+  return (RUNTIME_TABLE[name].formats as readonly string[]).includes(format);
+}

@@ -8,7 +8,9 @@ export interface LoadOptions {
 }
 
 export interface RuntimeSession {
-  /** Run one batch of flat float32 inputs [batch, features]; returns class probabilities [batch, C]. */
+  /** Dims of one example of the model's input, after the batch dimension (ours: [features]). */
+  exampleShape: number[];
+  /** Run one batch of flat float32 inputs [batch, ...exampleShape]; returns the first output (ours: class probabilities). */
   run(x: Float32Array, batch: number): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
@@ -16,7 +18,6 @@ export interface RuntimeSession {
 export interface Runtime {
   /** Human-readable description for reports. */
   description: string;
-  formats: readonly ArtifactFormat[];
   /** Prepare the runtime (backend init); not counted in a model's init time. */
   ready(): Promise<void>;
   /** Load a model file (ONNX file, or a TF.js model.json) into a session. */

@@ -5,11 +5,11 @@ import { tf, useBackend, type TfjsBackendName } from '../pipeline/tfjs.ts';
 import { fileLoadHandler, modelJsonPath } from '../exporters/tfjs-io.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import type { Runtime, RuntimeSession } from './runtime.ts';
+import { exampleShapeOf } from './example-shape.ts';
 
 export function tfjsGraphRuntime(backend: Exclude<TfjsBackendName, 'auto'>): Runtime {
   return {
     description: `TF.js graph model, ${backend} backend`,
-    formats: ['tfjs-graph'],
     ready: async () => {
       await useBackend(backend);
     },
@@ -20,11 +20,11 @@ export function tfjsGraphRuntime(backend: Exclude<TfjsBackendName, 'auto'>): Run
       const [inputName] = model.inputNodes;
       // The first output is the class probabilities: our exporter puts probs first in the signature.
       const [probsName] = model.outputNodes;
-      const features = model.inputs[0]?.shape?.[1];
-      if (!inputName || !probsName || typeof features !== 'number' || features < 1) {
+      if (!inputName || !probsName || !model.inputs[0]?.shape) {
         model.dispose();
-        throw new EdgeDistillError('E_MODEL_FORMAT', `${file} has no [batch, features] input and probs output`, 'Point at a TF.js graph model exported by edge-distill.');
+        throw new EdgeDistillError('E_MODEL_FORMAT', `${file} has no input with a shape, or no output`, 'Point at a TF.js graph model with a signature (e.g. exported by edge-distill).');
       }
+      const exampleShape = exampleShapeOf(model.inputs[0].shape, file);
       // execute() is synchronous and cheapest; graphs with control flow need executeAsync, detected on first use.
       let dynamic = false;
       const forward = async (x: tf.Tensor): Promise<tf.Tensor> => {
@@ -40,8 +40,9 @@ export function tfjsGraphRuntime(backend: Exclude<TfjsBackendName, 'auto'>): Run
         return (await model.executeAsync(feed, probsName)) as tf.Tensor;
       };
       return {
+        exampleShape,
         async run(x, batch) {
-          const input = tf.tensor2d(x, [batch, features]);
+          const input = tf.tensor(x, [batch, ...exampleShape]);
           try {
             const y = await forward(input);
             const data = (await y.data()) as Float32Array;

@@ -3,18 +3,16 @@
 // the same pixels — and the page must load nothing from anywhere but the local server.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../examples/web-app/serve.mjs';
 import { readSample, type Sample } from '../examples/web-app/make-sample.ts';
 import type { Deploy } from '../pipeline/deploy.ts';
-import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff } from './helpers.ts';
+import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff, launchChromium } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const METHOD = 'label';
 const PARITY = 1e-4;
 
@@ -41,16 +39,13 @@ let setupOnce: Promise<Setup> | undefined;
 /** Shared by the tests, started on first use so a missing browser fails each test with the same clear message. */
 function setup(): Promise<Setup> {
   setupOnce ??= (async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: the example-app test needs Debian's Chromium. Install it with \`apt-get update && apt-get install -y chromium\` (never a downloaded browser).`);
-    }
+    const browser = await launchChromium('the example-app test');
     const sample = await readSample(JSON.parse(readFileSync(new URL('../examples/web-app/sample.json', import.meta.url), 'utf8')).index);
     const students = distillExample('webapp', ['--steps', '200', '--methods', METHOD]);
     const bundles = tempDir('webapp-bundles');
     const r = cli(['export', '--student', join(students, 'students', METHOD), '--out', bundles, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
     if (r.status !== 0) throw new Error(`export failed: ${r.stderr.slice(-2000)}`);
     const server = await startServer({ bundles, port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     return { bundles, server, browser, sample };
   })();
   return setupOnce;

@@ -1,7 +1,9 @@
 // Shared test helpers: run the real CLI as a user would, and read the artifacts it wrote.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../runtimes/browser/harness.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,4 +46,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** Debian's Chromium (never a downloaded browser); the browser tests fail, not skip, without it. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+export async function launchChromium(purpose: string): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: ${purpose} needs Debian's Chromium. Install it with \`apt-get update && apt-get install -y chromium\`.`);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }

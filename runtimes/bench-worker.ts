@@ -1,0 +1,47 @@
+// One benchmark in a process of its own: runtimes interfere when they share one (onnxruntime-node and -web share
+// onnxruntime-common; TF.js backends share one engine), and a fresh process gives a clean peak RSS.
+//   node --import <tsx> runtimes/bench-worker.ts <job.json>
+// The job names the runtime, the model, the inputs file (raw float32) and the timing options; the result is written
+// to job.resultFile as JSON (stdout is left to the runtimes, some of which print banners).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadRuntime, type RuntimeName } from './registry.ts';
+import { timeModel, type BatchTimes, type TimingOptions } from './measure.ts';
+
+export interface WorkerJob extends TimingOptions {
+  runtime: RuntimeName;
+  model: string;
+  inputsFile: string;
+  n: number;
+  features: number;
+  batches: number[];
+  threads: number;
+  resultFile: string;
+}
+
+export type WorkerResult =
+  | { ok: true; initMs: number; exampleShape: number[]; batches: BatchTimes[]; peakRssBytes: number; rssGrowthBytes: number }
+  | { ok: false; reason: string };
+
+async function main(jobFile: string): Promise<void> {
+  const job: WorkerJob = JSON.parse(readFileSync(jobFile, 'utf8'));
+  let result: WorkerResult;
+  try {
+    const bytes = readFileSync(job.inputsFile);
+    const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const runtime = await loadRuntime(job.runtime);
+    await runtime.ready();
+    // The process (Node, tsx, the runtime's code) before the model: what the model and its session add is measured
+    // against this. maxRSS is in kilobytes and covers the whole life of the process.
+    const before = process.memoryUsage().rss;
+    const timed = await timeModel(runtime, job.model, { x, n: job.n, features: job.features }, job);
+    const peak = process.resourceUsage().maxRSS * 1024;
+    result = { ok: true, ...timed, peakRssBytes: peak, rssGrowthBytes: Math.max(0, peak - before) };
+  } catch (err) {
+    result = { ok: false, reason: ((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 500) };
+  }
+  writeFileSync(job.resultFile, JSON.stringify(result));
+}
+
+await main(process.argv[2]!);
+// Runtimes may keep handles (wasm worker threads) alive; the result is written, so end here.
+process.exit(0);

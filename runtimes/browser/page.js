@@ -1,0 +1,199 @@
+// The measurement inside Chromium: load one runtime's vendor scripts, load the model, then time it as a web app
+// would run it. The harness calls `edgeDistillBench(spec)` once per fresh page (see PageSpec in harness.ts) and
+// gets { ok: true, initMs, firstRunMs, times, threads, wasmBytes, userAgent, slowdown } or { ok: false, reason }.
+/* global ort, tf */
+
+/** Classic scripts in order: each UMD bundle extends the globals the previous ones defined. */
+async function loadScripts(urls) {
+  for (const src of urls) {
+    await new Promise((ok, fail) => {
+      const script = Object.assign(document.createElement('script'), { src, async: false });
+      script.onload = ok;
+      script.onerror = () => fail(new Error(`could not load ${src}`));
+      document.head.append(script);
+    });
+  }
+}
+
+/** setBackend resolves false (it does not throw) when a backend cannot start; say why where we can tell. */
+async function useTfBackend(name) {
+  if (await tf.setBackend(name)) return tf.ready();
+  if (name === 'webgl' && !document.createElement('canvas').getContext('webgl2') && !document.createElement('canvas').getContext('webgl')) {
+    throw new Error('WebGL is unavailable in this Chromium (no webgl2/webgl context; SwiftShader disabled?)');
+  }
+  throw new Error(`the TF.js ${name} backend failed to initialise`);
+}
+
+/** Layers and graph models as one `forward(input) -> first output tensor`. */
+async function loadTfModel(spec) {
+  if (spec.format === 'tfjs-layers') {
+    const model = await tf.loadLayersModel(spec.modelUrl);
+    return (x) => {
+      const y = model.predict(x);
+      if (!Array.isArray(y)) return y;
+      y.slice(1).forEach((t) => t.dispose());
+      return y[0];
+    };
+  }
+  const model = await tf.loadGraphModel(spec.modelUrl);
+  // Feed by the job's input name when the graph has it; a single-input graph takes its only input either way.
+  const inputs = model.inputNodes;
+  const inputName = inputs.includes(spec.inputName) ? spec.inputName : inputs.length === 1 ? inputs[0] : null;
+  if (!inputName) throw new Error(`the graph model has no input ${JSON.stringify(spec.inputName)} (inputs: ${inputs.join(', ')})`);
+  const output = model.outputNodes[0];
+  // execute() is synchronous and cheapest; a graph with control flow makes it throw and ask for executeAsync().
+  let dynamic = false;
+  return async (x) => {
+    if (!dynamic) {
+      try {
+        return model.execute({ [inputName]: x }, output);
+      } catch (err) {
+        if (!/executeAsync/.test(err.message)) throw err;
+        dynamic = true;
+      }
+    }
+    return model.executeAsync({ [inputName]: x }, output);
+  };
+}
+
+/** A TF.js runtime: the backend's start-up, then `run` creates the tensor, runs, and downloads the first output. */
+function tfjsRuntime(startBackend) {
+  return async (spec) => {
+    const threads = await startBackend(spec);
+    const forward = await loadTfModel(spec);
+    return {
+      threads,
+      async run(x, dims) {
+        const input = tf.tensor(x, dims);
+        let y;
+        try {
+          y = await forward(input);
+          return await y.data();
+        } finally {
+          input.dispose();
+          y?.dispose();
+        }
+      },
+    };
+  };
+}
+
+/** Per runtime: `load(spec) -> { threads actually used, run(x, dims) -> first output's data }`. */
+const RUNTIMES = {
+  'onnxruntime-web': async (spec) => {
+    ort.env.wasm.wasmPaths = spec.wasmPath;
+    ort.env.wasm.numThreads = spec.threads;
+    // Name the execution provider: never let onnxruntime pick one silently. ort initialises wasm on the first session.
+    const session = await ort.InferenceSession.create(spec.modelUrl, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const output = session.outputNames[0];
+    return {
+      // ort lowers numThreads to 1 when the page cannot run threads (no cross-origin isolation).
+      threads: ort.env.wasm.numThreads,
+      async run(x, dims) {
+        const out = await session.run({ [spec.inputName]: new ort.Tensor('float32', x, dims) }, [output]);
+        return out[output].data;
+      },
+    };
+  },
+  'tfjs-wasm': tfjsRuntime(async (spec) => {
+    tf.wasm.setWasmPaths(spec.wasmPath);
+    // Only the threaded binary (picked in a cross-origin-isolated page) can honour it, and tfjs 4.22's reported
+    // 1 thread on our 2-core machines whatever was asked: we report what the backend says, not what we asked for.
+    tf.wasm.setThreadsCount(spec.threads);
+    await useTfBackend('wasm');
+    return tf.wasm.getThreadsCount();
+  }),
+  'tfjs-webgl': tfjsRuntime(async () => {
+    await useTfBackend('webgl');
+    return 1;
+  }),
+};
+
+/** Batches cycle through the examples; each batch is a fresh array, built outside the timed region. */
+function batches(examples, { n, exampleShape, batch }) {
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  let cursor = 0;
+  return () => {
+    const x = new Float32Array(batch * size);
+    for (let j = 0; j < batch; j++) {
+      const k = (cursor + j) % n;
+      x.set(examples.subarray(k * size, (k + 1) * size), j * size);
+    }
+    cursor = (cursor + batch) % n;
+    return x;
+  };
+}
+
+/**
+ * A fixed integer loop, timed: the yardstick for whether CPU throttling is in effect (see throttle.ts: on a busy
+ * machine Chromium can leave a page at full speed although the rate was set).
+ */
+let sink = 0;
+function timeSpin(iterations) {
+  const t0 = performance.now();
+  let x = 1;
+  for (let i = 0; i < iterations; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+  }
+  sink ^= x;
+  return performance.now() - t0;
+}
+const median3 = (f) => [f(), f(), f()].sort((a, b) => a - b)[1];
+
+let yardstick = null;
+/** Called by the harness before it sets the throttling rate: ~3 ms of loop at full speed (JIT warmed up, best of 5). */
+globalThis.edgeDistillCalibrate = () => {
+  let iterations = 1 << 14;
+  while (timeSpin(iterations) < 3) iterations *= 2;
+  for (let i = 0; i < 10; i++) timeSpin(iterations);
+  yardstick = { iterations, ms: Math.min(...Array.from({ length: 5 }, () => timeSpin(iterations))) };
+};
+/** How many times slower the yardstick runs now than at calibration (~ the throttling rate in effect), or null. */
+globalThis.edgeDistillSlowdown = () => (yardstick ? median3(() => timeSpin(yardstick.iterations)) / yardstick.ms : null);
+
+async function bench(spec) {
+  const res = await fetch(spec.inputsUrl);
+  if (!res.ok) throw new Error(`GET ${spec.inputsUrl}: HTTP ${res.status}`);
+  const next = batches(new Float32Array(await res.arrayBuffer()), spec);
+  const dims = [spec.batch, ...spec.exampleShape];
+  await loadScripts(spec.scripts);
+
+  const t0 = performance.now();
+  const model = await RUNTIMES[spec.runtime](spec);
+  const initMs = performance.now() - t0;
+
+  const timeOne = async () => {
+    const x = next();
+    const start = performance.now();
+    const y = await model.run(x, dims);
+    const ms = performance.now() - start;
+    if (!y || y.length === 0) throw new Error('the model returned an empty first output');
+    return ms;
+  };
+  const firstRunMs = await timeOne();
+  for (let i = 0; i < spec.warmup; i++) await timeOne();
+  const times = [];
+  let total = 0;
+  // Runs below the timer's resolution add ~0 to `total`; the wall clock bounds the extension past `runs` then.
+  const stopExtending = performance.now() + 10 * spec.minDurationMs;
+  while (times.length < spec.runs || (total < spec.minDurationMs && performance.now() < stopExtending)) {
+    const ms = await timeOne();
+    times.push(ms);
+    total += ms;
+  }
+  return {
+    ok: true,
+    slowdown: globalThis.edgeDistillSlowdown(),
+    initMs,
+    firstRunMs,
+    times,
+    threads: model.threads,
+    wasmBytes: globalThis.__edgeDistillWasm?.maxBytes() ?? null,
+    userAgent: navigator.userAgent,
+  };
+}
+
+globalThis.edgeDistillBench = (spec) =>
+  bench(spec).catch((err) => ({ ok: false, reason: String(err?.message ?? err).split('\n')[0] }));

@@ -1,0 +1,67 @@
+// The browser builds of the runtimes that the benchmark page may load, served from this repo's node_modules.
+// One table: the server serves exactly these files, and the page loads the scripts the job's runtime lists here.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { EdgeDistillError } from '../../pipeline/errors.ts';
+import type { BrowserRuntimeName } from './types.ts';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Files per URL folder under /vendor/. An explicit list rather than whole dist folders keeps the served surface
+ * small, and a missing file fails before Chromium starts instead of as a 404 inside a runtime's loader.
+ */
+const PACKAGES = {
+  // The wasm-only UMD build (global `ort`); it imports the .mjs glue (also the worker script), which fetches the .wasm.
+  'onnxruntime-web': { pkg: 'onnxruntime-web', files: ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] },
+  'tfjs-core': { pkg: '@tensorflow/tfjs-core', files: ['tf-core.min.js'] },
+  'tfjs-layers': { pkg: '@tensorflow/tfjs-layers', files: ['tf-layers.min.js'] },
+  'tfjs-converter': { pkg: '@tensorflow/tfjs-converter', files: ['tf-converter.min.js'] },
+  // The backend picks one binary by feature detection; the threaded one only in a cross-origin-isolated page.
+  'tfjs-backend-wasm': {
+    pkg: '@tensorflow/tfjs-backend-wasm',
+    files: ['tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'],
+  },
+  'tfjs-backend-webgl': { pkg: '@tensorflow/tfjs-backend-webgl', files: ['tf-backend-webgl.min.js'] },
+} as const satisfies Record<string, { pkg: string; files: readonly string[] }>;
+
+type VendorFolder = keyof typeof PACKAGES;
+
+const TFJS = ['tfjs-core/tf-core.min.js', 'tfjs-layers/tf-layers.min.js', 'tfjs-converter/tf-converter.min.js'] as const;
+
+/** Classic scripts per runtime, in load order (tf-core defines the global `tf` the others extend). */
+export const RUNTIME_SCRIPTS = {
+  'onnxruntime-web': ['onnxruntime-web/ort.wasm.min.js'],
+  'tfjs-wasm': [...TFJS, 'tfjs-backend-wasm/tf-backend-wasm.min.js'],
+  'tfjs-webgl': [...TFJS, 'tfjs-backend-webgl/tf-backend-webgl.min.js'],
+} as const satisfies Record<BrowserRuntimeName, readonly `${VendorFolder}/${string}`[]>;
+
+/** The folder (under /vendor/) a runtime's wasm binaries are fetched from, for ort.env.wasm.wasmPaths / tf.wasm.setWasmPaths. */
+export const WASM_FOLDER: Record<BrowserRuntimeName, VendorFolder | null> = {
+  'onnxruntime-web': 'onnxruntime-web',
+  'tfjs-wasm': 'tfjs-backend-wasm',
+  'tfjs-webgl': null,
+};
+
+/** URL path under /vendor/ -> absolute file, for exactly the listed files. Throws when a package is not installed. */
+export function vendorFiles(): Map<string, string> {
+  const table = new Map<string, string>();
+  for (const [folder, { pkg, files }] of Object.entries(PACKAGES)) {
+    let dir: string;
+    try {
+      // The package's main entry sits in dist/ for all of these, whether hoisted or nested.
+      dir = dirname(require.resolve(pkg));
+    } catch (err) {
+      throw new EdgeDistillError('E_RUNTIME', `${pkg} is not installed`, 'Run `npm ci` in the edge-distill folder.', { cause: err });
+    }
+    for (const file of files) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new EdgeDistillError('E_RUNTIME', `${pkg} has no ${file} in ${dir}`, 'Run `npm ci` in the edge-distill folder.');
+      table.set(`${folder}/${file}`, path);
+    }
+  }
+  const unlisted = Object.values(RUNTIME_SCRIPTS).flat().filter((script) => !table.has(script));
+  if (unlisted.length) throw new Error(`RUNTIME_SCRIPTS names files PACKAGES does not list: ${unlisted.join(', ')}`);
+  return table;
+}
