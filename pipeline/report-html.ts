@@ -3,7 +3,7 @@
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './report-charts.ts';
-import type { ArtifactResult, BenchmarkResult, Report } from './report.ts';
+import { kb, memoryText, ms, pct, worstParityDiff, type ArtifactResult, type BenchmarkResult, type Report } from './report.ts';
 
 /** Markup that is already escaped; every other cell and text is escaped on output. */
 interface Html {
@@ -18,10 +18,6 @@ interface Row {
 
 const esc = (s: string | number) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const raw = (html: string): Html => ({ html });
-const pct = (x: number) => (x * 100).toFixed(2);
-const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
-const kib = (b: number) => (b / 1024).toFixed(1);
-const mib = (b: number | null) => (b === null ? '-' : (b / 1048576).toFixed(1));
 // Right-align what reads as a number (digits, sign, decimal point, unit), so columns of figures line up.
 const NUMERIC = /^[-+−]?[\d.,]+(e[-+]?\d+)?( ?(%|×|ms|bytes|points|pts))?$/;
 
@@ -43,8 +39,7 @@ function section(id: string, title: string, ...content: string[]): string {
 const note = (text: string) => `<p class="note">${esc(text)}</p>`;
 
 function worstParity(a: ArtifactResult): string {
-  if (!a.parity.length) return '-';
-  return a.parity.reduce((x, y) => (y.maxAbsDiff > x.maxAbsDiff ? y : x)).maxAbsDiff.toExponential(1);
+  return worstParityDiff(a)?.toExponential(1) ?? '-';
 }
 
 function summary(r: Report): string {
@@ -69,7 +64,7 @@ function artifacts(r: Report): string {
   const rows: Row[] = r.artifacts.map((a) => ({
     cls: a.rejected ? 'bad' : undefined,
     cells: [
-      a.name, kib(a.bytes), kib(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2),
+      a.name, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2),
       a.rejected ? raw(`<strong>rejected</strong>: ${esc(a.rejected)}`) : 'ok',
       worstParity(a), a.parity.length ? `${pct(Math.min(...a.parity.map((p) => p.agreement)))} %` : '-', a.accuracyRuntime, a.variant, a.format,
     ],
@@ -99,9 +94,7 @@ function budgets(list: NonNullable<Report['budgets']>): string {
 }
 
 function memory(b: BenchmarkResult): string {
-  const m = b.memory;
-  const text = b.environment === 'node' ? `RSS ${mib(m.peakRssBytes)}${m.rssGrowthBytes != null ? ` (+${mib(m.rssGrowthBytes)})` : ''}` : `heap ${mib(m.jsHeapBytes)} + wasm ${mib(m.wasmBytes)}`;
-  return m.overProfileLimit ? `${text} — over the profile’s limit` : text;
+  return b.memory.overProfileLimit ? `${memoryText(b)} — over the profile’s limit` : memoryText(b);
 }
 
 function benchmarks(r: Report): string {
@@ -124,7 +117,7 @@ function skipped(r: Report): string {
 
 function frontList(points: ArtifactPoint[]): string {
   const front = points.filter((p) => p.frontRank !== null).sort((a, b) => a.frontRank! - b.frontRank!);
-  const item = (p: ArtifactPoint) => `<li><strong>${esc(p.artifact)}</strong>: ${p.accuracy.toFixed(2)} %, p50 ${ms(p.latencyMs)} ms (${esc(p.fastestOn)}), ${kib(p.bytes)} KiB</li>`;
+  const item = (p: ArtifactPoint) => `<li><strong>${esc(p.artifact)}</strong>: ${p.accuracy.toFixed(2)} %, p50 ${ms(p.latencyMs)} ms (${esc(p.fastestOn)}), ${kb(p.bytes)} KiB</li>`;
   return `<p>Pareto front (numbered on the chart):</p><ol class="front">${front.map(item).join('')}</ol>`;
 }
 

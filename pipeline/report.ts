@@ -115,18 +115,30 @@ export interface Report {
   budgets: BudgetResult[];
 }
 
-const pct = (x: number) => (x * 100).toFixed(2);
-const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
-const kb = (b: number) => (b / 1024).toFixed(1);
+/** Number formats shared by report.md and report.html. */
+export const pct = (x: number) => (x * 100).toFixed(2);
+export const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
+export const kb = (b: number) => (b / 1024).toFixed(1);
+export const mb = (x: number | null) => (x === null ? '-' : (x / 1048576).toFixed(1));
+
+/** A benchmark's memory in words: Node's peak RSS (and the model's growth of it), or the page's JS heap + wasm. */
+export function memoryText(b: BenchmarkResult): string {
+  const m = b.memory;
+  return b.environment === 'node' ? `RSS ${mb(m.peakRssBytes)}${m.rssGrowthBytes != null ? ` (+${mb(m.rssGrowthBytes)})` : ''}` : `heap ${mb(m.jsHeapBytes)} + wasm ${mb(m.wasmBytes)}`;
+}
+
+/** The largest difference from the in-memory student over the artifact's runtimes, or null when none was measured. */
+export function worstParityDiff(a: ArtifactResult): number | null {
+  return a.parity.length ? Math.max(...a.parity.map((p) => p.maxAbsDiff)) : null;
+}
 
 function table(head: string[], rows: (string | number)[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 function worstParity(a: ArtifactResult): string {
-  if (!a.parity.length) return '-';
-  const w = a.parity.reduce((x, y) => (y.maxAbsDiff > x.maxAbsDiff ? y : x));
-  return `${w.maxAbsDiff.toExponential(1)} (${a.parity.map((p) => p.runtime).join(', ')})`;
+  const w = worstParityDiff(a);
+  return w === null ? '-' : `${w.toExponential(1)} (${a.parity.map((p) => p.runtime).join(', ')})`;
 }
 
 export function renderMarkdown(r: Report): string {
@@ -167,7 +179,6 @@ export function renderMarkdown(r: Report): string {
     parts.push(`## Recommended`, ...r.recommended.map((x) => `- **${x.artifact}** (${x.format}): ${x.why}.`).join('\n').split('\n'));
   }
   if (r.benchmarks.length) {
-    const mb = (x: number | null) => (x === null ? '-' : (x / 1048576).toFixed(1));
     parts.push(
       `## Latency (ms)`,
       table(
@@ -175,7 +186,7 @@ export function renderMarkdown(r: Report): string {
         r.benchmarks.map((b) => [
           b.artifact, b.runtime, b.environment, `${b.profile}${b.cpuThrottle > 1 ? ` (×${b.cpuThrottle})` : ''}`, b.batch, b.threads, ms(b.initMs), ms(b.firstRunMs), ms(b.p50Ms), ms(b.p90Ms), ms(b.p95Ms), ms(b.p99Ms),
           `${ms(b.meanMs)} ± ${ms(b.stdMs)}`, b.runs, Math.round(b.throughput),
-          `${b.environment === 'node' ? `RSS ${mb(b.memory.peakRssBytes)} (+${mb(b.memory.rssGrowthBytes)})` : `heap ${mb(b.memory.jsHeapBytes)} + wasm ${mb(b.memory.wasmBytes)}`}${b.memory.overProfileLimit ? ' **over profile limit**' : ''}`,
+          `${memoryText(b)}${b.memory.overProfileLimit ? ' **over profile limit**' : ''}`,
         ]),
       ),
       'Latency is wall-clock time of one call from JavaScript, including making the input tensor and reading the output; Node benchmarks each run in a process of their own, Chromium ones in a fresh page. Profiles emulate slower devices: in Chromium by DevTools CPU throttling (×N), in Node only by their thread count. Machines are noisy (±30 %): compare rows of one report.',

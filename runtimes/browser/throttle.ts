@@ -25,9 +25,13 @@ export function throttleHolds(rate: number, slowdown: number | null): boolean {
   return !isChecked(rate) || (slowdown !== null && slowdown >= 1 + (rate - 1) / 3);
 }
 
-/** Throws ThrottleNotApplied unless `slowdown`, measured after the runs, shows the rate was still in effect. */
+/**
+ * Throws ThrottleNotApplied unless `slowdown`, measured after the runs, shows throttling was still on. Only a page back
+ * at (nearly) full speed fails: the full-speed calibration itself is slowed when other work shares the CPU (as in a
+ * parallel test run), which understates the ratio, so the strict start check would reject good runs here.
+ */
 export function checkThrottleAfterRuns(rate: number, slowdown: number | null): void {
-  if (!throttleHolds(rate, slowdown)) {
+  if (isChecked(rate) && !(slowdown !== null && slowdown >= 1.5)) {
     throw new ThrottleNotApplied(`CPU throttling x${rate} was not in effect at the end of the runs (a yardstick loop ran ${slowdown?.toFixed(1)}x slower)`);
   }
 }
