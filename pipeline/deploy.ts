@@ -36,6 +36,14 @@ export const DeploySchema = z
         .nullable()
         .describe('Set when the raw example is an image: pixels row-major, channels last.'),
     }),
+    featurizer: z
+      .strictObject({
+        file: z.string().describe('The dependency-free JavaScript featurizer shipped in the bundle (ES module).'),
+        call: z.string().describe('How to call it: featurize(text, spec) returns the Float32Array row to feed.'),
+        spec: z.record(z.string(), z.unknown()).describe('The featurizer spec (pass it as is); pipeline/text/featurizer.js documents every field.'),
+      })
+      .nullable()
+      .describe('Text models: the exact featurizer the student was trained with; null for numeric inputs.'),
     preprocessing: z.strictObject({
       kind: z.literal('affine'),
       formula: z.literal('x * scale + shift'),
@@ -81,7 +89,12 @@ export interface DeployContext {
   preprocess: { scale: number; shift: number };
   classNames: string[] | null;
   teacherSha256: string | null;
+  /** Text data: the student's featurizer spec (data.featurizer); null for numeric data. */
+  featurizer: Record<string, unknown> | null;
 }
+
+/** The featurizer's file name in a text bundle. */
+export const FEATURIZER_FILE = 'featurizer.js';
 
 const LOAD_WITH: Record<ArtifactFormatName, string> = {
   onnx: 'onnxruntime: InferenceSession.create(modelBytes)',
@@ -104,7 +117,7 @@ export function deployDescriptor(
 ): Deploy {
   const C = spec.classes;
   const S = spec.subclasses;
-  const image = imageOf(spec, ctx.rawShape);
+  const image = ctx.featurizer ? null : imageOf(spec, ctx.rawShape);
   const outputs: Deploy['outputs'] = [
     { name: spec.outputNames.probs, kind: 'class-probabilities', shape: ['batch', C], description: `P(class) for the ${C} classes, in classes.names order; each row sums to 1.` },
   ];
@@ -123,16 +136,19 @@ export function deployDescriptor(
       name: spec.inputName,
       dtype: 'float32',
       shape: ['batch', spec.features],
-      layout: image ? 'each row is one image flattened row-major (height, width, channels), channels last' : 'each row is one example\'s features in the data source\'s column order',
+      layout: ctx.featurizer
+        ? `each row is featurize(text, featurizer.spec) from ${FEATURIZER_FILE}: hashed n-gram features of one text`
+        : image ? 'each row is one image flattened row-major (height, width, channels), channels last' : 'each row is one example\'s features in the data source\'s column order',
       rawShape: ctx.rawShape,
       image,
     },
+    featurizer: ctx.featurizer ? { file: FEATURIZER_FILE, call: `import { featurize } from './${FEATURIZER_FILE}'; featurize(text, spec)`, spec: ctx.featurizer } : null,
     preprocessing: {
       kind: 'affine',
       formula: 'x * scale + shift',
       scale: ctx.preprocess.scale,
       shift: ctx.preprocess.shift,
-      appliesTo: image ? 'every raw pixel value (e.g. 0..255) before it is fed' : 'every raw feature value before it is fed',
+      appliesTo: ctx.featurizer ? 'every featurizer output value before it is fed' : image ? 'every raw pixel value (e.g. 0..255) before it is fed' : 'every raw feature value before it is fed',
     },
     classes: { count: C, names: ctx.classNames },
     outputs,

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_SHAPE_MISMATCH' // data does not fit the model's input shape
   | 'E_MODEL_FORMAT' // a model file cannot be parsed
   | 'E_TEACHER_OUTPUT' // a teacher input/output name the model does not have, or roles that cannot be told apart
+  | 'E_TEACHER_IDS' // precomputed teacher outputs whose ids do not match the data rows (missing, extra, duplicate)
   | 'E_RUNTIME' // a runtime failed to load or run a model
   | 'E_PARITY' // exported artifacts disagree with the in-memory student
   | 'E_OUT_LOCKED' // another run holds --out

@@ -18,7 +18,8 @@ import { WEIGHTS_FILE } from '../exporters/tfjs-io.ts';
 import { loadRuntime, type RuntimeName } from '../runtimes/registry.ts';
 import { predictAll } from '../runtimes/measure.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
-import { DEPLOY_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from './deploy.ts';
+import { fileURLToPath } from 'node:url';
+import { DEPLOY_FILE, FEATURIZER_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from './deploy.ts';
 import type { StudentSpec } from './student-spec.ts';
 import { TOOL_VERSION } from './versions.ts';
 
@@ -100,7 +101,8 @@ export async function writeArtifact(o: {
   const sub = join(o.dir, o.variant === 'fp32' ? f.dir : `${f.dir}-${o.variant}`);
   const name = o.variant === 'fp32' ? `${o.student}.${o.format}` : `${o.student}.${o.variant}.${o.format}`;
   const files = o.format === 'onnx' ? [f.model] : [f.model, WEIGHTS_FILE];
-  const deploy = deployDescriptor(o.spec, o.deploy, { name, format: o.format, variant: o.variant, model: f.model, files, runtimes: [...f.runtimes] });
+  const shipped = o.deploy.featurizer ? [...files, FEATURIZER_FILE] : files;
+  const deploy = deployDescriptor(o.spec, o.deploy, { name, format: o.format, variant: o.variant, model: f.model, files: shipped, runtimes: [...f.runtimes] });
   const built = await o.build(withDeployMetadata(o.spec, deploy));
   if (built instanceof Uint8Array) {
     writeAtomic(join(sub, f.model), built);
@@ -109,14 +111,18 @@ export async function writeArtifact(o: {
     writeAtomic(join(sub, WEIGHTS_FILE), built.weights);
     writeAtomic(join(sub, f.model), built.modelJson);
   }
+  // Text bundles ship the very featurizer training used, so the app's input is the training input.
+  if (o.deploy.featurizer) writeAtomic(join(sub, FEATURIZER_FILE), readFileSync(FEATURIZER_SOURCE));
   writeAtomic(join(sub, DEPLOY_FILE), JSON.stringify(deploy, null, 2) + '\n');
   return { name, variant: o.variant, format: o.format, file: join(sub, f.model), files: files.map((x) => join(sub, x)), exact: o.variant === 'fp32' };
 }
 
 /** What deploy.json says about this run's inputs. */
 export function deployContext(cfg: Config, data: Datasets, teacherSha256: string | null): DeployContext {
-  return { rawShape: data.train.featureShape, preprocess: cfg.data.preprocess, classNames: cfg.data.classNames ?? null, teacherSha256 };
+  return { rawShape: data.train.featureShape, preprocess: cfg.data.preprocess, classNames: cfg.data.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.data.featurizer ? { ...cfg.data.featurizer } : null };
 }
+
+const FEATURIZER_SOURCE = fileURLToPath(new URL('./text/featurizer.js', import.meta.url));
 
 /** What evaluateArtifacts found: one result per artifact, and the cross-runtime comparison of the exact ones. */
 export interface Evaluation {

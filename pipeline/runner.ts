@@ -4,7 +4,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from './config.ts';
-import { loadDatasets, type Datasets } from './data/dataset.ts';
+import { loadDatasets, type Datasets, type Split } from './data/dataset.ts';
+import { featurizeMany } from './text/featurizer.js';
+import { checkIdCoverage, matchById } from './teacher-precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
@@ -74,7 +76,16 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
     const data = await loadDatasets(cfg.data, cfg.seed, teacher.classes);
-    teacherInputShape(teacher, data.train.featureShape, data.train.features);
+    if (teacher.precomputed) {
+      checkIdCoverage(teacher.precomputed, { train: data.train.ids, validation: data.validation.ids, test: data.test.ids });
+      const needs = cfg.methods.filter((m) => m.name === 'lelp' || m.name === 'fitnet' || m.name === 'auto').map((m) => m.name);
+      if (!teacher.precomputed.embedding && cfg.stages.includes('distill') && needs.length) {
+        throw new EdgeDistillError('E_CONFIG', `method(s) ${needs.join(', ')} need the teacher's embedding but the precomputed outputs have none`, 'Add the embedding (teacher.precomputed.embedding / embeddingKey), or use the kd and label methods.');
+      }
+    } else {
+      const t = teacherInput(cfg, data.train);
+      teacherInputShape(teacher, t.featureShape, t.x.length / data.train.n);
+    }
     if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
       throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
     }
@@ -129,8 +140,16 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     if (!outExisted && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
     throw err;
   } finally {
-    await teacher.session.release();
+    await teacher.session?.release();
   }
+}
+
+/** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
+function teacherInput(cfg: Config, s: Split): { x: Float32Array; featureShape: number[] } {
+  const f = cfg.teacher.featurizer;
+  if (!f) return { x: s.x, featureShape: s.featureShape };
+  if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');
+  return { x: featurizeMany(s.texts, f), featureShape: [f.buckets] };
 }
 
 interface Ctx {
@@ -144,8 +163,15 @@ interface Ctx {
 
 async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report> {
   const { data, teacher, progress, timed } = ctx;
-  const teacherRun = (split: 'train' | 'validation' | 'test') =>
-    runTeacher(teacher, data[split].x, data[split].n, { featureShape: data[split].featureShape, cacheDir: ctx.cacheDir, label: split, progress });
+  const teacherRun = async (split: 'train' | 'validation' | 'test') => {
+    const s = data[split];
+    if (teacher.precomputed) {
+      const m = matchById(teacher.precomputed, s.ids, { split });
+      return { logits: m.logits, embedding: m.embedding ?? new Float32Array(0), cached: true };
+    }
+    const t = teacherInput(cfg, s);
+    return runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress });
+  };
   const testOut = await timed('teacher', () => teacherRun('test'));
   const teacherAcc = accuracy(testOut.logits, data.test.labels!, teacher.classes);
   progress.note(`teacher test accuracy ${(teacherAcc * 100).toFixed(2)} %${testOut.cached ? ' (teacher outputs from cache)' : ''}`);
@@ -157,7 +183,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     if (transferSet) return transferSet;
     const trainOut = await timed('teacher', () => teacherRun('train'));
     const groups = data.train.labels ?? argmaxRows(trainOut.logits, data.train.n, teacher.classes);
-    const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
+    const head = teacher.session ? readTeacherHead(teacher.path, teacher.embedding, teacher.logits) : { W: null, reason: 'the teacher is precomputed outputs, not a model' };
     if (cfg.methods.some((m) => m.name === 'lelp' || m.name === 'auto')) {
       progress.note(`teacher head W for LELP's null space: ${head.W ? head.reason : `fitted by least squares (${head.reason})`}`);
     }

@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { EdgeDistillError, oneOf } from './errors.ts';
 import { sha256, writeAtomic, f32Bytes } from './fsutil.ts';
 import type { Progress } from './progress.ts';
+import { readPrecomputed, type PrecomputedOutputs, type PrecomputedTeacherConfig } from './teacher-precomputed.ts';
 
 export interface Teacher {
   path: string;
@@ -20,7 +21,10 @@ export interface Teacher {
   embeddingDim: number;
   /** Human-readable notes on what was detected rather than configured. */
   detected: string[];
-  session: ort.InferenceSession;
+  /** The ONNX session; null for precomputed outputs. */
+  session: ort.InferenceSession | null;
+  /** Outputs computed elsewhere, matched to data rows by id (teacher.precomputed); null for an ONNX teacher. */
+  precomputed: PrecomputedOutputs | null;
   batchSize: number;
 }
 
@@ -36,6 +40,10 @@ function dimsOf(meta: ort.InferenceSession.ValueMetadata): Dim[] | null {
 const lastDim = (d: Dim[] | null) => (d && d.length === 2 && typeof d[1] === 'number' ? d[1] : null);
 
 export async function openTeacher(cfg: Config['teacher']): Promise<Teacher> {
+  if (cfg.precomputed) return openPrecomputed(cfg.precomputed, cfg.batchSize);
+  if (!cfg.model) {
+    throw new EdgeDistillError('E_CONFIG', 'the config names no teacher: teacher.model and teacher.precomputed are both missing', 'Set teacher.model to an ONNX file (or train one with `edge-distill teacher train`), or give teacher.precomputed outputs.');
+  }
   if (!existsSync(cfg.model)) {
     throw new EdgeDistillError('E_FILE_NOT_FOUND', `teacher model ${cfg.model} does not exist`, 'Check the teacher path: teacher.model in a config resolves against the config file\'s folder, --teacher against the working directory.');
   }
@@ -87,7 +95,17 @@ export async function openTeacher(cfg: Config['teacher']): Promise<Teacher> {
   const inputShape = inDims.slice(1).map((d) => (typeof d === 'number' ? d : null));
   const classes = lastDim(outDims.get(logits)!) ?? 0;
   const embeddingDim = lastDim(outDims.get(embedding)!) ?? 0;
-  return { path: cfg.model, sha256: sha256(bytes), input, inputShape, embedding, logits, classes, embeddingDim, detected, session, batchSize: cfg.batchSize };
+  return { path: cfg.model, sha256: sha256(bytes), input, inputShape, embedding, logits, classes, embeddingDim, detected, session, precomputed: null, batchSize: cfg.batchSize };
+}
+
+async function openPrecomputed(cfg: PrecomputedTeacherConfig, batchSize: number): Promise<Teacher> {
+  const outputs = await readPrecomputed(cfg);
+  const path = cfg.path ?? cfg.logits ?? '(precomputed)';
+  return {
+    path, sha256: outputs.sha256, input: '(precomputed)', inputShape: [], embedding: outputs.embedding ? 'embedding' : '(none)', logits: 'logits',
+    classes: outputs.classes, embeddingDim: outputs.embeddingDim, session: null, precomputed: outputs, batchSize,
+    detected: [`${outputs.ids.length} precomputed teacher outputs (${outputs.classes} classes${outputs.embedding ? `, ${outputs.embeddingDim}-d embedding` : ', no embedding'}) matched to the data by id`],
+  };
 }
 
 /** Reshape target for one example; throws E_SHAPE_MISMATCH when the data cannot feed the teacher's input. */
@@ -114,6 +132,8 @@ export async function runTeacher(
 ): Promise<TeacherOutputs & { cached: boolean }> {
   const F = x.length / n;
   const shape = teacherInputShape(t, opts.featureShape, F);
+  const session = t.session;
+  if (!session) throw new Error('runTeacher needs an ONNX teacher; precomputed outputs are matched by id instead');
   const key = sha256([t.sha256, t.input, t.logits, t.embedding, sha256(f32Bytes(x))].join(':'));
   const cacheFile = join(opts.cacheDir, `teacher-${key.slice(0, 32)}.bin`);
   const hit = readCache(cacheFile, n, t.classes, t.embeddingDim);
@@ -126,7 +146,7 @@ export async function runTeacher(
   for (let i = 0; i < n; i += t.batchSize) {
     const b = Math.min(t.batchSize, n - i);
     const feeds = { [t.input]: new ort.Tensor('float32', x.subarray(i * F, (i + b) * F), [b, ...shape]) };
-    const out = await t.session.run(feeds, [t.logits, t.embedding]);
+    const out = await session.run(feeds, [t.logits, t.embedding]);
     logits.set(out[t.logits]!.data as Float32Array, i * C);
     embedding.set(out[t.embedding]!.data as Float32Array, i * D);
     step.tick(b);

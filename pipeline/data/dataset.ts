@@ -3,7 +3,9 @@
 import type { Config, DataSource } from '../config.ts';
 import { EdgeDistillError } from '../errors.ts';
 import { permutation, rng } from '../math.ts';
-import { loadSource, type RawSplit } from './sources.ts';
+import { loadSource, type DataSource as NumericSource, type RawSplit } from './sources.ts';
+import { loadTextSource, TEXT_FORMATS, type TextSource } from './text-sources.ts';
+import { featurizeMany } from '../text/featurizer.js';
 
 export interface Split {
   name: 'train' | 'validation' | 'test';
@@ -13,6 +15,10 @@ export interface Split {
   featureShape: number[];
   /** Class index per example, or null when the split is unlabeled. */
   labels: Int32Array | null;
+  /** Each example's id: the source's id column/key, the corpus file, or the row's position in its file. */
+  ids: string[];
+  /** Text sources: the raw texts (x is their featurization with data.featurizer). */
+  texts: string[] | null;
 }
 
 export interface Datasets {
@@ -64,11 +70,29 @@ function pick(s: Split, rows: ArrayLike<number>, name: Split['name']): Split {
   const F = s.features;
   const x = new Float32Array(rows.length * F);
   for (let k = 0; k < rows.length; k++) x.set(s.x.subarray(rows[k]! * F, (rows[k]! + 1) * F), k * F);
-  return { ...s, name, x, n: rows.length, labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null };
+  return {
+    ...s, name, x, n: rows.length,
+    labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null,
+    ids: Array.from(rows, (r) => s.ids[r]!),
+    texts: s.texts ? Array.from(rows, (r) => s.texts![r]!) : null,
+  };
+}
+
+const isText = (src: DataSource): src is Extract<DataSource, { format: TextSource['format'] }> => (TEXT_FORMATS as readonly string[]).includes(src.format);
+
+/** A text source as a RawSplit: its texts featurized with data.featurizer; texts and ids kept beside. */
+async function loadText(src: Extract<DataSource, { format: TextSource['format'] }>, cfg: DataConfig, name: string): Promise<{ raw: RawSplit; texts: string[]; ids: string[] }> {
+  if (!cfg.featurizer) {
+    throw new EdgeDistillError('E_CONFIG', `data.${name} is a text source (${src.format}) but data.featurizer is not set`, 'Add data.featurizer, e.g. {"buckets": 4096, "wordNgrams": [1, 2]}: it turns texts into the student\'s input.');
+  }
+  const t = await loadTextSource(src as TextSource, '/');
+  const spec = cfg.featurizer;
+  return { raw: { features: featurizeMany(t.texts, spec), featureShape: [spec.buckets], rows: t.texts.length, labels: t.labels }, texts: t.texts, ids: t.ids };
 }
 
 async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name']): Promise<Split> {
-  const raw = await loadSource(src, '/');
+  const text = isText(src) ? await loadText(src, cfg, name) : null;
+  const raw = text ? text.raw : await loadSource(src as NumericSource, '/');
   const features = raw.rows ? raw.features.length / raw.rows : raw.featureShape.reduce((a, b) => a * b, 1);
   const { scale, shift } = cfg.preprocess;
   const x = raw.features;
@@ -80,7 +104,8 @@ async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name
     x[i] = v;
   }
   const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);
-  const split: Split = { name, x, n: raw.rows, features, featureShape: raw.featureShape, labels: null };
+  const ids = text ? text.ids : Array.from({ length: raw.rows }, (_, i) => String(i));
+  const split: Split = { name, x, n: raw.rows, features, featureShape: raw.featureShape, labels: null, ids, texts: text?.texts ?? null };
   if (!keep) return { ...split, labels };
   return { ...pick(split, keep, name), labels };
 }
