@@ -2,7 +2,7 @@
 // on real few-class tasks, for small and larger transfer sets and watch- and phone-size MLP students.
 //   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--out DIR]
 // Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it). Writes quality.json and quality.md.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -10,7 +10,7 @@ import { ConcreteMethodSchema, parseConfig, type Config, type ConfigInput, type 
 import { loadDatasets } from '../pipeline/data/dataset.ts';
 import { trainOne } from '../pipeline/distill.ts';
 import { createProgress } from '../pipeline/progress.ts';
-import { openTeacher, runTeacher } from '../pipeline/teacher.ts';
+import { openTeacher, runTeacher, teacherInput } from '../pipeline/teacher.ts';
 import { readTeacherHead } from '../pipeline/teacher-head.ts';
 import { useBackend } from '../pipeline/tfjs.ts';
 import { accuracy } from '../pipeline/train.ts';
@@ -38,7 +38,31 @@ export interface Task {
   /** Output names, where the teacher's outputs cannot be detected (more than two). */
   teacherOutputs?: { embedding: string; logits: string };
   data: ConfigInput['data'];
+  /** Text tasks: the teacher's own featurizer (its input differs from the student's). */
+  teacherFeaturizer?: NonNullable<ConfigInput['teacher']>['featurizer'];
+  /** Steps per student, when the task's own example config uses another count than --steps. */
+  steps?: number;
+  /** Contenders' labels to run (default: all). */
+  contenders?: string[];
   settings: { trainSize: number; hidden: number }[];
+}
+
+const example = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', name, 'pipeline.json'), 'utf8'));
+
+/** A text task exactly as its example config defines it (data, featurizers, student size, steps). */
+function textTask(name: string, description: string): Task {
+  const cfg = example(name);
+  return {
+    name,
+    description,
+    teacher: async () => join(ROOT, 'examples', name, cfg.teacher.model),
+    teacherOutputs: { embedding: cfg.teacher.embedding, logits: cfg.teacher.logits },
+    teacherFeaturizer: cfg.teacher.featurizer,
+    data: cfg.data,
+    steps: cfg.train.steps,
+    contenders: ['label', 'kd', 'fitnet', 'lelp'],
+    settings: [{ trainSize: Number.MAX_SAFE_INTEGER, hidden: cfg.student.hidden[0] }],
+  };
 }
 
 const idx = (split: 'train' | 't10k') => ({ format: 'idx' as const, features: `${FMNIST}/${split}-images-idx3-ubyte.gz`, labels: `${FMNIST}/${split}-labels-idx1-ubyte.gz` });
@@ -64,6 +88,8 @@ export const TASKS: Task[] = [
     data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [null, null, 0, null, 1, null, 2, null, null, null], classNames: ['pullover', 'coat', 'shirt'], preprocess: { scale: 1 / 255 } },
     settings: [{ trainSize: 1000, hidden: 8 }],
   },
+  textTask('spam', 'SpamAssassin ham / spam e-mails (examples/spam: hashed word n-grams, a teacher trained by `edge-distill teacher train`)'),
+  textTask('sentiment', 'UCI sentiment sentences, Amazon + IMDB + Yelp (examples/sentiment)'),
 ];
 
 export interface Row {
@@ -99,24 +125,28 @@ export async function runTask(
   for (const setting of opts.settings ?? task.settings) {
     for (const seed of seeds) {
       const cfg: Config = parseConfig(
-        { data: { ...task.data, trainSize: setting.trainSize }, teacher: { model: teacherPath, ...task.teacherOutputs }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps }, seed, out: join(cacheDir, 'unused') },
+        { data: { ...task.data, ...(setting.trainSize < Number.MAX_SAFE_INTEGER ? { trainSize: setting.trainSize } : {}) }, teacher: { model: teacherPath, ...task.teacherOutputs, ...(task.teacherFeaturizer ? { featurizer: task.teacherFeaturizer } : {}) }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps: task.steps ?? steps }, seed, out: join(cacheDir, 'unused') },
         ROOT,
       );
       const teacher = await openTeacher(cfg.teacher);
       const data = await loadDatasets(cfg.data, seed, teacher.classes);
-      const tr = await runTeacher(teacher, data.train.x, data.train.n, { featureShape: data.train.featureShape, cacheDir, label: 'train', progress });
+      const run = (split: 'train' | 'test') => {
+        const t = teacherInput(cfg.teacher, data[split]);
+        return runTeacher(teacher, t.x, data[split].n, { featureShape: t.featureShape, cacheDir, label: split, progress });
+      };
+      const tr = await run('train');
       if (Number.isNaN(teacherAcc)) {
-        const te = await runTeacher(teacher, data.test.x, data.test.n, { featureShape: data.test.featureShape, cacheDir, label: 'test', progress });
+        const te = await run('test');
         teacherAcc = accuracy(te.logits, data.test.labels!, teacher.classes);
         log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} images`);
       }
       const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
       const transfer = { logits: tr.logits, embedding: tr.embedding, groups: data.train.labels!, teacher, head: head.W };
-      for (const c of opts.contenders) {
+      for (const c of opts.contenders.filter((c) => !task.contenders || task.contenders.includes(c.label))) {
         const s = await trainOne(cfg, c.method, c.label, data, transfer, { progress });
         s.dispose();
-        rows.push({ task: task.name, ...setting, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
-        log(`${task.name} n=${setting.trainSize} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);
+        rows.push({ task: task.name, trainSize: data.train.n, hidden: setting.hidden, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
+        log(`${task.name} n=${data.train.n} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);
       }
       await teacher.session?.release();
     }
@@ -157,12 +187,27 @@ async function main(): Promise<void> {
   mkdirSync(values.out!, { recursive: true });
   const backend = await useBackend('auto');
   const t0 = performance.now();
-  const rows: Row[] = [];
-  const teachers: Record<string, number> = {};
-  for (const task of tasks) teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS }, rows, (s) => console.log(s));
+  // Tasks not re-run keep their rows from the last run, so one task can be (re)measured without the others.
+  const previousFile = join(values.out!, 'quality.json');
+  const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')) : null;
+  const rerun = new Set(tasks.map((t) => t.name));
+  const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !rerun.has(r.task)) : [];
+  const teachers: Record<string, number> = previous && previous.seeds === seeds.length ? Object.fromEntries(Object.entries(previous.teachers as Record<string, number>).filter(([k]) => !rerun.has(k))) : {};
+  const taskMinutes: Record<string, number> = { ...(previous?.taskMinutes ?? {}) };
+  for (const task of tasks) {
+    const t1 = performance.now();
+    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS }, rows, (s) => console.log(s));
+    taskMinutes[task.name] = (performance.now() - t1) / 60000;
+  }
   const minutes = (performance.now() - t0) / 60000;
-  const md = [`# Quality benchmark`, '', `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds.length} --steps ${values.steps}\` — ${minutes.toFixed(1)} min on this machine, TF.js backend ${backend}. Students: MLP 784-h-C, Adam 1e-3, ${values.steps} steps of 128. Validation: 10 % of the training set; test: the 10k Fashion-MNIST test images.`, '', renderTables(rows, teachers, seeds.length)].join('\n');
-  writeFileSync(join(values.out!, 'quality.json'), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), minutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
+  const md = [
+    `# Quality benchmark`,
+    '',
+    `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds.length} --steps ${values.steps} [--tasks ...]\`, TF.js backend ${backend}; minutes per task on this machine: ${Object.entries(taskMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}. Fashion-MNIST students: MLP 784-h-C, Adam 1e-3, ${values.steps} steps of 128, validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (seeded split).`,
+    '',
+    renderTables(rows, teachers, seeds.length),
+  ].join('\n');
+  writeFileSync(join(values.out!, 'quality.json'), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), minutes, taskMinutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
   writeFileSync(join(values.out!, 'quality.md'), md + '\n');
   console.log('\n' + md);
 }

@@ -4,15 +4,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from './config.ts';
-import { loadDatasets, type Datasets, type Split } from './data/dataset.ts';
-import { featurizeMany } from './text/featurizer.js';
+import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { checkIdCoverage, matchById } from './teacher-precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report.ts';
-import { openTeacher, runTeacher, teacherInputShape, type Teacher } from './teacher.ts';
+import { openTeacher, runTeacher, teacherInput, teacherInputShape, type Teacher } from './teacher.ts';
 import { readTeacherHead } from './teacher-head.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
@@ -83,7 +82,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
         throw new EdgeDistillError('E_CONFIG', `method(s) ${needs.join(', ')} need the teacher's embedding but the precomputed outputs have none`, 'Add the embedding (teacher.precomputed.embedding / embeddingKey), or use the kd and label methods.');
       }
     } else {
-      const t = teacherInput(cfg, data.train);
+      const t = teacherInput(cfg.teacher, data.train);
       teacherInputShape(teacher, t.featureShape, t.x.length / data.train.n);
     }
     if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
@@ -144,14 +143,6 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   }
 }
 
-/** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
-function teacherInput(cfg: Config, s: Split): { x: Float32Array; featureShape: number[] } {
-  const f = cfg.teacher.featurizer;
-  if (!f) return { x: s.x, featureShape: s.featureShape };
-  if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');
-  return { x: featurizeMany(s.texts, f), featureShape: [f.buckets] };
-}
-
 interface Ctx {
   data: Datasets;
   teacher: Teacher;
@@ -169,7 +160,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
       const m = matchById(teacher.precomputed, s.ids, { split });
       return { logits: m.logits, embedding: m.embedding ?? new Float32Array(0), cached: true };
     }
-    const t = teacherInput(cfg, s);
+    const t = teacherInput(cfg.teacher, s);
     return runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress });
   };
   const testOut = await timed('teacher', () => teacherRun('test'));

@@ -7,6 +7,8 @@ import type { Config } from './config.ts';
 import { EdgeDistillError, oneOf } from './errors.ts';
 import { sha256, writeAtomic, f32Bytes } from './fsutil.ts';
 import type { Progress } from './progress.ts';
+import type { Split } from './data/dataset.ts';
+import { featurizeMany } from './text/featurizer.js';
 import { readPrecomputed, type PrecomputedOutputs, type PrecomputedTeacherConfig } from './teacher-precomputed.ts';
 
 export interface Teacher {
@@ -121,6 +123,14 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
     );
   }
   return want;
+}
+
+/** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
+export function teacherInput(cfg: Config['teacher'], s: Split): { x: Float32Array; featureShape: number[] } {
+  const f = cfg.featurizer;
+  if (!f) return { x: s.x, featureShape: s.featureShape };
+  if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');
+  return { x: featurizeMany(s.texts, f), featureShape: [f.buckets] };
 }
 
 /** Run the teacher over n examples in batches; results are cached on disk by model + data content hash. */

@@ -71,7 +71,8 @@ async function textJsonl(src: Extract<TextSource, { format: 'text-jsonl' }>, pat
     labeled = has;
     out.texts.push(o[textKey] as string);
     out.ids.push(o[idKey] === undefined ? String(out.ids.length) : String(o[idKey]));
-    if (has) (out.labels as string[]).push(String(o[labelKey]));
+    // Numbers stay class indices; strings are looked up in data.classNames (as for numeric tables).
+    if (has) (out.labels as (string | number)[]).push(typeof o[labelKey] === 'number' ? (o[labelKey] as number) : String(o[labelKey]));
   });
   return labeled ? out : { ...out, labels: null };
 }
