@@ -138,7 +138,7 @@ export async function runTask(
       if (Number.isNaN(teacherAcc)) {
         const te = await run('test');
         teacherAcc = accuracy(te.logits, data.test.labels!, teacher.classes);
-        log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} images`);
+        log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} test examples (the first seed's split)`);
       }
       const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
       const transfer = { logits: tr.logits, embedding: tr.embedding, groups: data.train.labels!, teacher, head: head.W };
@@ -162,7 +162,7 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
     out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %. Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.`, '');
     out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, h=${s.hidden}`).join(' | ')} | train s |`);
     out.push(`| --- | ${settings.map(() => '---').join(' | ')} | --- |`);
-    for (const c of CONTENDERS) {
+    for (const c of CONTENDERS.filter((c) => rows.some((r) => r.task === task && r.method === c.label))) {
       const cells = settings.map((s) => {
         const acc = rows.filter((r) => r.task === task && r.method === c.label && r.trainSize === s.trainSize && r.hidden === s.hidden).map((r) => r.accuracy * 100);
         return acc.length ? `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}` : '-';
@@ -175,11 +175,28 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
   return out.join('\n');
 }
 
+function renderMarkdown(seeds: number, steps: number, backend: string, taskMinutes: Record<string, number>, rows: Row[], teachers: Record<string, number>): string {
+  const minutes = Object.entries(taskMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  return [
+    `# Quality benchmark`,
+    '',
+    `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds} --steps ${steps} [--tasks ...]\`, TF.js backend ${backend}${minutes ? `; minutes per task on this machine: ${minutes}` : ''}. Fashion-MNIST students: MLP 784-h-C, Adam 1e-3, ${steps} steps of 128, validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (a seeded split, so the split changes with the seed; the teacher's accuracy is on the first seed's split).`,
+    '',
+    renderTables(rows, teachers, seeds),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, out: { type: 'string', default: join(HERE, 'results') } } });
   if (!existsSync(`${FMNIST}/train-images-idx3-ubyte.gz`)) {
     console.error(`benchmarks/quality needs the full Fashion-MNIST from Debian: sudo apt-get install dataset-fashion-mnist (${FMNIST})`);
     process.exit(1);
+  }
+  if (values.render) {
+    // Rebuild quality.md from quality.json (e.g. after a change to the tables' layout), without training anything.
+    const q = JSON.parse(readFileSync(join(values.out!, 'quality.json'), 'utf8'));
+    writeFileSync(join(values.out!, 'quality.md'), renderMarkdown(q.seeds, q.steps, q.backend, q.taskMinutes ?? {}, q.rows, q.teachers) + '\n');
+    return;
   }
   const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
   const tasks = TASKS.filter((t) => values.tasks!.split(',').includes(t.name));
@@ -200,13 +217,7 @@ async function main(): Promise<void> {
     taskMinutes[task.name] = (performance.now() - t1) / 60000;
   }
   const minutes = (performance.now() - t0) / 60000;
-  const md = [
-    `# Quality benchmark`,
-    '',
-    `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds.length} --steps ${values.steps} [--tasks ...]\`, TF.js backend ${backend}; minutes per task on this machine: ${Object.entries(taskMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}. Fashion-MNIST students: MLP 784-h-C, Adam 1e-3, ${values.steps} steps of 128, validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (seeded split).`,
-    '',
-    renderTables(rows, teachers, seeds.length),
-  ].join('\n');
+  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers);
   writeFileSync(join(values.out!, 'quality.json'), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), minutes, taskMinutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
   writeFileSync(join(values.out!, 'quality.md'), md + '\n');
   console.log('\n' + md);
