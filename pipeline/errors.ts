@@ -15,8 +15,8 @@ export type ErrorCode =
   | 'E_TEACHER_IDS' // precomputed teacher outputs whose ids do not match the data rows (missing, extra, duplicate)
   | 'E_RUNTIME' // a runtime failed to load or run a model
   | 'E_PARITY' // exported artifacts disagree with the in-memory student
-  | 'E_OUT_LOCKED' // another run holds --out
-  | 'E_BUDGET'; // the run finished but broke a release budget (exit code 3; its outputs are written)
+  | 'E_BUDGET' // the run finished but broke a release budget (exit code 3; its outputs are written)
+  | 'E_OUT_LOCKED'; // another run is writing to the same --out (its .lock names the pid)
 
 export class EdgeDistillError extends Error {
   readonly code: ErrorCode;

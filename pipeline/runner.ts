@@ -8,6 +8,7 @@ import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { checkIdCoverage, matchById } from './teacher-precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
+import { lockOutput } from './lock.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report.ts';
@@ -102,6 +103,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
   const cacheDir = cfg.cacheDir ?? join(out, '.cache');
   const outExisted = existsSync(out);
+  const unlock = lockOutput(out);
   try {
     mkdirSync(staging, { recursive: true });
     const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, timed }));
@@ -135,10 +137,12 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     return { out, report, manifest };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
+    unlock();
     // An --out this run created and left empty goes too; one holding only the teacher cache stays for the next run.
     if (!outExisted && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
     throw err;
   } finally {
+    unlock();
     await teacher.session?.release();
   }
 }

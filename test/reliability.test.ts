@@ -1,0 +1,74 @@
+// Release-build reliability: the same inputs, config and seed give byte-identical artifacts; two runs into one --out
+// never interleave (the second refuses); and a run never opens a network connection.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BIN, cli, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+import type { Report } from '../pipeline/report.ts';
+
+const QUICK = ['--methods', 'lelp,kd', '--steps', '150', '--runs', '3', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
+
+/** sha256 of every artifact file and student weights, from the run's manifest (student.json also records train time). */
+function artifactHashes(out: string): Record<string, string> {
+  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  return Object.fromEntries(m.files.filter((f: { path: string }) => /^artifacts\/|^students\/.*\/weights\.bin$/.test(f.path)).map((f: { path: string; sha256: string }) => [f.path, f.sha256]));
+}
+
+test('repeatability: two runs with the same inputs, config and seed give byte-identical artifacts and accuracies', () => {
+  const [a, b] = [tempDir('repeat-a'), tempDir('repeat-b')];
+  for (const out of [a, b]) {
+    const r = cli(['run', '--out', out, ...QUICK]);
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+  }
+  const [ha, hb] = [artifactHashes(a), artifactHashes(b)];
+  assert.ok(Object.keys(ha).length >= 8, `${Object.keys(ha).length} artifact files`);
+  assert.deepEqual(hb, ha);
+  const acc = (out: string) => {
+    const r: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    return { students: r.students.map((s) => [s.method, s.accuracy, s.validationAccuracy]), artifacts: r.artifacts.map((x) => [x.name, x.accuracy, x.sha256]) };
+  };
+  assert.deepEqual(acc(b), acc(a));
+});
+
+test('a second run into the same --out refuses while the first holds it; a stale lock is taken over', async () => {
+  const out = tempDir('lock');
+  const first = spawn(process.execPath, [BIN, 'run', '--out', out, ...QUICK], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let firstErr = '';
+  first.stderr.on('data', (d) => (firstErr += d));
+  const done = new Promise<number | null>((resolve) => first.on('close', resolve));
+  // Wait until the first run holds the lock (after validating its inputs).
+  for (let i = 0; i < 600 && !existsSync(join(out, '.lock')); i++) await sleep(50);
+  assert.ok(existsSync(join(out, '.lock')), 'the first run takes the lock');
+  const second = cli(['run', '--out', out, ...QUICK]);
+  assert.equal(second.status, 1, second.stderr);
+  assert.match(second.stderr, new RegExp(`E_OUT_LOCKED: another edge-distill run \\(pid ${first.pid}\\) is writing to `));
+  assert.equal(await done, 0, firstErr.slice(-2000));
+  assert.ok(!existsSync(join(out, '.lock')), 'the lock is released');
+  assert.ok(existsSync(join(out, 'manifest.json')));
+
+  // A lock left by a process that no longer exists (a run killed with SIGKILL) does not block the next run.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  writeFileSync(join(out, '.lock'), `${dead}\n`);
+  const third = cli(['run', '--out', out, ...QUICK]);
+  assert.equal(third.status, 0, third.stderr.slice(-2000));
+});
+
+test('a run never opens a network connection (every process of it, benchmark workers included)', () => {
+  const dir = tempDir('no-network');
+  const log = join(dir, 'network.log');
+  const hook = join(ROOT, 'test', 'fixtures', 'no-network.mjs');
+  const r = spawnSync(process.execPath, [BIN, 'run', '--out', join(dir, 'out'), ...QUICK], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: `--import ${hook}`, EDGE_DISTILL_NETWORK_LOG: log },
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  assert.ok(!existsSync(log), `network attempts: ${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
+  // The hook really is active in the run's processes: a probe under the same environment is refused and logged.
+  const probe = spawnSync(process.execPath, ['-e', "require('node:net').connect(80, '192.0.2.1')"], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: `--import ${hook}`, EDGE_DISTILL_NETWORK_LOG: log } });
+  assert.notEqual(probe.status, 0);
+  assert.match(readFileSync(log, 'utf8'), /connect/);
+});
