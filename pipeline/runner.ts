@@ -89,6 +89,12 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
       throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
     }
+    // One class leaves nothing to tell apart: the losses are trivially 0 and subclass clustering breaks (E_INTERNAL before).
+    const trainClasses = data.train.labels ? new Set(data.train.labels) : null;
+    if (trainClasses && trainClasses.size === 1 && teacher.classes > 1) {
+      const [only] = trainClasses;
+      throw new EdgeDistillError('E_DATA_FORMAT', `the train split has only class ${only} (all ${data.train.n} rows${cfg.data.labelMap ? ' after data.labelMap' : ''}) but the teacher has ${teacher.classes} classes`, 'Give the train split examples of at least two classes; check the labels and data.labelMap.');
+    }
     if (cfg.stages.includes('distill') && !data.train.labels && cfg.methods.some((m) => m.name === 'label')) {
       throw new EdgeDistillError('E_CONFIG', 'method "label" needs labels but the train split has none', 'Drop the label method or add labels to data.train.');
     }

@@ -115,10 +115,13 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
   const known = t.inputShape.every((d) => d !== null);
   const want = known ? (t.inputShape as number[]) : featureShape;
   const size = want.reduce((a, b) => a * b, 1);
-  if (size !== features) {
+  // With unknown dims the data's shape is fed as is, so it must have the input's rank and agree on the known dims
+  // (onnxruntime reports a negative declared dim as unknown too); otherwise the session rejects it mid-run.
+  const fits = known || (featureShape.length === t.inputShape.length && t.inputShape.every((d, i) => d === null || d === featureShape[i]));
+  if (size !== features || !fits) {
     throw new EdgeDistillError(
       'E_SHAPE_MISMATCH',
-      `data examples have shape [${featureShape}] (${features} values) but the teacher input "${t.input}" takes [${t.inputShape.map((d) => d ?? '?')}] (${size} values)`,
+      `data examples have shape [${featureShape}] (${features} values) but the teacher input "${t.input}" takes [${t.inputShape.map((d) => d ?? '?')}]${known ? ` (${size} values)` : ''}`,
       'Use data that matches the teacher, or the teacher that was trained on this data.',
     );
   }

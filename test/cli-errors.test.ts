@@ -3,147 +3,16 @@
 // exit non-zero (2 for usage errors, 1 otherwise), end stderr with ONE `edge-distill: E_CODE: message. hint` line
 // naming the bad value, print no report on stdout, and leave no artifact in --out (at most the teacher .cache).
 
-import { describe, test, before, after, type TestContext } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readIdx } from '../pipeline/data/idx.ts';
-
-const CLI = fileURLToPath(new URL('../bin/edge-distill.mjs', import.meta.url));
-const EXAMPLE = fileURLToPath(new URL('../examples/fmnist-bin/', import.meta.url));
-const TEACHER = join(EXAMPLE, 'teacher.onnx');
-const TRAIN_IMAGES = join(EXAMPLE, 'train-images-idx3-ubyte.gz');
-const TRAIN_LABELS = join(EXAMPLE, 'train-labels-idx1-ubyte.gz');
-/** Fashion-MNIST label % 2, as the example's pipeline.json maps it for the 2-class teacher. */
-const LABEL_MAP = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
-/** Flags that keep a run short should it ever get past validation. */
-const FAST = ['--steps', '1', '--runs', '1', '--warmup', '0'];
-/** Rows of the real training set the small data files hold. */
-const ROWS = 600;
-
-/**
- * parseConfig joins every issue ("unknown option ... at ...", "path.to.key: message") with "; ". The rest of the
- * config must be valid, so the bad key is the only issue named.
- */
-const ONLY_ISSUE = [/unknown option.*unknown option/, /; [\w.]+: /, /Invalid input/];
-
-const EXIT_ERROR = 1;
-const EXIT_USAGE = 2;
-
-// ---------- child process ----------
-
-interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], cwd: string): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    cwd,
-    timeout: 60_000,
-    // No TTY and no colour: stderr is plain lines.
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Expect {
-  code: string;
-  status: number;
-  /** Each must occur in the error line: the bad path, option, output name, label... */
-  names: (string | RegExp)[];
-  /** None may occur in the error line (e.g. a second, unrelated config complaint). */
-  absent?: RegExp[];
-  /** The --out folder the run was given, if any. */
-  out?: string;
-}
-
-/** Asserts the whole error contract and returns the error line (also logged as a test diagnostic). */
-function assertFails(t: TestContext | null, r: CliResult, e: Expect): string {
-  const ctx = `\n--- status ${r.status} signal ${r.signal}\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr.slice(0, 4000)}`;
-  assert.equal(r.signal, null, `the CLI was killed${ctx}`);
-  assert.notEqual(r.status, 0, `exit status must be non-zero${ctx}`);
-  assert.equal(r.status, e.status, `exit status${ctx}`);
-
-  // An unexpected crash (E_INTERNAL, or the wasm backend's uncaughtException dump of a minified source line).
-  assert.doesNotMatch(r.stderr, /E_INTERNAL/, `the CLI crashed instead of reporting a coded error${ctx}`);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  for (const l of lines) assert.ok(l.length < 1500, `stderr has a ${l.length}-char line: a crash dump, not an error line${ctx}`);
-
-  const last = lines.at(-1) ?? '';
-  t?.diagnostic(`exit ${r.status}: ${last}`);
-  assert.match(last, /^edge-distill: E_[A-Z_]+: /, `last stderr line is the error line${ctx}`);
-  assert.equal(/^edge-distill: (E_[A-Z_]+): /.exec(last)![1], e.code, `error code${ctx}`);
-  assert.equal(lines.filter((l) => l.startsWith('edge-distill: E_')).length, 1, `exactly one error line${ctx}`);
-  // `E_CODE: message. hint`: a message and a hint after it.
-  assert.match(last, /^edge-distill: E_[A-Z_]+: \S.*\. \S.+$/, `the line is "E_CODE: message. hint"${ctx}`);
-  for (const n of e.names) {
-    if (typeof n === 'string') assert.ok(last.includes(n), `error line names ${JSON.stringify(n)}${ctx}`);
-    else assert.match(last, n, `error line matches ${n}${ctx}`);
-  }
-  for (const n of e.absent ?? []) assert.doesNotMatch(last, n, `error line must not match ${n}${ctx}`);
-
-  // No report: not the markdown one, not the JSON one, not the "Wrote ..." line.
-  assert.equal(r.stdout, '', `stdout must be empty on failure${ctx}`);
-  assert.doesNotMatch(r.stderr, /Wrote .*report\.json/, `no report written${ctx}`);
-
-  if (e.out) assertNoArtifacts(e.out);
-  return last;
-}
-
-/** --out either does not exist or holds nothing but the teacher cache. */
-function assertNoArtifacts(out: string): void {
-  if (!existsSync(out)) return;
-  assert.ok(statSync(out).isDirectory(), `${out} is a folder`);
-  const entries = readdirSync(out);
-  for (const f of ['manifest.json', 'report.json', 'report.md', 'students', 'artifacts']) {
-    assert.ok(!entries.includes(f), `${out} must not hold ${f} after a failed run (has: ${entries.join(', ')})`);
-  }
-  const staging = entries.filter((f) => f.startsWith('.staging-'));
-  assert.deepEqual(staging, [], `no staging folder left behind in ${out}`);
-  assert.deepEqual(entries.filter((f) => f !== '.cache'), [], `${out} holds only .cache`);
-  if (entries.includes('.cache')) assert.ok(statSync(join(out, '.cache')).isDirectory(), '.cache is a folder');
-}
-
-// ---------- data files built from the real example ----------
-
-/** IDX (uncompressed), type ubyte: magic 00 00 08 ndims, big-endian uint32 dims, then the bytes. */
-function writeIdx(path: string, dims: number[], data: Uint8Array): string {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt8(0x08, 2);
-  header.writeUInt8(dims.length, 3);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  assert.equal(data.length, dims.reduce((a, b) => a * b, 1), 'IDX data matches its dims');
-  writeFileSync(path, Buffer.concat([header, data]));
-  return path;
-}
-
-/** .npy version 1.0, little-endian, C order; the header is padded so the data starts on a 64-byte boundary. */
-function writeNpy(path: string, descr: '<f4' | '<i8', shape: number[], data: Float32Array | BigInt64Array): string {
-  assert.equal(data.length, shape.reduce((a, b) => a * b, 1), 'NPY data matches its shape');
-  const shapeSrc = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeSrc}, }`;
-  const unpadded = 10 + dict.length + 1;
-  dict += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10);
-  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
-  head.writeUInt16LE(dict.length, 8);
-  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength); // JS typed arrays are little-endian here
-  writeFileSync(path, Buffer.concat([head, Buffer.from(dict, 'latin1'), body]));
-  return path;
-}
-
-function writeJson(path: string, value: unknown): string {
-  writeFileSync(path, JSON.stringify(value, null, 2));
-  return path;
-}
+import {
+  assertFails, assertNoArtifacts, runCli, writeIdx, writeJson, writeNpy, type CliResult, type Expect,
+  EXIT_ERROR, EXIT_USAGE, FAST, LABEL_MAP, ONLY_ISSUE, ROWS, TEACHER, TRAIN_IMAGES, TRAIN_LABELS,
+} from './cli-contract.ts';
 
 describe('edge-distill CLI errors (real child process, real example data)', () => {
   let images: Uint8Array; // the example's training images, [5000, 28, 28]
