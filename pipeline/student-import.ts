@@ -17,8 +17,18 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 
 const { onnx } = onnxProto;
 
-const notOurs = (path: string, why: string) =>
-  new EdgeDistillError('E_MODEL_FORMAT', `${path} is not a student made by edge-distill (${why})`, 'Pass a checkpoint folder from `edge-distill distill` (out/students/<method>) or a TF.js model.json that edge-distill exported.');
+const notOurs = (path: string, why: string, cause?: unknown) =>
+  new EdgeDistillError('E_MODEL_FORMAT', `${path} is not a student made by edge-distill (${why})`, 'Pass a checkpoint folder from `edge-distill distill` (out/students/<method>) or a TF.js model.json that edge-distill exported.', cause === undefined ? undefined : { cause });
+
+/** A file that decodes but breaks the reader's assumptions (a missing initializer, a layer TF.js rejects) is E_MODEL_FORMAT, not a crash. */
+async function orNotOurs<T>(path: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof EdgeDistillError) throw err;
+    throw notOurs(path, `malformed: ${(err as Error)?.message ?? String(err)}`, err);
+  }
+}
 
 async function importTfjsStudent(jsonPath: string): Promise<TrainedStudent> {
   const json = JSON.parse(readFileSync(jsonPath, 'utf8'));
@@ -131,7 +141,7 @@ export async function importStudent(path: string): Promise<TrainedStudent> {
   if (!existsSync(path)) throw new EdgeDistillError('E_FILE_NOT_FOUND', `student ${path} does not exist`, 'Pass a checkpoint folder from `edge-distill distill` or a TF.js model.json edge-distill exported.');
   if (statSync(path).isDirectory() && existsSync(join(path, 'student.json'))) return loadStudentCheckpoint(path);
   const json = modelJsonPath(path);
-  if (existsSync(json)) return importTfjsStudent(json);
-  if (path.endsWith('.onnx')) return importOnnxStudent(path);
+  if (existsSync(json)) return orNotOurs(json, () => importTfjsStudent(json));
+  if (path.endsWith('.onnx')) return orNotOurs(path, () => importOnnxStudent(path));
   throw notOurs(path, 'neither student.json nor model.json found');
 }

@@ -3,7 +3,7 @@
 
 import { EdgeDistillError } from './errors.ts';
 import { sha256 } from './fsutil.ts';
-import { parseJsonlTable } from './data/jsonl.ts';
+import { parseJsonlTable, showJson } from './data/jsonl.ts';
 import { parseNpy, type NpyArray } from './data/npy.ts';
 import { readDataFile, stripBom } from './data/table.ts';
 import type { TeacherOutputs } from './teacher.ts';
@@ -197,7 +197,7 @@ function explainJsonl({ file, lines, idKey }: JsonlDoc, { key, option, what }: J
     const obj = row as Record<string, unknown>;
     const id = obj[idKey];
     if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
-      return dataError(file, `line ${line} has ${id === undefined ? 'no id' : `id ${JSON.stringify(id)}, not a string or number,`} under ${JSON.stringify(idKey)}`,
+      return dataError(file, `line ${line} has ${id === undefined ? 'no id' : `id ${showJson(id)}, not a string or number,`} under ${JSON.stringify(idKey)}`,
         `Write each row's data id under ${JSON.stringify(idKey)} on every line, or set idKey to the key that holds it.`);
     }
     const here = `line ${line} (id ${JSON.stringify(id)})`;
@@ -209,11 +209,11 @@ function explainJsonl({ file, lines, idKey }: JsonlDoc, { key, option, what }: J
           ? 'Write the logits on every line, or set logitsKey to the key that holds them.'
           : 'Write the embedding on every line or on none (methods that need it are then refused), or set embeddingKey to the key that holds it.');
     }
-    const bad = arr.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+    const bad = arr.findIndex((v) => typeof v !== 'number' || !Number.isFinite(Math.fround(v))); // stored as float32
     if (bad >= 0) {
       const v = arr[bad];
-      const shown = typeof v === 'string' && v.startsWith(MARK) ? v.slice(1) : JSON.stringify(v);
-      return dataError(file, `${here} has ${key}[${bad}] = ${shown}, not a finite number`,
+      const shown = typeof v === 'string' && v.startsWith(MARK) ? v.slice(1) : showJson(v);
+      return dataError(file, `${here} has ${key}[${bad}] = ${shown}, ${typeof v === 'number' && Number.isFinite(v) ? "beyond float32's range (±3.4e38)" : 'not a finite number'}`,
         'The teacher produced NaN/Infinity (or a missing value) for this input; fix the teacher or its input and regenerate the outputs.');
     }
     first ??= { line, id, length: arr.length };
@@ -278,7 +278,7 @@ function parseIds(text: string, file: string): string[] {
     return (arr as unknown[]).map((v, i) => {
       if (typeof v === 'string') return v;
       if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-      throw dataError(file, `element ${i} is ${JSON.stringify(v)}, not a string id`, 'Write the ids as a JSON array of strings.');
+      throw dataError(file, `element ${i} is ${showJson(v)}, not a string id`, 'Write the ids as a JSON array of strings.');
     });
   }
   const ids = text.split(/\r?\n/);

@@ -138,11 +138,14 @@ function columnIndex(ref: string | number, names: string[] | null, count: number
   );
 }
 
-/** Parse a feature cell. Number('') is 0 and Number(' ') is 0, so blank cells are rejected first. */
+/**
+ * Parse a feature cell. Number('') is 0 and Number(' ') is 0, so blank cells are rejected first; features are stored
+ * as float32, so a finite double beyond its range (e.g. 1e39) is rejected too rather than becoming Infinity.
+ */
 function parseNumber(cell: string): number | null {
   if (cell.trim() === '') return null;
   const v = Number(cell);
-  return Number.isFinite(v) ? v : null;
+  return Number.isFinite(Math.fround(v)) ? v : null;
 }
 
 /** Turn parsed CSV rows into a numeric feature table. Pure; `name` is only for messages. */
@@ -184,7 +187,7 @@ function toTable({ rows: csv, lines }: CsvRows, name: string, opts: CsvTableOpti
         throw new EdgeDistillError(
           'E_DATA_FORMAT',
           `${name}: line ${line}, column ${names ? JSON.stringify(names[c]) : c}: ${JSON.stringify(row[c])} is not a number`,
-          'Feature columns must hold finite numbers; choose the feature columns with `features`, or mark the label column with `label`.',
+          'Feature columns must hold finite numbers within float32\'s range (±3.4e38); choose the feature columns with `features`, or mark the label column with `label`.',
         );
       }
       features[r * featureCount + j] = v;

@@ -17,6 +17,15 @@ interface JsonlRow {
   label: string | undefined;
 }
 
+/** A parsed value for an error message; JSON.stringify overflows the stack on deeply nested arrays (fuzzing found it). */
+export function showJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Array.isArray(value) ? 'a deeply nested array' : 'a deeply nested object';
+  }
+}
+
 function lineError(name: string, line: number, what: string, hint: string): EdgeDistillError {
   return new EdgeDistillError('E_DATA_FORMAT', `${name}: line ${line} ${what}`, hint);
 }
@@ -34,9 +43,12 @@ function readRow(value: unknown, line: number, name: string, featuresKey: string
     throw lineError(name, line, `has no array under ${JSON.stringify(featuresKey)} (keys: ${keys})`,
       'Set featuresKey to the key that holds the feature array.');
   }
-  const bad = feats.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+  // Features are stored as float32: a finite double beyond its range (e.g. 1e39) would silently become Infinity.
+  const bad = feats.findIndex((v) => typeof v !== 'number' || !Number.isFinite(Math.fround(v)));
   if (bad >= 0) {
-    throw lineError(name, line, `${featuresKey}[${bad}] is ${JSON.stringify(feats[bad])}, not a finite number`,
+    const v = feats[bad];
+    const why = typeof v === 'number' && Number.isFinite(v) ? "beyond float32's range (±3.4e38)" : 'not a finite number';
+    throw lineError(name, line, `${featuresKey}[${bad}] is ${showJson(v)}, ${why}`,
       'Features must be finite numbers; replace missing values (NaN/null) before training.');
   }
   const raw = obj[labelKey];
@@ -44,7 +56,7 @@ function readRow(value: unknown, line: number, name: string, featuresKey: string
   if (typeof raw === 'number' && Number.isFinite(raw)) label = String(raw);
   else if (typeof raw === 'string') label = raw;
   else if (raw !== undefined) {
-    throw lineError(name, line, `has ${labelKey} ${JSON.stringify(raw)}, which is neither a number nor a string`,
+    throw lineError(name, line, `has ${labelKey} ${showJson(raw)}, which is neither a number nor a string`,
       `Give every line a number or string under ${JSON.stringify(labelKey)}, or leave it out on every line.`);
   }
   return { line, features: feats as number[], label };
