@@ -66,6 +66,7 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
         specs.push(...group.weights);
       }
       const weightData = concatBytes(parts);
+      checkWeightBytes(modelJsonPath, specs, weightData.length);
       // signature (graph models: input/output names and order) and userDefinedMetadata pass through as TF.js's own handlers pass them.
       const { signature, userDefinedMetadata } = json;
       return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature, userDefinedMetadata };
@@ -109,6 +110,27 @@ function checkLayerGraph(modelJsonPath: string, topology: object): void {
 
 function graphError(modelJsonPath: string, layer: { name?: unknown }, what: string): EdgeDistillError {
   return new EdgeDistillError('E_MODEL_FORMAT', `${modelJsonPath}: layer ${JSON.stringify(layer?.name) ?? '(unnamed)'} takes its input from ${what}`, 'Export the model again; every inbound node must name an existing layer and node, and the layers must not form a cycle.');
+}
+
+/** Bytes per element as stored: a quantization dtype (uint8 / uint16 / float16) overrides the tensor's dtype. */
+const STORED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * The manifest says how many bytes its weights take; files that hold fewer (a truncated download) or more are refused
+ * here with the counts, rather than by TF.js mid-load with a message about one tensor's values.
+ */
+function checkWeightBytes(modelJsonPath: string, specs: tf.io.WeightsManifestEntry[], have: number): void {
+  let want = 0;
+  for (const w of specs) {
+    const dtype = w.quantization?.dtype ?? w.dtype;
+    const bytes = STORED_BYTES[dtype];
+    // Unknown dtypes and string tensors are left to TF.js, which names them.
+    if (bytes === undefined || !Array.isArray(w.shape)) return;
+    want += w.shape.reduce((a, b) => a * Number(b), 1) * bytes;
+  }
+  if (want !== have) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `the weight files of ${modelJsonPath} hold ${have} bytes but its weightsManifest describes ${want}`, 'The weight files are truncated or do not belong to this model.json: copy them again from where the model was exported.');
+  }
 }
 
 export function modelJsonPath(dirOrFile: string): string {

@@ -161,11 +161,11 @@ describe('edge-distill CLI on bad inputs (real child process, real example data)
       assertFails(t, r, { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [student, '../weights.bin'], out: join(dir, 'out') });
     });
 
-    test('3b. a weights file 8 bytes shorter than the manifest says -> E_MODEL_FORMAT naming model.json and the short tensor', (t) => {
+    test('3b. a weights file 8 bytes shorter than the manifest says -> E_MODEL_FORMAT naming model.json and both byte counts', (t) => {
       const dir = fresh();
       const student = edited(dir, () => {}, (b) => b.subarray(0, b.length - 8));
       const r = prune(dir, student);
-      assertFails(t, r, { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [student, /should have \d+ values but has \d+/], out: join(dir, 'out') });
+      assertFails(t, r, { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [student, /hold \d+ bytes but its weightsManifest describes \d+/], out: join(dir, 'out') });
     });
 
     test('3c. a weight of dtype "float128" -> E_MODEL_FORMAT naming the dtype', (t) => {
