@@ -2,21 +2,20 @@
 // `edge-distill bench`) on every configured runtime that loads its format, under every device profile, in Node
 // (each benchmark in a child process of its own) and in a page of headless Chromium. Inputs are real test examples.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
 import type { ArtifactFormatName } from './deploy.ts';
-import { EdgeDistillError } from './errors.ts';
 import { f32Bytes } from './fsutil.ts';
 import { inspectModel } from './inspect.ts';
+import type { ModelInfo } from './model-info.ts';
 import type { Progress } from './progress.ts';
 import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped } from './report.ts';
 import { tfjsNodeAvailable, tfjsNodeUnavailableReason } from './tfjs.ts';
-import { modelJsonPath } from '../exporters/tfjs-io.ts';
-import { runtimeLoads, type RuntimeName } from '../runtimes/registry.ts';
+import { RUNTIME_TABLE, runtimeLoads, type RuntimeName } from '../runtimes/registry.ts';
 import { DEVICE_PROFILES, type DeviceProfile } from '../runtimes/profiles.ts';
 import { summarize } from '../runtimes/stats.ts';
 import type { WorkerJob, WorkerResult } from '../runtimes/bench-worker.ts';
@@ -27,6 +26,8 @@ export interface BenchTarget {
   format: ArtifactFormatName;
   /** Absolute path of what the runtime loads. */
   file: string;
+  /** Its inputs, size, parameters and FLOPs (pipeline/inspect.ts). */
+  info: ModelInfo;
 }
 
 /** Examples fed to the benchmarks (cycled through); enough for distinct batches at the largest batch sizes. */
@@ -34,24 +35,11 @@ const BENCH_EXAMPLES = 1024;
 const WORKER = fileURLToPath(new URL('../runtimes/bench-worker.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
-/** Recognise a model path given on the command line: an .onnx file, or a TF.js model.json (or its folder). */
+/** A model given on the command line (an .onnx file, or a TF.js model.json or its folder), as inspect reads it. */
 export function benchTargetFromPath(p: string): BenchTarget {
-  const abs = resolve(p);
-  if (!existsSync(abs)) throw new EdgeDistillError('E_FILE_NOT_FOUND', `model ${abs} does not exist`, 'Pass an .onnx file or a TF.js model.json (or its folder).');
-  if (abs.endsWith('.onnx')) return { name: basename(abs), format: 'onnx', file: abs };
-  const json = statSync(abs).isDirectory() ? modelJsonPath(abs) : abs;
-  if (json.endsWith('.json') && existsSync(json)) {
-    const format = (() => {
-      try {
-        return JSON.parse(readFileSync(json, 'utf8')).format;
-      } catch {
-        return undefined;
-      }
-    })();
-    if (format === undefined || format === 'layers-model') return { name: `${basename(dirname(json))}/model.json`, format: 'tfjs-layers', file: json };
-    if (format === 'graph-model') return { name: `${basename(dirname(json))}/model.json`, format: 'tfjs-graph', file: json };
-  }
-  throw new EdgeDistillError('E_MODEL_FORMAT', `cannot tell the format of ${abs}`, 'Pass an .onnx file or a TF.js model.json (layers or graph model).');
+  const info = inspectModel(resolve(p));
+  const name = info.format === 'onnx' ? basename(info.path) : `${basename(dirname(info.path))}/model.json`;
+  return { name, format: info.format, file: info.path, info };
 }
 
 /** The configured profiles, built-in or the config's own (names are checked when the config is parsed). */
@@ -85,7 +73,10 @@ export async function benchArtifacts(
 ): Promise<{ benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] }> {
   const b = cfg.bench;
   const targets: BenchTarget[] = [
-    ...artifacts.map((a) => ({ name: a.name, format: a.format, file: resolve(opts.staging, a.path) })),
+    ...artifacts.map((a) => {
+      const file = resolve(opts.staging, a.path);
+      return { name: a.name, format: a.format, file, info: inspectModel(file) };
+    }),
     ...opts.models.map(benchTargetFromPath),
   ];
   const profiles = resolveProfiles(b);
@@ -94,11 +85,10 @@ export async function benchArtifacts(
   const dir = mkdtempSync(join(tmpdir(), 'edge-distill-bench-'));
   const inputsFile = join(dir, 'inputs.f32');
   writeFileSync(inputsFile, f32Bytes(x));
-  const info = new Map(targets.map((t) => [t.file, inspectModel(t.file)]));
   const benchmarks: BenchmarkResult[] = [];
   const skipped: BenchmarkSkipped[] = [];
   const model = (t: BenchTarget) => {
-    const i = info.get(t.file)!;
+    const i = t.info;
     return { bytes: i.bytes, gzipBytes: i.gzipBytes, parameters: i.parameters, flopsPerExample: i.flops.lowerBound ? null : i.flops.perExample };
   };
   const overLimit = (p: DeviceProfile, bytes: number | null) => p.memoryMB !== null && bytes !== null && bytes > p.memoryMB * 1024 * 1024;
@@ -116,8 +106,8 @@ export async function benchArtifacts(
           continue;
         }
         const threads = b.threads ?? p.threads;
-        // TF.js's wasm backend is single-threaded in Node (tfjs issue 3830); report what really ran.
-        const threadsUsed = r === 'tfjs-wasm' || r === 'tfjs-cpu' || r === 'tfjs-graph-wasm' ? 1 : threads;
+        // Report what really ran: some runtimes ignore the thread count in Node.
+        const threadsUsed = RUNTIME_TABLE[r].singleThreaded ? 1 : threads;
         const res = await runWorker({ runtime: r, model: t.file, inputsFile, n, features: data.test.features, batches: b.batches, threads, warmup: b.warmup, runs: b.runs, minDurationMs: b.minDurationMs }, dir, id++);
         if (!res.ok) {
           skipped.push({ artifact: t.name, runtime: r, environment: 'node', reason: res.reason });
@@ -143,7 +133,7 @@ export async function benchArtifacts(
   async function benchInChromium(): Promise<void> {
     const jobs: (BrowserJob & { target: BenchTarget; profile: (typeof profiles)[number] })[] = [];
     for (const t of targets) {
-      const input = info.get(t.file)!.inputs[0];
+      const input = t.info.inputs[0];
       const exampleShape = (input?.shape ?? []).slice(1);
       for (const r of b.browserRuntimes.filter((r) => BROWSER_FORMATS[r]!.includes(t.format))) {
         for (const p of profiles) {

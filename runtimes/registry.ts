@@ -6,15 +6,19 @@ import type { ArtifactFormat, Runtime } from './runtime.ts';
 
 export type RuntimeName = (typeof RUNTIMES)[number];
 
+/**
+ * `singleThreaded`: the runtime ignores the requested thread count in Node (TF.js's wasm backend disables wasm threads
+ * there, tfjs issue 3830; the cpu backend is plain JS), so benchmarks report 1.
+ */
 export const RUNTIME_TABLE = {
-  'onnxruntime-node': { formats: ['onnx'], load: async () => (await import('./onnxruntime-node.ts')).onnxruntimeNode },
-  'onnxruntime-web': { formats: ['onnx'], load: async () => (await import('./onnxruntime-web.ts')).onnxruntimeWeb },
-  'tfjs-wasm': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('wasm') },
-  'tfjs-cpu': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('cpu') },
+  'onnxruntime-node': { formats: ['onnx'], singleThreaded: false, load: async () => (await import('./onnxruntime-node.ts')).onnxruntimeNode },
+  'onnxruntime-web': { formats: ['onnx'], singleThreaded: false, load: async () => (await import('./onnxruntime-web.ts')).onnxruntimeWeb },
+  'tfjs-wasm': { formats: ['tfjs-layers'], singleThreaded: true, load: async () => (await import('./tfjs.ts')).tfjsRuntime('wasm') },
+  'tfjs-cpu': { formats: ['tfjs-layers'], singleThreaded: true, load: async () => (await import('./tfjs.ts')).tfjsRuntime('cpu') },
   // The native TensorFlow backend, when the optional @tensorflow/tfjs-node loads.
-  'tfjs-node': { formats: ['tfjs-layers'], load: async () => (await import('./tfjs.ts')).tfjsRuntime('tensorflow') },
-  'tfjs-graph-wasm': { formats: ['tfjs-graph'], load: async () => (await import('./tfjs-graph.ts')).tfjsGraphRuntime('wasm') },
-} as const satisfies Record<RuntimeName, { formats: readonly ArtifactFormat[]; load: () => Promise<Runtime> }>;
+  'tfjs-node': { formats: ['tfjs-layers'], singleThreaded: false, load: async () => (await import('./tfjs.ts')).tfjsRuntime('tensorflow') },
+  'tfjs-graph-wasm': { formats: ['tfjs-graph'], singleThreaded: true, load: async () => (await import('./tfjs-graph.ts')).tfjsGraphRuntime('wasm') },
+} as const satisfies Record<RuntimeName, { formats: readonly ArtifactFormat[]; singleThreaded: boolean; load: () => Promise<Runtime> }>;
 
 const loaded = new Map<RuntimeName, Promise<Runtime>>();
 
