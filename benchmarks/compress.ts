@@ -3,9 +3,9 @@
 //   node --import tsx benchmarks/compress.ts [--out DIR] [--runs N] [--rounds R] [--students a,b] [--reuse]
 // --runs: timed runs per variant and runtime at batch 1 (a third of it at batch 32); --reuse: keep students an
 // earlier run wrote to benchmarks/.cache/compress-runs (for iterating on this script; report a full run).
-// Students come from the real CLI (bin/edge-distill.mjs run) on the bundled example. Latency is measured by
-// benchmarks/latency-worker.ts, one child process per runtime and measurement (onnxruntime-node and -web must not
-// share a process), in R interleaved rounds whose samples are pooled, so drift of this shared, noisy machine hits
+// Students come from the real CLI (bin/edge-distill.mjs run) on the bundled example. Latency is measured by the
+// bench stage's worker (runtimes/bench-worker.ts), one child process per runtime and measurement (onnxruntime-node and
+// -web must not share a process), in R interleaved rounds whose samples are pooled, so drift of this shared, noisy machine hits
 // every variant alike. Only ratios within this run mean anything; absolute times vary ±30 % between runs.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { ArtifactResult, Report } from '../pipeline/report.ts';
-import { percentile } from '../runtimes/stats.ts';
+import { percentile, summarize } from '../runtimes/stats.ts';
+import { runWorker } from '../pipeline/bench.ts';
+import { readIdx } from '../pipeline/data/idx.ts';
+import { f32Bytes } from '../pipeline/fsutil.ts';
 
 const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -97,9 +100,32 @@ interface WorkerResult {
   timesMs: number[];
 }
 
-async function measure(runtime: RuntimeName, model: string, batch: number, runs: number): Promise<WorkerResult> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(HERE, 'latency-worker.ts'), runtime, model, String(batch), String(runs)], { cwd: ROOT, maxBuffer: 16 << 20 });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as WorkerResult;
+/** Real Fashion-MNIST test images (/255) in a raw float32 file, the inputs every latency measurement cycles through. */
+interface LatencyInputs {
+  dir: string;
+  file: string;
+  n: number;
+}
+
+async function latencyInputs(): Promise<LatencyInputs> {
+  const images = await readIdx(join(EXAMPLE, 't10k-images-idx3-ubyte.gz'));
+  const n = images.dims[0]!;
+  const dir = mkdtempSync(join(tmpdir(), 'edge-distill-compress-latency-'));
+  const file = join(dir, 'inputs.f32');
+  writeFileSync(file, f32Bytes(Float32Array.from(images.data, (v) => v / 255)));
+  return { dir, file, n };
+}
+
+let measurements = 0;
+
+/** One measurement in a child process of its own (the bench stage's worker: onnxruntime-node and -web never share one). */
+async function measure(inputs: LatencyInputs, runtime: RuntimeName, model: string, batch: number, runs: number): Promise<WorkerResult> {
+  const warmup = batch === 1 ? 50 : 10;
+  const res = await runWorker({ runtime, model, inputsFile: inputs.file, n: inputs.n, features: 784, batches: [batch], threads: 1, warmup, runs, minDurationMs: 0 }, inputs.dir, measurements++);
+  if (!res.ok) throw new Error(`${runtime} on ${model}: ${res.reason}`);
+  const { times, firstRunMs } = res.batches[0]!;
+  const stats = summarize(times, { initMs: res.initMs, firstRunMs, warmup, batch });
+  return { initMs: res.initMs, p50Ms: stats.p50Ms, p90Ms: stats.p90Ms, meanMs: stats.meanMs, timesMs: times };
 }
 
 /** Pooled latency of one (variant, runtime, batch), and the p50 of each round for ratio stability. */
@@ -116,7 +142,7 @@ const key = (variant: string, runtime: RuntimeName, batch: number) => `${variant
 
 /** Every ONNX variant on both runtimes at both batch sizes, in rounds: each round visits the variants in a rotated
  * order and alternates which runtime goes first, so slow phases of the machine are shared out evenly. */
-async function measureStudent(name: string, out: string, onnx: ArtifactResult[], runs1: number, rounds: number): Promise<Map<string, Latency>> {
+async function measureStudent(inputs: LatencyInputs, name: string, out: string, onnx: ArtifactResult[], runs1: number, rounds: number): Promise<Map<string, Latency>> {
   const samples = new Map<string, { times: number[]; init: number[]; roundP50: number[] }>();
   for (const batch of BATCHES) {
     const perRound = Math.ceil((batch === 1 ? runs1 : Math.ceil(runs1 / 3)) / rounds);
@@ -125,7 +151,7 @@ async function measureStudent(name: string, out: string, onnx: ArtifactResult[],
       for (const [i, a] of order.entries()) {
         const runtimes = (i + r) % 2 === 0 ? RUNTIMES : [...RUNTIMES].reverse();
         for (const rt of runtimes) {
-          const res = await measure(rt, join(out, a.path), batch, perRound);
+          const res = await measure(inputs, rt, join(out, a.path), batch, perRound);
           const s = samples.get(key(a.variant, rt, batch)) ?? { times: [], init: [], roundP50: [] };
           s.times.push(...res.timesMs);
           s.init.push(res.initMs);
@@ -262,10 +288,15 @@ async function main(): Promise<void> {
     rmSync(configDir, { recursive: true, force: true }); // each config is also recorded in compress.json
   }
   const results = [];
-  for (const s of students) {
-    const onnx = s.report.artifacts.filter((a) => a.format === 'onnx');
-    const lat = await measureStudent(s.c.name, s.out, onnx, runs1, rounds);
-    results.push({ ...s, rows: buildRows(s.report.artifacts, lat) });
+  const inputs = await latencyInputs();
+  try {
+    for (const s of students) {
+      const onnx = s.report.artifacts.filter((a) => a.format === 'onnx');
+      const lat = await measureStudent(inputs, s.c.name, s.out, onnx, runs1, rounds);
+      results.push({ ...s, rows: buildRows(s.report.artifacts, lat) });
+    }
+  } finally {
+    rmSync(inputs.dir, { recursive: true, force: true });
   }
   const phone = results.find((r) => r.c.name === 'phone-mlp');
   const { checks, int8Candidates } = phone ? acceptanceChecks(phone.rows) : { checks: [], int8Candidates: [] };
@@ -279,7 +310,7 @@ async function main(): Promise<void> {
     '',
     `Students: the bundled example (Fashion-MNIST label % 2, 5,000 transfer images, the full 10,000-image test set), trained, compressed and exported by \`edge-distill run\` with a \`compress\` section (int8 dynamic, int8 static per-channel, float16, TF.js uint8/float16 weights, structured pruning 50 %, magnitude pruning 80 %; accuracy budget 1 point). Accuracy is from each run's report.json (the artifact loaded in its runtime, 10,000 test images); drop is in points vs the fp32 student, and "rejected" is the pipeline's verdict. "size × fp32" compares bytes with the same format's fp32 artifact.`,
     '',
-    `Latency: p50 of one call from JavaScript (input tensor creation included) on real test images, 1 thread — onnxruntime-node 1.30 cpu EP (intra-op 1) and onnxruntime-web 1.30 wasm EP (numThreads 1) — each measurement in its own process (benchmarks/latency-worker.ts). ${runs1} timed runs at batch 1 and ${Math.ceil(runs1 / 3)} at batch 32 per variant and runtime, in ${rounds} interleaved rounds (rotated variant order, alternating runtime order), pooled. Speedup = fp32 p50 / variant p50 on the same runtime and batch (> 1 is faster). The machine is shared and noisy (±30 % run to run): compare ratios within this table, not absolute times across runs.`,
+    `Latency: p50 of one call from JavaScript (input tensor creation included) on real test images, 1 thread — onnxruntime-node 1.30 cpu EP (intra-op 1) and onnxruntime-web 1.30 wasm EP (numThreads 1) — each measurement in its own process (runtimes/bench-worker.ts). ${runs1} timed runs at batch 1 and ${Math.ceil(runs1 / 3)} at batch 32 per variant and runtime, in ${rounds} interleaved rounds (rotated variant order, alternating runtime order), pooled. Speedup = fp32 p50 / variant p50 on the same runtime and batch (> 1 is faster). The machine is shared and noisy (±30 % run to run): compare ratios within this table, not absolute times across runs.`,
   ];
   for (const r of results) {
     const st = r.report.students[0];

@@ -1,7 +1,7 @@
 // onnxruntime-web on its wasm backend: what a browser app (or a web view on a phone) runs, measured in Node.
 // Loading onnxruntime-node in the same process makes both share onnxruntime-common, and a web session without an
 // explicit execution provider then silently runs natively — so the provider is always named, and benchmarks run
-// this runtime in a process of its own (benchmarks/latency-worker.ts).
+// this runtime in a process of its own (runtimes/bench-worker.ts).
 import * as ort from 'onnxruntime-web';
 import { readFileSync } from 'node:fs';
 import type { Runtime, RuntimeSession } from './runtime.ts';
