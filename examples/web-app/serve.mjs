@@ -12,22 +12,11 @@ const APP_DIR = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 /**
- * The vendor files the page may load, by URL folder. An explicit list rather than whole dist folders: the served
- * surface stays small and a missing file fails here, not as a 404 deep inside a runtime's loader. Order of the
- * TF.js scripts matters to the page (core first), not to the server.
+ * The vendor files the page may load, by URL folder: the list edge-distill's browser benchmarks serve too. An explicit
+ * list rather than whole dist folders: the served surface stays small and a missing file fails here, not as a 404
+ * deep inside a runtime's loader. Order of the TF.js scripts matters to the page (core first), not to the server.
  */
-const VENDOR = {
-  // ort.wasm.min.js is the wasm-only UMD build (global `ort`); it imports the .mjs glue, which fetches the .wasm.
-  'onnxruntime-web': { pkg: 'onnxruntime-web', files: ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] },
-  'tfjs-core': { pkg: '@tensorflow/tfjs-core', files: ['tf-core.min.js'] },
-  'tfjs-layers': { pkg: '@tensorflow/tfjs-layers', files: ['tf-layers.min.js'] },
-  'tfjs-converter': { pkg: '@tensorflow/tfjs-converter', files: ['tf-converter.min.js'] },
-  // The backend picks one binary by feature detection (threads need cross-origin isolation, which we do not set).
-  'tfjs-backend-wasm': {
-    pkg: '@tensorflow/tfjs-backend-wasm',
-    files: ['tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'],
-  },
-};
+const VENDOR = require('../../runtimes/browser/vendor-packages.json');
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',

@@ -5,28 +5,20 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { EdgeDistillError } from '../../pipeline/errors.ts';
 import type { BrowserRuntimeName } from './types.ts';
+import VENDOR_PACKAGES from './vendor-packages.json' with { type: 'json' };
 
 const require = createRequire(import.meta.url);
 
 /**
- * Files per URL folder under /vendor/. An explicit list rather than whole dist folders keeps the served surface
- * small, and a missing file fails before Chromium starts instead of as a 404 inside a runtime's loader.
+ * Files per URL folder under /vendor/ (vendor-packages.json, which the example app's server reads too). An explicit
+ * list rather than whole dist folders keeps the served surface small, and a missing file fails before Chromium starts
+ * instead of as a 404 inside a runtime's loader. onnxruntime-web: the wasm-only UMD build (global `ort`) imports the
+ * .mjs glue (also the worker script), which fetches the .wasm. tfjs-backend-wasm picks one binary by feature
+ * detection; the threaded one only in a cross-origin-isolated page.
  */
-const PACKAGES = {
-  // The wasm-only UMD build (global `ort`); it imports the .mjs glue (also the worker script), which fetches the .wasm.
-  'onnxruntime-web': { pkg: 'onnxruntime-web', files: ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] },
-  'tfjs-core': { pkg: '@tensorflow/tfjs-core', files: ['tf-core.min.js'] },
-  'tfjs-layers': { pkg: '@tensorflow/tfjs-layers', files: ['tf-layers.min.js'] },
-  'tfjs-converter': { pkg: '@tensorflow/tfjs-converter', files: ['tf-converter.min.js'] },
-  // The backend picks one binary by feature detection; the threaded one only in a cross-origin-isolated page.
-  'tfjs-backend-wasm': {
-    pkg: '@tensorflow/tfjs-backend-wasm',
-    files: ['tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'],
-  },
-  'tfjs-backend-webgl': { pkg: '@tensorflow/tfjs-backend-webgl', files: ['tf-backend-webgl.min.js'] },
-} as const satisfies Record<string, { pkg: string; files: readonly string[] }>;
+const PACKAGES: Record<string, { pkg: string; files: readonly string[] }> = VENDOR_PACKAGES;
 
-type VendorFolder = keyof typeof PACKAGES;
+type VendorFolder = keyof typeof VENDOR_PACKAGES;
 
 const TFJS = ['tfjs-core/tf-core.min.js', 'tfjs-layers/tf-layers.min.js', 'tfjs-converter/tf-converter.min.js'] as const;
 
