@@ -5,17 +5,13 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkg from 'onnx-proto';
-import { readIdx } from '../pipeline/data/idx.ts';
 import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { SHARED_TEACHER_CACHE } from './helpers.ts';
 import {
-  assertFails, runCli, writeIdx, writeJson, writeNpy,
-  EXIT_ERROR, FAST, LABEL_MAP, ROWS, TEACHER,
-  TRAIN_IMAGES, TRAIN_LABELS,
+  assertFails, readExampleTrain, runCli, tempFolders, writeJson, writeNpy, writeRealSubset as writeIdxSubset, EXIT_ERROR, FAST, LABEL_MAP, ROWS, TEACHER,
 } from './cli-contract.ts';
 
 const { onnx } = pkg;
@@ -26,19 +22,10 @@ const CSV_ROWS = 200;
 describe('edge-distill CLI on bad inputs (real child process, real example data)', () => {
   let images: Uint8Array; // the example's training images, [5000, 28, 28]
   let labels: Uint8Array; // their raw Fashion-MNIST labels 0..9
-  const dirs: string[] = [];
-
-  const fresh = (): string => {
-    const d = mkdtempSync(join(tmpdir(), 'edge-distill-bad-inputs-'));
-    dirs.push(d);
-    return d;
-  };
+  const { fresh, cleanup } = tempFolders('edge-distill-bad-inputs-');
 
   /** The first ROWS real images and labels as IDX files in dir. */
-  const writeRealSubset = (dir: string, mapLabel: (raw: number) => number = (v) => v) => ({
-    features: writeIdx(join(dir, 'train-images.idx'), [ROWS, 28, 28], images.subarray(0, ROWS * 784)),
-    labels: writeIdx(join(dir, 'train-labels.idx'), [ROWS], Uint8Array.from(labels.subarray(0, ROWS), mapLabel)),
-  });
+  const writeRealSubset = (dir: string, mapLabel?: (raw: number) => number) => writeIdxSubset(dir, { images, labels }, mapLabel);
 
   /** A config on real IDX data with the given teacher model; `data` overrides the train source. */
   const idxConfig = (dir: string, teacher: string, extra: Record<string, unknown> = {}) =>
@@ -60,15 +47,9 @@ describe('edge-distill CLI on bad inputs (real child process, real example data)
     });
 
   before(async () => {
-    const im = await readIdx(TRAIN_IMAGES);
-    const lb = await readIdx(TRAIN_LABELS);
-    assert.ok(im.data instanceof Uint8Array && lb.data instanceof Uint8Array);
-    images = im.data;
-    labels = lb.data;
+    ({ images, labels } = await readExampleTrain());
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(cleanup);
 
   // ---------- 1-2. the teacher ONNX file ----------
 

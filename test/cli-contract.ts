@@ -5,8 +5,10 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readIdx } from '../pipeline/data/idx.ts';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../bin/edge-distill.mjs', import.meta.url));
@@ -143,4 +145,38 @@ export function writeNpy(path: string, descr: string, shape: number[], data: Flo
 export function writeJson(path: string, value: unknown): string {
   writeFileSync(path, JSON.stringify(value, null, 2));
   return path;
+}
+
+/** The example's training images ([N, 28, 28] bytes, N >= ROWS) and their raw Fashion-MNIST labels 0..9. */
+export async function readExampleTrain(): Promise<{ images: Uint8Array; labels: Uint8Array }> {
+  const im = await readIdx(TRAIN_IMAGES);
+  const lb = await readIdx(TRAIN_LABELS);
+  assert.deepEqual(im.dims.slice(1), [28, 28], 'the example holds 28x28 images');
+  assert.ok(im.data instanceof Uint8Array && lb.data instanceof Uint8Array);
+  assert.equal(lb.dims[0], im.dims[0]);
+  assert.ok(im.dims[0]! >= ROWS);
+  return { images: im.data, labels: lb.data };
+}
+
+/** The first ROWS real images and labels as IDX files in dir; labels optionally rewritten. */
+export function writeRealSubset(dir: string, train: { images: Uint8Array; labels: Uint8Array }, mapLabel: (raw: number, row: number) => number = (v) => v): { features: string; labels: string } {
+  return {
+    features: writeIdx(join(dir, 'train-images.idx'), [ROWS, 28, 28], train.images.subarray(0, ROWS * 784)),
+    labels: writeIdx(join(dir, 'train-labels.idx'), [ROWS], Uint8Array.from(train.labels.subarray(0, ROWS), mapLabel)),
+  };
+}
+
+/** A fresh temp folder per test (its --out, config and data); `cleanup` removes them all. */
+export function tempFolders(prefix: string): { fresh: () => string; cleanup: () => void } {
+  const dirs: string[] = [];
+  return {
+    fresh: () => {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+    cleanup: () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
 }

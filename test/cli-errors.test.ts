@@ -5,49 +5,26 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readIdx } from '../pipeline/data/idx.ts';
 import {
-  assertFails, assertNoArtifacts, runCli, writeIdx, writeJson, writeNpy, type CliResult, type Expect,
-  EXIT_ERROR, EXIT_USAGE, FAST, LABEL_MAP, ONLY_ISSUE, ROWS, TEACHER, TRAIN_IMAGES, TRAIN_LABELS,
+  assertFails, assertNoArtifacts, readExampleTrain, runCli, tempFolders, writeIdx, writeRealSubset as writeIdxSubset, writeJson, writeNpy, type CliResult, type Expect, EXIT_ERROR, EXIT_USAGE, FAST, LABEL_MAP, ONLY_ISSUE, ROWS, TEACHER, TRAIN_IMAGES, TRAIN_LABELS,
 } from './cli-contract.ts';
 
 describe('edge-distill CLI errors (real child process, real example data)', () => {
   let images: Uint8Array; // the example's training images, [5000, 28, 28]
   let labels: Uint8Array; // their raw Fashion-MNIST labels 0..9
-  const dirs: string[] = [];
-
-  /** A fresh temp folder for one test's --out, config and data. */
-  const fresh = (): string => {
-    const d = mkdtempSync(join(tmpdir(), 'edge-distill-cli-errors-'));
-    dirs.push(d);
-    return d;
-  };
+  const { fresh, cleanup } = tempFolders('edge-distill-cli-errors-');
 
   /** The first ROWS real images (IDX, [ROWS, 28, 28]) and labels (IDX, [ROWS]) in dir; labels optionally rewritten. */
-  const writeRealSubset = (dir: string, mapLabel: (raw: number, row: number) => number = (v) => v) => {
-    const features = writeIdx(join(dir, 'train-images.idx'), [ROWS, 28, 28], images.subarray(0, ROWS * 784));
-    const lab = writeIdx(join(dir, 'train-labels.idx'), [ROWS], Uint8Array.from(labels.subarray(0, ROWS), mapLabel));
-    return { features, labels: lab };
-  };
+  const writeRealSubset = (dir: string, mapLabel?: (raw: number, row: number) => number) => writeIdxSubset(dir, { images, labels }, mapLabel);
 
   before(async () => {
-    const im = await readIdx(TRAIN_IMAGES);
-    const lb = await readIdx(TRAIN_LABELS);
-    assert.deepEqual(im.dims.slice(1), [28, 28], 'the example holds 28x28 images');
-    assert.ok(im.data instanceof Uint8Array && lb.data instanceof Uint8Array);
-    assert.equal(lb.dims[0], im.dims[0]);
-    assert.ok(im.dims[0]! >= ROWS);
-    images = im.data;
-    labels = lb.data;
+    ({ images, labels } = await readExampleTrain());
     // The raw labels really go up to 9: the 2-class teacher needs the labelMap.
     assert.equal(Math.max(...labels), 9);
   });
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  after(cleanup);
 
   // ---------- 1. missing files ----------
 
