@@ -12,7 +12,7 @@ import { lockOutput } from './lock.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report.ts';
-import { openTeacher, runTeacher, teacherInput, teacherInputShape, type Teacher } from './teacher.ts';
+import { openTeacher, runTeacher, teacherFeatureShape, teacherInput, teacherInputShape, type Teacher } from './teacher.ts';
 import { readTeacherHead } from './teacher-head.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
@@ -83,8 +83,8 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
         throw new EdgeDistillError('E_CONFIG', `method(s) ${needs.join(', ')} need the teacher's embedding but the precomputed outputs have none`, 'Add the embedding (teacher.precomputed.embedding / embeddingKey), or use the kd and label methods.');
       }
     } else {
-      const t = teacherInput(cfg.teacher, data.train);
-      teacherInputShape(teacher, t.featureShape, t.x.length / data.train.n);
+      const shape = teacherFeatureShape(cfg.teacher, data.train);
+      teacherInputShape(teacher, shape, shape.reduce((a, b) => a * b, 1));
     }
     if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
       throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');

@@ -130,10 +130,16 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
 
 /** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
 export function teacherInput(cfg: Config['teacher'], s: Split): { x: Float32Array; featureShape: number[] } {
+  const featureShape = teacherFeatureShape(cfg, s);
+  return { x: cfg.featurizer ? featurizeMany(s.texts!, cfg.featurizer) : s.x, featureShape };
+}
+
+/** The per-example shape teacherInput gives, without featurizing anything (for checking the teacher up front). */
+export function teacherFeatureShape(cfg: Config['teacher'], s: Split): number[] {
   const f = cfg.featurizer;
-  if (!f) return { x: s.x, featureShape: s.featureShape };
+  if (!f) return s.featureShape;
   if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');
-  return { x: featurizeMany(s.texts, f), featureShape: [f.buckets] };
+  return [f.buckets];
 }
 
 /** Run the teacher over n examples in batches; results are cached on disk by model + data content hash. */
