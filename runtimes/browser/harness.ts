@@ -60,7 +60,9 @@ interface PageApi extends Yardstick {
 }
 
 /** A job whose throttling did not hold is run again in a fresh context, this many times in all. */
-const ATTEMPTS = 3;
+const ATTEMPTS = 5;
+/** Pause before retrying a job whose throttling did not hold: the load that starved Chromium's throttling thread passes. */
+const RETRY_PAUSE_MS = 2000;
 
 /** Why the job cannot run at all, or null. Checked before the browser sees it so the reason names the bad field. */
 function invalid(job: BrowserJob): string | null {
@@ -168,7 +170,10 @@ async function runJob(browser: Browser, server: BenchServer, job: BrowserJob, ke
       try {
         return await measure(context, server, job, prefix, timeoutMs);
       } catch (err) {
-        if (err instanceof ThrottleNotApplied && attempt < ATTEMPTS) continue;
+        if (err instanceof ThrottleNotApplied && attempt < ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+          continue;
+        }
         return { id: job.id, ok: false, reason: oneLine(err) };
       } finally {
         await context.close().catch(() => {});
