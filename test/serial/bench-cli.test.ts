@@ -1,12 +1,14 @@
 // `edge-distill bench` as a user runs it on the shipped PyTorch teacher and on an exported student: every runtime
 // that can load them, in Node and in headless Chromium, under the desktop, phone and watch profiles; the throttled
 // profiles are really slower in Chromium, and report.md prints the ratios.
+// In test/serial: run after the parallel suite, alone, because CPU throttling in Chromium does not hold on a machine
+// loaded by other tests (its throttling thread gets starved).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
-import type { Report } from '../pipeline/report.ts';
+import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir } from '../helpers.ts';
+import type { Report } from '../../pipeline/report.ts';
 
 test('bench: the teacher and a student on every runtime, in Node and Chromium, desktop / phone / watch', () => {
   const students = distillExample('bench-cli', ['--steps', '100', '--methods', 'label']);

@@ -1,13 +1,15 @@
 // In-browser benchmarks end to end: a student distilled and exported by the real CLI, and the shipped PyTorch
 // teacher, timed in headless Chromium (onnxruntime-web, TF.js wasm and WebGL) on real Fashion-MNIST test images —
 // and DevTools CPU throttling must really slow the runs down.
+// In test/serial: run after the parallel suite, alone, because CPU throttling in Chromium does not hold on a machine
+// loaded by other tests (its throttling thread gets starved).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInChromium, type BrowserJob, type BrowserOutcome, type BrowserSuccess } from '../runtimes/browser/harness.ts';
-import { readIdx } from '../pipeline/data/idx.ts';
-import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir, CHROMIUM } from './helpers.ts';
+import { runInChromium, type BrowserJob, type BrowserOutcome, type BrowserSuccess } from '../../runtimes/browser/harness.ts';
+import { readIdx } from '../../pipeline/data/idx.ts';
+import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir, CHROMIUM } from '../helpers.ts';
 
 const EXAMPLES = 256;
 const RUNS = 100;
