@@ -51,7 +51,7 @@ interface PageSpec {
   scripts: string[];
   wasmPath: string | null;
 }
-/** `slowdown`: how much slower page.js's yardstick loop ran after the runs than before throttling. */
+/** `slowdown`: how much slower page.js's yardstick ran after the runs than before throttling. */
 type PageResult = (Omit<BrowserSuccess, 'id' | 'jsHeapBytes'> & { slowdown: number | null }) | { ok: false; reason: string };
 
 /** What page.js defines on the page's global object (evaluate callbacks run in the page: no closures over this module). */

@@ -125,33 +125,35 @@ function batches(examples, { n, exampleShape, batch }) {
 }
 
 /**
- * A fixed integer loop, timed: the yardstick for whether CPU throttling is in effect (see throttle.ts: on a busy
- * machine Chromium can leave a page at full speed although the rate was set).
+ * A fixed native sort, timed: the yardstick for whether CPU throttling is in effect (see throttle.ts: on a busy
+ * machine Chromium can leave a page at full speed although the rate was set). It is a TypedArray sort without a
+ * comparator, which V8 runs as precompiled C++: a JavaScript loop was tiered up by the JIT during the runs and then
+ * ran ~10x faster than at calibration, cancelling the throttling it was meant to see.
  */
-let sink = 0;
-function timeSpin(iterations) {
-  const t0 = performance.now();
-  let x = 1;
-  for (let i = 0; i < iterations; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
+let sortInput = new Float64Array(0);
+let sortWork = new Float64Array(0);
+function timeSort(length) {
+  if (sortInput.length !== length) {
+    // Fixed pseudo-random values (the same on every page), so every timing sorts the same array.
+    sortInput = Float64Array.from({ length }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
+    sortWork = new Float64Array(length);
   }
-  sink ^= x;
+  const t0 = performance.now();
+  sortWork.set(sortInput);
+  sortWork.sort();
   return performance.now() - t0;
 }
 const median3 = (f) => [f(), f(), f()].sort((a, b) => a - b)[1];
 
 let yardstick = null;
-/** Called by the harness before it sets the throttling rate: ~3 ms of loop at full speed (JIT warmed up, best of 5). */
+/** Called by the harness before it sets the throttling rate: a sort of >= 3 ms at full speed (best of 5). */
 globalThis.edgeDistillCalibrate = () => {
-  let iterations = 1 << 14;
-  while (timeSpin(iterations) < 3) iterations *= 2;
-  for (let i = 0; i < 10; i++) timeSpin(iterations);
-  yardstick = { iterations, ms: Math.min(...Array.from({ length: 5 }, () => timeSpin(iterations))) };
+  let length = 1 << 12;
+  while (timeSort(length) < 3) length *= 2;
+  yardstick = { length, ms: Math.min(...Array.from({ length: 5 }, () => timeSort(length))) };
 };
 /** How many times slower the yardstick runs now than at calibration (~ the throttling rate in effect), or null. */
-globalThis.edgeDistillSlowdown = () => (yardstick ? median3(() => timeSpin(yardstick.iterations)) / yardstick.ms : null);
+globalThis.edgeDistillSlowdown = () => (yardstick ? median3(() => timeSort(yardstick.length)) / yardstick.ms : null);
 
 async function bench(spec) {
   const res = await fetch(spec.inputsUrl);

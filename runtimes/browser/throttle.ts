@@ -3,7 +3,7 @@
 // Chromium throttles on Linux by signalling the page's main thread every ~200 µs from a helper thread; the signal
 // handler busy-waits (rate - 1) x the time the thread ran. On a busy machine the helper thread may not get to run,
 // and the page then runs at full speed although the rate was set: seen on our shared 2-core machines for seconds
-// at a time. Throttled numbers that were not throttled would be wrong, so page.js's yardstick loop is timed before
+// at a time. Throttled numbers that were not throttled would be wrong, so page.js's yardstick (a native sort) is timed before
 // the rate is set and again after, and a job whose check fails is run again (harness.ts).
 import type { CDPSession, Page } from 'playwright-core';
 
@@ -32,7 +32,7 @@ export function throttleHolds(rate: number, slowdown: number | null): boolean {
  */
 export function checkThrottleAfterRuns(rate: number, slowdown: number | null): void {
   if (isChecked(rate) && !(slowdown !== null && slowdown >= 1.5)) {
-    throw new ThrottleNotApplied(`CPU throttling x${rate} was not in effect at the end of the runs (a yardstick loop ran ${slowdown?.toFixed(1)}x slower)`);
+    throw new ThrottleNotApplied(`CPU throttling x${rate} was not in effect at the end of the runs (the yardstick ran ${slowdown?.toFixed(1)}x slower)`);
   }
 }
 
@@ -47,5 +47,5 @@ export async function throttle(page: Page, cdp: CDPSession, rate: number): Promi
     slowdown = await page.evaluate(() => (globalThis as unknown as Yardstick).edgeDistillSlowdown());
     if (throttleHolds(rate, slowdown)) return;
   }
-  throw new ThrottleNotApplied(`CPU throttling x${rate} did not take effect (a yardstick loop ran ${slowdown?.toFixed(1)}x slower)`);
+  throw new ThrottleNotApplied(`CPU throttling x${rate} did not take effect (the yardstick ran ${slowdown?.toFixed(1)}x slower)`);
 }

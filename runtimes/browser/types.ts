@@ -12,7 +12,7 @@ export interface BrowserJob {
   runtime: BrowserRuntimeName;
   /**
    * DevTools Emulation.setCPUThrottlingRate, applied before the runtime and the model load (1 = no throttling).
-   * Rates >= 2 are verified on a yardstick loop; a job whose throttling did not hold is retried, then fails.
+   * Rates >= 2 are verified on a yardstick (a native sort); a job whose throttling did not hold is retried, then fails.
    */
   cpuThrottle: number;
   /**

@@ -43,7 +43,7 @@ test('bench: the teacher and a student on every runtime, in Node and Chromium, d
 
   // In Chromium the throttled profiles are really slower: the teacher (milliseconds per run) on onnxruntime-web.
   const teacherWeb = Object.fromEntries(rows('teacher.onnx', 'chromium', 'onnxruntime-web').map((b) => [b.profile, b]));
-  assert.ok(teacherWeb.phone && teacherWeb.watch && teacherWeb.desktop, 'teacher on onnxruntime-web in Chromium under all three profiles');
+  assert.ok(teacherWeb.phone && teacherWeb.watch && teacherWeb.desktop, `teacher on onnxruntime-web in Chromium under all three profiles; got ${Object.keys(teacherWeb).join(', ')}; skipped: ${JSON.stringify(report.benchmarksSkipped)}`);
   assert.equal(teacherWeb.watch.cpuThrottle, 10);
   const phone = teacherWeb.phone.meanMs / teacherWeb.desktop.meanMs;
   const watch = teacherWeb.watch.meanMs / teacherWeb.desktop.meanMs;
