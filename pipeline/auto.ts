@@ -2,7 +2,7 @@
 // validation accuracy (never the test split). The grid is small on purpose: each candidate is a full training run.
 import type { AutoMethodConfig, Config, MethodConfig } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
-import { trainOne, type TrainedStudent, type TransferSet } from './distill.ts';
+import { trainOne, type Checkpoints, type TrainedStudent, type TransferSet } from './distill.ts';
 import type { Progress } from './progress.ts';
 import type { StudentResult } from './report.ts';
 
@@ -28,7 +28,7 @@ export async function runAuto(
   name: string,
   data: Datasets,
   t: TransferSet,
-  opts: { progress: Progress },
+  opts: { progress: Progress; checkpoints?: Checkpoints },
 ): Promise<TrainedStudent & { result: StudentResult }> {
   const candidates = m.candidates ?? defaultCandidates();
   let best: (TrainedStudent & { result: StudentResult }) | null = null;

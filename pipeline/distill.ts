@@ -15,6 +15,7 @@ import type { LayerSpec, StudentSpec } from './student-spec.ts';
 import { buildStudent, parameterCount, toStudentSpec } from './students.ts';
 import type { Teacher } from './teacher.ts';
 import { accuracy, predictProbs, trainStudent } from './train.ts';
+import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import { TOOL_VERSION } from './versions.ts';
 
@@ -61,7 +62,7 @@ export async function trainOne(
   name: string,
   data: Datasets,
   t: TransferSet,
-  opts: { progress: Progress; seed?: number; progressLabel?: string },
+  opts: { progress: Progress; seed?: number; progressLabel?: string; checkpoints?: Checkpoints },
 ): Promise<TrainedStudent & { result: StudentResult }> {
   const seed = opts.seed ?? cfg.seed;
   const { train, validation, test } = data;
@@ -71,7 +72,15 @@ export async function trainOne(
   const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden });
   const S = prepared.subclasses;
   const model = buildStudent(cfg.student, F, train.featureShape, C * S, seed);
-  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels: train.labels ?? t.groups, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name });
+  const labels = train.labels ?? t.groups;
+  let checkpoint: { file: string; key: string } | undefined;
+  if (opts.checkpoints) {
+    // The teacher's outputs enter through the method's targets (and LELP's subclasses through the width).
+    const key = checkpointKey({ method: m, name, label: opts.progressLabel ?? null, seed, student: cfg.student, train: cfg.train, featureShape: train.featureShape, teacher: t.teacher.sha256, subclasses: S, width: prepared.width }, [train.x, labels, prepared.targets ?? null]);
+    checkpoint = { file: checkpointFile(opts.checkpoints.dir, key), key };
+    opts.checkpoints.used.add(checkpoint.file);
+  }
+  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name, checkpoint });
   const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
   const acc = accuracy(predict(test.x, test.n), test.labels!, C);
   const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
@@ -87,7 +96,13 @@ export async function trainOne(
   return { name, spec, predict, result, method: m, dispose: () => model.dispose() };
 }
 
-export async function distillStudents(cfg: Config, data: Datasets, t: TransferSet, opts: { progress: Progress; staging: string }): Promise<TrainedStudent[]> {
+/** Where training checkpoints go (the run's cache folder), and the files this run used (removed once it succeeds). */
+export interface Checkpoints {
+  dir: string;
+  used: Set<string>;
+}
+
+export async function distillStudents(cfg: Config, data: Datasets, t: TransferSet, opts: { progress: Progress; staging: string; checkpoints?: Checkpoints }): Promise<TrainedStudent[]> {
   const seen = new Map<string, number>();
   const students: TrainedStudent[] = [];
   for (const m of cfg.methods) {

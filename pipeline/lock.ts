@@ -1,7 +1,7 @@
 // One run per output folder: `<out>/.lock` holds the writing process's pid, created exclusively. A second run into
 // the same --out refuses (E_OUT_LOCKED) instead of interleaving its files with the first's; a lock whose process is gone
 // (a run killed with SIGKILL) is stale and taken over.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
 
@@ -35,4 +35,27 @@ export function lockOutput(out: string): () => void {
     }
   }
   throw new EdgeDistillError('E_OUT_LOCKED', `could not lock ${out}: another run keeps taking ${file}`, 'Run one edge-distill per output folder.');
+}
+
+/** writeAtomic's temp files: `.<name>.<pid>.<ms>.tmp`. */
+const TEMP_FILE = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * What runs killed mid-way (SIGKILL, power loss) left behind, removed by the next run once it holds the lock:
+ * staging folders in `out` (only a run holding the lock writes there) and temp files of dead processes in `out` and
+ * the cache folder (which other runs may share, so a live process's temp files stay). Returns what was removed.
+ */
+export function removeLeftovers(out: string, cacheDir: string): string[] {
+  const removed: string[] = [];
+  for (const [dir, staging] of [[out, true], [cacheDir, false]] as const) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const temp = TEMP_FILE.exec(name);
+      if ((staging && name.startsWith('.staging-')) || (temp && !alive(Number(temp[1])))) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        removed.push(join(dir, name));
+      }
+    }
+  }
+  return removed;
 }

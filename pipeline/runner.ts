@@ -8,7 +8,7 @@ import { loadDatasets, type Datasets } from './data/dataset.ts';
 import { checkIdCoverage, matchById } from './teacher-precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
-import { lockOutput } from './lock.ts';
+import { lockOutput, removeLeftovers } from './lock.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { renderHtml } from './report-html.ts';
 import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report.ts';
@@ -17,7 +17,8 @@ import { readTeacherHead } from './teacher-head.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './tfjs.ts';
 import { argmaxRows } from './math.ts';
 import { accuracy } from './train.ts';
-import { distillStudents, type TrainedStudent, type TransferSet } from './distill.ts';
+import { distillStudents, type Checkpoints, type TrainedStudent, type TransferSet } from './distill.ts';
+import { removeCheckpoint } from './train-checkpoint.ts';
 import { importStudent } from './student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './compress.ts';
 import { deployContext, exportStudent, type Evaluation } from './export.ts';
@@ -111,8 +112,10 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   const outExisted = existsSync(out);
   const unlock = lockOutput(out);
   try {
+    for (const f of removeLeftovers(out, cacheDir)) progress.note(`removed ${f}, left by a run that did not finish`);
     mkdirSync(staging, { recursive: true });
-    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, timed }));
+    const checkpoints = { dir: cacheDir, used: new Set<string>() };
+    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, checkpoints, timed }));
     // A broken budget does not stop the run: the artifacts are fine and still written; the CLI fails the build.
     report.budgets = cfg.budgets ? evaluateBudgets(cfg.budgets, report, cfg.stages) : [];
     writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -140,6 +143,8 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       }),
     };
     writeAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    // The run is complete: its training checkpoints have served their purpose (resuming a run that did not finish).
+    for (const f of checkpoints.used) removeCheckpoint(f);
     return { out, report, manifest };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
@@ -159,6 +164,7 @@ interface Ctx {
   progress: Progress;
   staging: string;
   cacheDir: string;
+  checkpoints: Checkpoints;
   timed: <T>(name: string, f: () => Promise<T>) => Promise<T>;
 }
 
@@ -193,7 +199,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   };
   if (cfg.stages.includes('distill')) {
     const t = await transfer();
-    students = await timed('distill', () => distillStudents(cfg, data, t, { progress, staging: ctx.staging }));
+    students = await timed('distill', () => distillStudents(cfg, data, t, { progress, staging: ctx.staging, checkpoints: ctx.checkpoints }));
   } else if (opts.students?.length) {
     students = [];
     for (const p of opts.students) students.push(await importStudent(p));

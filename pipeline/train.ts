@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import type { PreparedMethod } from './losses.ts';
 import { permutation, rng } from './math.ts';
 import type { Progress } from './progress.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 
 export interface TrainSet {
   x: Float32Array; // [n, F]
@@ -32,6 +33,11 @@ export async function trainStudent(
     label: string;
     /** Called after each optimizer step (outside any tidy), e.g. to re-apply a pruning mask to the weights. */
     afterStep?: (step: number) => void;
+    /**
+     * Save the training state to `file` after every complete epoch (floor(n / batch) steps) and at the end, and
+     * resume from it when it holds a checkpoint of the same job (`key`; see train-checkpoint.ts).
+     */
+    checkpoint?: { file: string; key: string };
   },
 ): Promise<TrainResult> {
   const t0 = performance.now();
@@ -44,23 +50,44 @@ export async function trainStudent(
   const tb = method.targets ? new Float32Array(B * method.width) : null;
   let order = permutation(n, rand);
   let pos = 0;
-  let lastLoss = NaN;
-  // A view of the same layers that also exposes the penultimate activations (FitNet's hint loss reads them).
-  const view = tfl.model({ inputs: model.inputs, outputs: [model.layers.at(-2)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
-  const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
-  for (let s = 0; s < cfg.steps; s++) {
+  // Where the next batch starts in `order`; a new permutation once the rest of this one is shorter than a batch.
+  const nextBatch = () => {
     if (pos + B > n) {
       order = permutation(n, rand);
       pos = 0;
     }
+    pos += B;
+    return pos - B;
+  };
+  let lastLoss = NaN;
+  let start = 0;
+  if (opts.checkpoint) {
+    const resumed = await resume(opts.checkpoint, model, method.variables, optimizer, cfg.steps);
+    if (resumed.step === null) {
+      if (resumed.reason) opts.progress.note(`train ${opts.label}: ${resumed.reason}`);
+    } else {
+      start = resumed.step;
+      lastLoss = resumed.lastLoss;
+      // The batches the steps before the checkpoint took: the random stream is where it was when it was saved.
+      for (let s = 0; s < start; s++) nextBatch();
+      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${cfg.steps}`);
+    }
+  }
+  const stepsPerEpoch = Math.floor(n / B);
+  // A view of the same layers that also exposes the penultimate activations (FitNet's hint loss reads them).
+  const view = tfl.model({ inputs: model.inputs, outputs: [model.layers.at(-2)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
+  const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
+  if (start) step.tick(start, 'resumed');
+  let ticked = start;
+  for (let s = start; s < cfg.steps; s++) {
+    const at = nextBatch();
     yb.fill(0);
     for (let k = 0; k < B; k++) {
-      const i = order[pos + k]!;
+      const i = order[at + k]!;
       xb.set(x.subarray(i * F, (i + 1) * F), k * F);
       yb[k * C + labels[i]!] = 1;
       if (tb) tb.set(method.targets!.subarray(i * method.width, (i + 1) * method.width), k * method.width);
     }
-    pos += B;
     const report = s === cfg.steps - 1 || s % 100 === 0;
     const xt = tf.tensor2d(xb, [B, F]);
     const yt = tf.tensor2d(yb, [B, C]);
@@ -76,13 +103,73 @@ export async function trainStudent(
       lastLoss = (await loss.data())[0]!;
       loss.dispose();
     }
-    if (s % 50 === 49 || s === cfg.steps - 1) step.tick(s % 50 === 49 ? 50 : (s % 50) + 1, `loss ${lastLoss.toFixed(4)}`);
+    if (s % 50 === 49 || s === cfg.steps - 1) {
+      step.tick(s + 1 - ticked, `loss ${lastLoss.toFixed(4)}`);
+      ticked = s + 1;
+    }
+    if (opts.checkpoint && ((s + 1) % stepsPerEpoch === 0 || s === cfg.steps - 1)) {
+      saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: await trainingState(model, method.variables, optimizer) });
+    }
   }
   optimizer.dispose();
   tf.dispose(method.variables);
   const ms = performance.now() - t0;
   step.done(`loss ${lastLoss.toFixed(4)}`);
   return { steps: cfg.steps, finalLoss: lastLoss, ms };
+}
+
+/** Adam's running beta powers: not in getWeights(), and setWeights() recomputes them inexactly. */
+type AdamInternals = { accBeta1: tf.Variable; accBeta2: tf.Variable };
+
+/** The tensors a checkpoint holds, in order: model weights, method variables, Adam's weights, Adam's beta powers. */
+async function trainingState(model: tfl.LayersModel, variables: tf.Variable[], optimizer: tf.AdamOptimizer): Promise<CheckpointTensor[]> {
+  const adam = optimizer as unknown as AdamInternals;
+  const named: { name: string; tensor: tf.Tensor }[] = [
+    ...model.weights.map((w, i) => ({ name: `model/${i}`, tensor: w.read() })),
+    ...variables.map((v, i) => ({ name: `method/${i}`, tensor: v as tf.Tensor })),
+    ...(await optimizer.getWeights()).map((w, i) => ({ name: `adam/${i}`, tensor: w.tensor })),
+    { name: 'adam/beta1Power', tensor: adam.accBeta1 },
+    { name: 'adam/beta2Power', tensor: adam.accBeta2 },
+  ];
+  return named.map(({ name, tensor }) => ({ name, shape: tensor.shape, data: Float32Array.from(tensor.dataSync() as ArrayLike<number>) }));
+}
+
+/** Restore a checkpoint of this training job into the fresh model, method variables and optimizer; step null if none. */
+async function resume(
+  ck: { file: string; key: string },
+  model: tfl.LayersModel,
+  variables: tf.Variable[],
+  optimizer: tf.AdamOptimizer,
+  steps: number,
+): Promise<{ step: number | null; lastLoss: number; reason: string }> {
+  const { checkpoint, reason } = loadCheckpoint(ck.file, ck.key);
+  if (!checkpoint) return { step: null, lastLoss: NaN, reason: reason === 'no checkpoint' ? '' : reason };
+  const t = checkpoint.tensors;
+  const nModel = model.weights.length;
+  const nVars = variables.length;
+  const adamWeights = t.slice(nModel + nVars, -2);
+  const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  const fits =
+    checkpoint.steps === steps &&
+    t.length >= nModel + nVars + 3 &&
+    model.weights.every((w, i) => sameShape(w.shape as number[], t[i]!.shape)) &&
+    variables.every((v, i) => sameShape(v.shape, t[nModel + i]!.shape)) &&
+    adamWeights.length % 2 === 1;
+  if (!fits) return { step: null, lastLoss: NaN, reason: `${ck.file} does not fit this student; training starts over` };
+  const tensor = (c: CheckpointTensor) => tf.tensor(c.data, c.shape, 'float32');
+  const weights = t.slice(0, nModel).map(tensor);
+  model.setWeights(weights);
+  tf.dispose(weights);
+  variables.forEach((v, i) => tf.tidy(() => v.assign(tensor(t[nModel + i]!))));
+  // getWeights() order: the iteration count (an int32 scalar), then the first moments, then the second moments.
+  const [iter, ...moments] = adamWeights;
+  await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(iter!.data[0]!, 'int32') }, ...moments.map((m) => ({ name: m.name, tensor: tensor(m) }))]);
+  const adam = optimizer as unknown as AdamInternals;
+  tf.tidy(() => {
+    adam.accBeta1.assign(tf.reshape(tensor(t.at(-2)!), []));
+    adam.accBeta2.assign(tf.reshape(tensor(t.at(-1)!), []));
+  });
+  return { step: checkpoint.step, lastLoss: checkpoint.lastLoss, reason: '' };
 }
 
 /** Class probabilities [n, C] of a student emitting C*S logits: block sums of the C*S-way softmax. */
