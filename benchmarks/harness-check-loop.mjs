@@ -2,7 +2,8 @@
 // onnxruntime-node — plain JavaScript, none of edge-distill's code. Same inputs, threads and run counts as the harness.
 //   node benchmarks/harness-check-loop.mjs <model.onnx> <inputs.f32> <n> <dims,comma,separated> <warmup> <runs> <threads>
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+process.env.ORT_DISABLE_TELEMETRY ??= '1'; // see runtimes/ort-telemetry.ts
+const ort = await import('onnxruntime-node');
 
 const [model, inputsFile, nArg, dimsArg, warmupArg, runsArg, threadsArg] = process.argv.slice(2);
 const dims = dimsArg.split(',').map(Number); // one example, without the batch dimension

@@ -1,5 +1,6 @@
 // The teacher: an ONNX model run with onnxruntime-node in batches. Owns role detection (which input, which
 // output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
+import '../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

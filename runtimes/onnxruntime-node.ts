@@ -1,4 +1,5 @@
 // onnxruntime-node (native CPU execution provider): the runtime of Node back ends and Electron apps.
+import './ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import type { Runtime, RuntimeSession } from './runtime.ts';

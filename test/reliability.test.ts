@@ -1,12 +1,12 @@
 // Release-build reliability: the same inputs, config and seed give byte-identical artifacts; two runs into one --out
-// never interleave (the second refuses); and a run never opens a network connection.
+// never interleave (the second refuses); a run never opens a network connection, and writes only to --out and its cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, cli, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+import { BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 import type { Report } from '../pipeline/report.ts';
 
 const QUICK = ['--methods', 'lelp,kd', '--steps', '150', '--runs', '3', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
@@ -71,4 +71,50 @@ test('a run never opens a network connection (every process of it, benchmark wor
   const probe = spawnSync(process.execPath, ['-e', "require('node:net').connect(80, '192.0.2.1')"], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: `--import ${hook}`, EDGE_DISTILL_NETWORK_LOG: log } });
   assert.notEqual(probe.status, 0);
   assert.match(readFileSync(log, 'utf8'), /connect/);
+});
+
+const STRACE = '/usr/bin/strace';
+
+// The hook above sees Node's sockets only; native code (onnxruntime-node's telemetry uploader, say) would pass it.
+// strace sees every connect() of every process of the run.
+test('no process of a run connects anywhere, native code included (strace)', { skip: !existsSync(STRACE) && 'strace is not installed (.ci/run installs it)' }, () => {
+  const dir = tempDir('strace');
+  const log = join(dir, 'connect.log');
+  const r = spawnSync(STRACE, ['-f', '-qq', '-e', 'trace=connect', '-o', log, process.execPath, BIN, 'run', '--out', join(dir, 'out'), ...QUICK], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const calls = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('connect('));
+  // Unix sockets are local by construction; anything else must be loopback.
+  const outside = calls.filter((l) => !/sa_family=AF_UNIX/.test(l) && !/inet_addr\("127\.|inet_pton\(AF_INET6, "::1"/.test(l));
+  assert.deepEqual(outside, []);
+});
+
+/** Every file and folder under `dir`, relative to it. */
+function tree(dir: string, base = dir): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return [relative(base, p), ...(e.isDirectory() ? tree(p, base) : [])];
+  });
+}
+
+test('a run writes nothing outside --out and its cache: cwd, HOME and TMPDIR stay empty, the repository unchanged', () => {
+  const dir = tempDir('writes');
+  const [cwd, home, tmp] = ['cwd', 'home', 'tmp'].map((d) => join(dir, d));
+  for (const d of [cwd, home, tmp]) mkdirSync(d);
+  const out = join(dir, 'out');
+  const cache = join(dir, 'cache');
+  const gitStatus = () => spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8' }).stdout;
+  const before = gitStatus();
+  // The whole pipeline, benchmark workers (they exchange inputs and results through temp files) included.
+  const r = spawnSync(process.execPath, [BIN, 'run', '--config', join(EXAMPLE_DIR, 'pipeline.json'), '--out', out, '--cache-dir', cache, '--methods', 'kd', '--steps', '50', '--runs', '3', '--warmup', '1', '--quiet'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: home, TMPDIR: tmp },
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  assert.deepEqual(tree(cwd), []);
+  assert.deepEqual(tree(home), []);
+  // tsx, which runs the TypeScript sources, keeps its compile cache in the temp folder; nothing else may stay there.
+  assert.deepEqual(readdirSync(tmp).filter((f) => !/^tsx-\d+$/.test(f)), []);
+  assert.equal(gitStatus(), before);
+  assert.ok(existsSync(join(out, 'manifest.json')) && readdirSync(cache).some((f) => f.startsWith('teacher-')));
 });
