@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { EdgeDistillError } from './errors.ts';
-import { writeAtomic } from './fsutil.ts';
+import { sha256, writeAtomic } from './fsutil.ts';
 import { renderHtml } from './report-html.ts';
 import { renderMarkdown, type Report } from './report.ts';
 
@@ -71,5 +71,28 @@ export async function rebuildReport(from: string, out?: string): Promise<{ markd
   const files = { markdown: join(dir, 'report.md'), html: join(dir, 'report.html') };
   writeAtomic(files.markdown, md);
   writeAtomic(files.html, page);
+  updateManifest(dir, { 'report.md': md, 'report.html': page });
   return files;
+}
+
+/** In a run's own folder, manifest.json lists the reports' sizes and hashes: keep those entries true. */
+function updateManifest(dir: string, written: Record<string, string>): void {
+  const file = join(dir, 'manifest.json');
+  if (!existsSync(file)) return;
+  let manifest: { files?: { path: string; bytes: number; sha256: string }[] };
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return; // not a manifest we wrote: leave it alone
+  }
+  if (!Array.isArray(manifest.files)) return;
+  let changed = false;
+  for (const entry of manifest.files) {
+    const text = written[entry.path];
+    if (text === undefined) continue;
+    const bytes = Buffer.from(text, 'utf8');
+    Object.assign(entry, { bytes: bytes.length, sha256: sha256(bytes) });
+    changed = true;
+  }
+  if (changed) writeAtomic(file, JSON.stringify(manifest, null, 2) + '\n');
 }

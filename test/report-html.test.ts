@@ -1,6 +1,7 @@
 // report.html and `edge-distill report`: the Pareto front on hand-made points, then a real run's report rebuilt by
 // the CLI and opened in headless Chromium — it must fetch nothing but itself, and every chart must be drawn with
 // one mark per row it charts.
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -112,6 +113,23 @@ describe('report.html of a real run', () => {
     assert.equal(await count('#artifacts tbody tr'), report.artifacts.length);
     assert.equal(await count('#benchmarks tbody tr'), report.benchmarks.length);
     await page.close();
+  });
+
+  test('report rebuilt in a run\'s folder keeps its manifest.json true', () => {
+    const dir = tempDir('report-manifest');
+    const manifest = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8'));
+    // As if the reports had been written by an older edge-distill: the manifest lists other bytes for them.
+    for (const f of manifest.files) if (f.path === 'report.md' || f.path === 'report.html') Object.assign(f, { bytes: 1, sha256: '0'.repeat(64) });
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    writeFileSync(join(dir, 'report.json'), readFileSync(join(run, 'report.json')));
+    const r = cli(['report', '--from', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const updated = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    for (const name of ['report.md', 'report.html']) {
+      const bytes = readFileSync(join(dir, name));
+      assert.deepEqual(updated.files.find((f: { path: string }) => f.path === name), { path: name, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+    assert.equal(updated.files.length, manifest.files.length);
   });
 
   test('without benchmarks the charts give way to a note', async () => {
