@@ -7,6 +7,12 @@ export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** writeAtomic's temp files are `.<name>.<pid>.<ms>.tmp`: the pid of the process writing, or null for other names. */
+export function tempFileWriter(name: string): number | null {
+  const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
 /** Write data to `file` atomically (temp file in the same folder + rename, so readers never see a partial file). */
 export function writeAtomic(file: string, data: Uint8Array | string): void {
   mkdirSync(dirname(file), { recursive: true });

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
+import { tempFileWriter } from './fsutil.ts';
 
 export const LOCK_FILE = '.lock';
 
@@ -37,9 +38,6 @@ export function lockOutput(out: string): () => void {
   throw new EdgeDistillError('E_OUT_LOCKED', `could not lock ${out}: another run keeps taking ${file}`, 'Run one edge-distill per output folder.');
 }
 
-/** writeAtomic's temp files: `.<name>.<pid>.<ms>.tmp`. */
-const TEMP_FILE = /^\..+\.(\d+)\.\d+\.tmp$/;
-
 /**
  * What runs killed mid-way (SIGKILL, power loss) left behind, removed by the next run once it holds the lock:
  * staging folders in `out` (only a run holding the lock writes there) and temp files of dead processes in `out` and
@@ -50,8 +48,8 @@ export function removeLeftovers(out: string, cacheDir: string): string[] {
   for (const [dir, staging] of [[out, true], [cacheDir, false]] as const) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) {
-      const temp = TEMP_FILE.exec(name);
-      if ((staging && name.startsWith('.staging-')) || (temp && !alive(Number(temp[1])))) {
+      const writer = tempFileWriter(name);
+      if ((staging && name.startsWith('.staging-')) || (writer !== null && !alive(writer))) {
         rmSync(join(dir, name), { recursive: true, force: true });
         removed.push(join(dir, name));
       }

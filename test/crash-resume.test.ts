@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+import { artifactHashes, BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 
 // 2,000 transfer images in batches of 64: an epoch is 31 steps, so 600 steps write 19 epoch checkpoints.
 const STEPS = 600;
@@ -29,12 +29,6 @@ function writeConfig(dir: string): string {
   const file = join(dir, 'pipeline.json');
   writeFileSync(file, JSON.stringify(cfg));
   return file;
-}
-
-/** sha256 of every artifact and student weights file, from the run's manifest. */
-function artifactHashes(out: string): Record<string, string> {
-  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-  return Object.fromEntries(m.files.filter((f: { path: string }) => /^artifacts\/|^students\/.*\/weights\.bin$/.test(f.path)).map((f: { path: string; sha256: string }) => [f.path, f.sha256]));
 }
 
 /** Start a run and SIGKILL it as soon as `when` holds (polled every 10 ms); resolves once it is dead. */

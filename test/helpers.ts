@@ -1,7 +1,7 @@
 // Shared test helpers: run the real CLI as a user would, and read the artifacts it wrote.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM_ARGS } from '../runtimes/browser/harness.ts';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,12 @@ export function distillExample(prefix: string, args: string[]): string {
   const r = cli(['distill', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', ...args]);
   if (r.status !== 0) throw new Error(`distill ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
   return out;
+}
+
+/** sha256 of every artifact file and student weights, from a run's manifest (student.json also records train time). */
+export function artifactHashes(out: string): Record<string, string> {
+  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  return Object.fromEntries(m.files.filter((f: { path: string }) => /^artifacts\/|^students\/.*\/weights\.bin$/.test(f.path)).map((f: { path: string; sha256: string }) => [f.path, f.sha256]));
 }
 
 export function tempDir(prefix: string): string {

@@ -6,16 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
+import { artifactHashes, BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 import type { Report } from '../pipeline/report.ts';
 
 const QUICK = ['--methods', 'lelp,kd', '--steps', '150', '--runs', '3', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
-
-/** sha256 of every artifact file and student weights, from the run's manifest (student.json also records train time). */
-function artifactHashes(out: string): Record<string, string> {
-  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-  return Object.fromEntries(m.files.filter((f: { path: string }) => /^artifacts\/|^students\/.*\/weights\.bin$/.test(f.path)).map((f: { path: string; sha256: string }) => [f.path, f.sha256]));
-}
 
 test('repeatability: two runs with the same inputs, config and seed give byte-identical artifacts and accuracies', () => {
   const [a, b] = [tempDir('repeat-a'), tempDir('repeat-b')];
