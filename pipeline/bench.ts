@@ -81,7 +81,7 @@ export async function benchArtifacts(
   ];
   const profiles = resolveProfiles(b);
   const n = Math.min(BENCH_EXAMPLES, data.test.n);
-  const x = data.test.x.subarray(0, n * data.test.features);
+  const x = data.test.x.read(0, n);
   const dir = mkdtempSync(join(tmpdir(), 'edge-distill-bench-'));
   const inputsFile = join(dir, 'inputs.f32');
   writeFileSync(inputsFile, f32Bytes(x));

@@ -1,5 +1,6 @@
 // The compress stage: smaller variants of every student (ONNX int8 / float16, TF.js quantized weights, pruned
 // students), each measured in its runtime and accepted only while its accuracy drop stays within the budget.
+import { predictInBlocks } from './distill.ts';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
@@ -42,7 +43,7 @@ export async function quantizeStudent(
   const dir = join(opts.staging, 'artifacts', s.name);
   const written: WrittenArtifact[] = [];
   const n = Math.min(c.calibrationExamples, data.train.n);
-  const calibration = (method: 'minmax' | 'percentile', percentile: number) => calibrate(s.spec, data.train.x.subarray(0, n * data.train.features), n, method, percentile);
+  const calibration = (method: 'minmax' | 'percentile', percentile: number) => calibrate(s.spec, data.train.x.read(0, n), n, method, percentile);
   const common = { dir, student: s.name, spec: s.spec, deploy: opts.deploy };
   if (cfg.export.formats.includes('onnx')) {
     for (const m of c.onnx) {
@@ -115,7 +116,7 @@ export async function pruneStudent(
   for (const v of variants) {
     const spec = { ...v.spec, metadata: { ...v.spec.metadata, 'edge-distill.compression': v.variant } };
     // The pruned model is its own reference for parity (exact export); accuracy is compared with the original.
-    const student: TrainedStudent = { ...s, spec, predict: (x, n) => forwardSpec(spec, x, n).probs };
+    const student: TrainedStudent = { ...s, spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs) };
     const dir = join(opts.staging, 'artifacts', s.name);
     const written: WrittenArtifact[] = [];
     for (const format of cfg.export.formats) {

@@ -18,13 +18,21 @@ import { accuracy, predictProbs, trainStudent } from './train.ts';
 import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import { TOOL_VERSION } from './versions.ts';
+import { asRows, forEachBlock, type Rows } from './data/rows.ts';
+
+/** Class probabilities [n, C] of rows in memory or in a file, computed a block at a time by `f`. */
+export function predictInBlocks(x: Rows | Float32Array, n: number, F: number, C: number, f: (block: Float32Array, count: number) => Float32Array): Float32Array {
+  const out = new Float32Array(n * C);
+  forEachBlock(asRows(x, n, F), (b, from, count) => out.set(f(b, count), from * C), 4096);
+  return out;
+}
 
 export interface TrainedStudent {
   /** Unique name within the run (the method name, suffixed when a method appears twice). */
   name: string;
   spec: StudentSpec;
   /** Class probabilities [n, C] from the in-memory student: the reference for exported artifacts. */
-  predict(x: Float32Array, n: number): Float32Array;
+  predict(x: Rows | Float32Array, n: number): Float32Array;
   result: StudentResult | null;
   /** The method it was distilled with (the chosen candidate for `auto`); null for checkpoints that predate it. */
   method: MethodConfig | null;
@@ -41,7 +49,8 @@ export function configHash(cfg: Config): string {
 /** The teacher's outputs on the transfer set plus what methods need to know about it. */
 export interface TransferSet {
   logits: Float32Array;
-  embedding: Float32Array;
+  /** [n, embeddingDim]: in memory or in the teacher cache file (streamed data). */
+  embedding: Rows;
   groups: Int32Array;
   teacher: Teacher;
   /** The teacher's final linear layer from its graph, or null (LELP then fits it by least squares). */
@@ -69,7 +78,7 @@ export async function trainOne(
   const C = t.teacher.classes;
   const F = train.features;
   const studentHidden = m.name === 'fitnet' ? penultimateWidth(cfg.student, F) : 0;
-  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden });
+  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir });
   const S = prepared.subclasses;
   const model = buildStudent(cfg.student, F, train.featureShape, C * S, seed);
   const labels = train.labels ?? t.groups;
@@ -80,8 +89,13 @@ export async function trainOne(
     checkpoint = { file: checkpointFile(opts.checkpoints.dir, key), key };
     opts.checkpoints.used.add(checkpoint.file);
   }
-  const trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name, checkpoint });
-  const predict = (x: Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
+  let trainRes;
+  try {
+    trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels, classes: C }, prepared, cfg.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name, checkpoint });
+  } finally {
+    prepared.targets?.close();
+  }
+  const predict = (x: Rows | Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
   const acc = accuracy(predict(test.x, test.n), test.labels!, C);
   const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
   const spec = toStudentSpec(model, {
@@ -162,5 +176,5 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
     l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
   ) as LayerSpec[];
   const spec: StudentSpec = { ...doc.spec, layers };
-  return { name: doc.result.method, spec, predict: (x, n) => forwardSpec(spec, x, n).probs, result: null, method: doc.method ?? null, dispose: () => {} };
+  return { name: doc.result.method, spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs), result: null, method: doc.method ?? null, dispose: () => {} };
 }

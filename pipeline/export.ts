@@ -1,5 +1,6 @@
 // The export stage: every student to each configured format, each artifact checked against the in-memory
 // student on held-out data (parity) and measured for test accuracy in its own runtime.
+import { headRows } from './data/rows.ts';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
@@ -145,7 +146,7 @@ export async function evaluateArtifacts(
 ): Promise<Evaluation> {
   const C = s.spec.classes;
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
-  const parityX = { ...data.test, x: data.test.x.subarray(0, n * data.test.features), n };
+  const parityX = { ...data.test, x: headRows(data.test.x, n), n };
   const reference = s.predict(parityX.x, n);
   const results: ArtifactResult[] = [];
   const exactOutputs: { label: string; probs: Float32Array }[] = [{ label: `${s.name} (in-memory student)`, probs: reference }];

@@ -1,6 +1,6 @@
 // File writing that never leaves a half-written artifact: write to a temp file beside the target, then rename.
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync, rmSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 export function sha256(data: Uint8Array | string): string {
@@ -40,4 +40,36 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
     off += p.length;
   }
   return out;
+}
+
+/**
+ * A file written piecewise (positioned writes) and made visible only by `commit()`: the temp-file-then-rename of
+ * writeAtomic, for outputs too large to build in memory first. `abort()` removes the temp file.
+ */
+export function atomicFile(file: string): { fd: number; commit(): void; abort(): void } {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'w+');
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return {
+    fd,
+    commit() {
+      close();
+      renameSync(tmp, file);
+    },
+    abort() {
+      close();
+      rmSync(tmp, { force: true });
+    },
+  };
+}
+
+/** Write all of `data` at `position` (writeSync may write less than asked). */
+export function writeAllAt(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }

@@ -3,7 +3,8 @@
 import { tf } from './tfjs.ts';
 import type { MethodConfig, MethodName } from './config.ts';
 import { fitLelp, lelpTargets, type LelpProjection } from './lelp.ts';
-import { softmaxRows } from './math.ts';
+import { permutation, rng, softmaxRows } from './math.ts';
+import { asRows, buildRows, forEachBlock, readAll, type Rows } from './data/rows.ts';
 import type { Matrix } from 'ml-matrix';
 
 type T2 = tf.Tensor2D;
@@ -45,7 +46,8 @@ export interface TeacherView {
   classes: number;
   embeddingDim: number;
   logits: Float32Array;
-  embedding: Float32Array;
+  /** [n, embeddingDim]: in memory or a row store. */
+  embedding: Rows | Float32Array;
   /** Labels, or the teacher's argmax where the data is unlabeled. */
   groups: Int32Array;
   /** The teacher's final linear layer read from its graph (C x D), or null (then fitted where needed). */
@@ -53,6 +55,8 @@ export interface TeacherView {
   seed: number;
   /** Width of the student's penultimate layer (FitNet's map starts there). */
   studentHidden: number;
+  /** Where to keep the targets when the transfer set is too large for memory (anonymous files); null or absent: memory. */
+  spillDir?: string | null;
 }
 
 /** A student's training-time outputs: its logits and the activations of its penultimate layer. */
@@ -64,8 +68,8 @@ export interface StudentOutputs {
 export interface PreparedMethod {
   /** Logits per class the student emits (S for LELP, else 1). */
   subclasses: number;
-  /** Per-example soft targets [n, width], or null for label-only training. */
-  targets: Float32Array | null;
+  /** Per-example soft targets [n, width] (in memory or in a file, like the transfer set), or null for label-only training. */
+  targets: Rows | null;
   width: number;
   loss(out: StudentOutputs, targets: T2 | null, onehot: T2): tf.Scalar;
   /** Trainable variables of the loss itself (FitNet's linear map), freed after training. */
@@ -86,19 +90,31 @@ function kdLoss(s: T2, teacherProbs: T2, y: T2, tau: number, alpha: number): tf.
   return tf.tidy(() => tf.add(tf.mul(crossEntropy(y, s), alpha), tf.mul(softKl(teacherProbs, s, tau), 1 - alpha)));
 }
 
-/** Per-dimension z-scores of the teacher embedding over the transfer set, so FitNet's gamma is scale-free. */
-function standardise(x: Float32Array, n: number, D: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let j = 0; j < D; j++) {
-    let m = 0;
-    for (let i = 0; i < n; i++) m += x[i * D + j]!;
-    m /= n;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (x[i * D + j]! - m) ** 2;
-    const sd = Math.sqrt(v / Math.max(1, n - 1)) || 1;
-    for (let i = 0; i < n; i++) out[i * D + j] = (x[i * D + j]! - m) / sd;
-  }
-  return out;
+/**
+ * Per-dimension mean and standard deviation of the teacher embedding over the transfer set (two passes over its
+ * blocks), so FitNet's targets are z-scores and its gamma is scale-free.
+ */
+function embeddingStats(x: Rows): { mean: Float64Array; sd: Float64Array } {
+  const { n, width: D } = x;
+  const mean = new Float64Array(D);
+  forEachBlock(x, (b, _from, count) => {
+    for (let i = 0; i < count; i++) for (let j = 0; j < D; j++) mean[j] += b[i * D + j]!;
+  });
+  for (let j = 0; j < D; j++) mean[j] /= n;
+  const v = new Float64Array(D);
+  forEachBlock(x, (b, _from, count) => {
+    for (let i = 0; i < count; i++) for (let j = 0; j < D; j++) v[j] += (b[i * D + j]! - mean[j]!) ** 2;
+  });
+  return { mean, sd: v.map((s) => Math.sqrt(s / Math.max(1, n - 1)) || 1) };
+}
+
+/** LELP's projections are fitted on at most this many transfer-set rows (a seeded sample beyond it): memory stays flat. */
+export const LELP_FIT_ROWS = 65_536;
+
+/** The rows LELP's projections are fitted on: all of them up to LELP_FIT_ROWS, else a seeded sample (ascending). */
+export function lelpFitRows(n: number, seed: number): Int32Array | null {
+  if (n <= LELP_FIT_ROWS) return null;
+  return permutation(n, rng(seed ^ 0x1e1f)).slice(0, LELP_FIT_ROWS).sort();
 }
 
 export const METHODS = {
@@ -110,7 +126,7 @@ export const METHODS = {
     summary: 'vanilla KD (Hinton 2015): alpha*CE(y,s) + (1-alpha)*tau^2*KL(softmax(t/tau) || softmax(s/tau))',
     prepare: (cfg, t) => ({
       subclasses: 1,
-      targets: Float32Array.from(softmaxRows(t.logits, t.n, t.classes, cfg.tau)),
+      targets: buildRows(t.spillDir ?? null, t.n, t.classes, (from, count) => Float32Array.from(softmaxRows(t.logits.subarray(from * t.classes, (from + count) * t.classes), count, t.classes, cfg.tau))),
       width: t.classes,
       variables: [],
       notes: { tau: cfg.tau, alpha: cfg.alpha },
@@ -122,14 +138,19 @@ export const METHODS = {
     prepare: (cfg, t) => {
       const C = t.classes;
       const D = t.embeddingDim;
-      const probs = softmaxRows(t.logits, t.n, C, cfg.tau);
-      const emb = standardise(t.embedding, t.n, D);
+      const embedding = asRows(t.embedding, t.n, D);
+      const { mean, sd } = embeddingStats(embedding);
       // One target row: the teacher's softened class probabilities, then its standardised embedding.
-      const targets = new Float32Array(t.n * (C + D));
-      for (let i = 0; i < t.n; i++) {
-        for (let c = 0; c < C; c++) targets[i * (C + D) + c] = probs[i * C + c]!;
-        targets.set(emb.subarray(i * D, (i + 1) * D), i * (C + D) + C);
-      }
+      const targets = buildRows(t.spillDir ?? null, t.n, C + D, (from, count) => {
+        const probs = softmaxRows(t.logits.subarray(from * C, (from + count) * C), count, C, cfg.tau);
+        const emb = embedding.read(from, count);
+        const out = new Float32Array(count * (C + D));
+        for (let i = 0; i < count; i++) {
+          for (let c = 0; c < C; c++) out[i * (C + D) + c] = probs[i * C + c]!;
+          for (let j = 0; j < D; j++) out[i * (C + D) + C + j] = (emb[i * D + j]! - mean[j]!) / sd[j]!;
+        }
+        return out;
+      });
       const A = tf.variable(tf.randomNormal([t.studentHidden, D], 0, 1 / Math.sqrt(t.studentHidden), 'float32', t.seed + 17), true, `fitnet_A_${t.seed}_${Date.now()}`);
       const b = tf.variable(tf.zeros([D]), true, `fitnet_b_${t.seed}_${Date.now()}`);
       return {
@@ -150,18 +171,24 @@ export const METHODS = {
   lelp: {
     summary: 'LELP (Loo et al. 2024): tau^2*KL(q || softmax(s/tau)) over C*S pseudo-subclasses + alpha*CE(y, logsumexp classes)',
     prepare: (cfg, t) => {
-      const proj: LelpProjection = fitLelp(t.embedding, t.logits, t.n, t.embeddingDim, t.classes, t.groups, { ...cfg, seed: t.seed }, t.head);
+      const { classes: C, embeddingDim: D } = t;
+      const embedding = asRows(t.embedding, t.n, D);
+      // The projections from (a sample of) the transfer set; the targets for every row, a block at a time.
+      const fit = lelpFitRows(t.n, t.seed);
+      const proj: LelpProjection = fit
+        ? fitLelp(embedding.gather(fit), Float32Array.from({ length: fit.length * C }, (_, k) => t.logits[fit[Math.floor(k / C)]! * C + (k % C)]!), fit.length, D, C, Int32Array.from(fit, (i) => t.groups[i]!), { ...cfg, seed: t.seed }, t.head)
+        : fitLelp(readAll(embedding), t.logits, t.n, D, C, t.groups, { ...cfg, seed: t.seed }, t.head);
       const S = cfg.subclasses;
       return {
         subclasses: S,
-        targets: lelpTargets(proj, t.embedding, t.logits, t.n, t.embeddingDim, cfg),
+        targets: buildRows(t.spillDir ?? null, t.n, C * S, (from, count) => lelpTargets(proj, embedding.read(from, count), t.logits.subarray(from * C, (from + count) * C), count, D, cfg)),
         width: t.classes * S,
         variables: [],
-        notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource },
+        notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },
         loss: (o, q, y) =>
           tf.tidy(() => {
             const kl = softKl(q!, o.logits, cfg.tau);
-            return cfg.alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, t.classes, S)), cfg.alpha)) : kl;
+            return cfg.alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, C, S)), cfg.alpha)) : kl;
           }),
       };
     },

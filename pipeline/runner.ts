@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from './config.ts';
-import { loadDatasets, type Datasets } from './data/dataset.ts';
+import { closeDatasets, loadDatasets, splitIds, type Datasets } from './data/dataset.ts';
+import { MemoryRows, type Rows } from './data/rows.ts';
 import { checkIdCoverage, matchById } from './teacher-precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './fsutil.ts';
@@ -72,50 +73,58 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     }
   };
 
-  // 1. Everything that can be wrong with the inputs is found before anything is written.
+  const out = cfg.out;
+  const cacheDir = cfg.cacheDir ?? join(out, '.cache');
+  const outExisted = existsSync(out);
+  const cacheExisted = existsSync(cacheDir);
+  // Folders this run created and left empty go when it fails (the data's anonymous files may have created them).
+  const removeEmptyCreated = () => {
+    for (const [dir, existed] of [[cacheDir, cacheExisted], [out, outExisted]] as const) {
+      if (!existed && existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  // 1. Everything that can be wrong with the inputs is found before anything is written. CSV, JSONL and NPY data
+  // is read a block at a time into anonymous files in the cache folder, which nothing else can see.
   const { data, teacher } = await timed('validate', async () => {
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
-    const data = await loadDatasets(cfg.data, cfg.seed, teacher.classes);
-    if (teacher.precomputed) {
-      checkIdCoverage(teacher.precomputed, { train: data.train.ids, validation: data.validation.ids, test: data.test.ids });
-      const needs = cfg.methods.filter((m) => m.name === 'lelp' || m.name === 'fitnet' || m.name === 'auto').map((m) => m.name);
-      if (!teacher.precomputed.embedding && cfg.stages.includes('distill') && needs.length) {
-        throw new EdgeDistillError('E_CONFIG', `method(s) ${needs.join(', ')} need the teacher's embedding but the precomputed outputs have none`, 'Add the embedding (teacher.precomputed.embedding / embeddingKey), or use the kd and label methods.');
-      }
-    } else {
-      const shape = teacherFeatureShape(cfg.teacher, data.train);
-      teacherInputShape(teacher, shape, shape.reduce((a, b) => a * b, 1));
+    let data: Datasets;
+    try {
+      data = await loadDatasets(cfg.data, cfg.seed, teacher.classes, { spillDir: cacheDir });
+    } catch (err) {
+      await teacher.session?.release();
+      removeEmptyCreated();
+      throw err;
     }
-    if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
-      throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
-    }
-    // One class leaves nothing to tell apart: the losses are trivially 0 and subclass clustering breaks (E_INTERNAL before).
-    const trainClasses = data.train.labels ? new Set(data.train.labels) : null;
-    if (trainClasses && trainClasses.size === 1 && teacher.classes > 1) {
-      const [only] = trainClasses;
-      throw new EdgeDistillError('E_DATA_FORMAT', `the train split has only class ${only} (all ${data.train.n} rows${cfg.data.labelMap ? ' after data.labelMap' : ''}) but the teacher has ${teacher.classes} classes`, 'Give the train split examples of at least two classes; check the labels and data.labelMap.');
-    }
-    if (cfg.stages.includes('distill') && !data.train.labels && cfg.methods.some((m) => m.name === 'label')) {
-      throw new EdgeDistillError('E_CONFIG', 'method "label" needs labels but the train split has none', 'Drop the label method or add labels to data.train.');
-    }
-    if (cfg.stages.includes('distill') && !data.validation.labels && cfg.methods.some((m) => m.name === 'auto')) {
-      throw new EdgeDistillError('E_CONFIG', 'method "auto" ranks candidates by validation accuracy but the validation split has no labels', 'Give data.validation (or data.train, which it is carved from) labels, or name the method yourself.');
+    try {
+      validate(cfg, teacher, data);
+    } catch (err) {
+      closeDatasets(data);
+      await teacher.session?.release();
+      removeEmptyCreated();
+      throw err;
     }
     return { data, teacher };
   });
+
   const backend = await useBackend(cfg.backend);
 
-  const out = cfg.out;
   const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
-  const cacheDir = cfg.cacheDir ?? join(out, '.cache');
-  const outExisted = existsSync(out);
-  const unlock = lockOutput(out);
+  const opened: Rows[] = [];
+  let unlock: () => void;
+  try {
+    unlock = lockOutput(out);
+  } catch (err) {
+    closeDatasets(data);
+    await teacher.session?.release();
+    throw err;
+  }
   try {
     for (const f of removeLeftovers(out, cacheDir)) progress.note(`removed ${f}, left by a run that did not finish`);
     mkdirSync(staging, { recursive: true });
     const checkpoints = { dir: cacheDir, used: new Set<string>() };
-    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, checkpoints, timed }));
+    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, checkpoints, opened, timed }));
     // A broken budget does not stop the run: the artifacts are fine and still written; the CLI fails the build.
     report.budgets = cfg.budgets ? evaluateBudgets(cfg.budgets, report, cfg.stages) : [];
     writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -149,12 +158,44 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     unlock();
+    closeDatasets(data);
     // An --out this run created and left empty goes too; one holding only the teacher cache stays for the next run.
-    if (!outExisted && existsSync(out) && readdirSync(out).length === 0) rmSync(out, { recursive: true, force: true });
+    removeEmptyCreated();
     throw err;
   } finally {
     unlock();
+    for (const r of opened) r.close();
+    closeDatasets(data);
     await teacher.session?.release();
+  }
+}
+
+/** The checks of the inputs that need both the teacher and the data. */
+function validate(cfg: Config, teacher: Teacher, data: Datasets): void {
+  if (teacher.precomputed) {
+    checkIdCoverage(teacher.precomputed, { train: splitIds(data.train), validation: splitIds(data.validation), test: splitIds(data.test) });
+    const needs = cfg.methods.filter((m) => m.name === 'lelp' || m.name === 'fitnet' || m.name === 'auto').map((m) => m.name);
+    if (!teacher.precomputed.embedding && cfg.stages.includes('distill') && needs.length) {
+      throw new EdgeDistillError('E_CONFIG', `method(s) ${needs.join(', ')} need the teacher's embedding but the precomputed outputs have none`, 'Add the embedding (teacher.precomputed.embedding / embeddingKey), or use the kd and label methods.');
+    }
+  } else {
+    const shape = teacherFeatureShape(cfg.teacher, data.train);
+    teacherInputShape(teacher, shape, shape.reduce((a, b) => a * b, 1));
+  }
+  if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
+    throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');
+  }
+  // One class leaves nothing to tell apart: the losses are trivially 0 and subclass clustering breaks (E_INTERNAL before).
+  const trainClasses = data.train.labels ? new Set(data.train.labels) : null;
+  if (trainClasses && trainClasses.size === 1 && teacher.classes > 1) {
+    const [only] = trainClasses;
+    throw new EdgeDistillError('E_DATA_FORMAT', `the train split has only class ${only} (all ${data.train.n} rows${cfg.data.labelMap ? ' after data.labelMap' : ''}) but the teacher has ${teacher.classes} classes`, 'Give the train split examples of at least two classes; check the labels and data.labelMap.');
+  }
+  if (cfg.stages.includes('distill') && !data.train.labels && cfg.methods.some((m) => m.name === 'label')) {
+    throw new EdgeDistillError('E_CONFIG', 'method "label" needs labels but the train split has none', 'Drop the label method or add labels to data.train.');
+  }
+  if (cfg.stages.includes('distill') && !data.validation.labels && cfg.methods.some((m) => m.name === 'auto')) {
+    throw new EdgeDistillError('E_CONFIG', 'method "auto" ranks candidates by validation accuracy but the validation split has no labels', 'Give data.validation (or data.train, which it is carved from) labels, or name the method yourself.');
   }
 }
 
@@ -165,6 +206,8 @@ interface Ctx {
   staging: string;
   cacheDir: string;
   checkpoints: Checkpoints;
+  /** Row stores the run opened (the teacher's outputs read from its cache file), closed when it ends. */
+  opened: Rows[];
   timed: <T>(name: string, f: () => Promise<T>) => Promise<T>;
 }
 
@@ -173,11 +216,13 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   const teacherRun = async (split: 'train' | 'validation' | 'test') => {
     const s = data[split];
     if (teacher.precomputed) {
-      const m = matchById(teacher.precomputed, s.ids, { split });
-      return { logits: m.logits, embedding: m.embedding ?? new Float32Array(0), cached: true };
+      const m = matchById(teacher.precomputed, splitIds(s), { split });
+      return { logits: m.logits, embedding: new MemoryRows(m.embedding ?? new Float32Array(0), m.embedding ? s.n : 0, teacher.embeddingDim), cached: true };
     }
     const t = teacherInput(cfg.teacher, s);
-    return runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress });
+    const outputs = await runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress, stream: data.spillDir !== null });
+    ctx.opened.push(outputs.embedding);
+    return outputs;
   };
   const testOut = await timed('teacher', () => teacherRun('test'));
   const teacherAcc = accuracy(testOut.logits, data.test.labels!, teacher.classes);

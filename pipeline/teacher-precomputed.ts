@@ -38,7 +38,7 @@ export interface PrecomputedOutputs {
 }
 
 /** The teacher outputs for one split, rows in the split's order. */
-export type MatchedOutputs = Pick<TeacherOutputs, 'logits'> & { embedding: TeacherOutputs['embedding'] | null };
+export type MatchedOutputs = Pick<TeacherOutputs, 'logits'> & { embedding: Float32Array | null };
 
 /** How many ids an error lists before it says "and N more": enough to see the pattern, bounded for huge splits. */
 const MAX_LISTED = 10;

@@ -12,6 +12,7 @@ import { ensureBackend } from './tfjs.ts';
 import { accuracy, predictProbs, trainStudent } from './train.ts';
 import { featurizeMany } from './text/featurizer.js';
 import { TOOL_VERSION } from './versions.ts';
+import type { Rows } from './data/rows.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 
 export const TEACHER_OUTPUTS = { logits: 'logits', embedding: 'embedding' } as const;
@@ -35,7 +36,7 @@ export async function trainTeacher(cfg: Config, opts: { progress: Progress }): P
   if (!data.train.labels || !data.validation.labels) throw new EdgeDistillError('E_CONFIG', '`teacher train` needs labelled train data', 'Give data.train labels.');
   // The teacher may see richer features than the student: its own featurizer for text.
   const featurizer = cfg.teacher.featurizer ?? null;
-  const input = (s: Split) => (featurizer && s.texts ? featurizeMany(s.texts, featurizer) : s.x);
+  const input = (s: Split): Rows | Float32Array => (featurizer && s.texts ? featurizeMany(s.texts, featurizer) : s.x);
   const F = featurizer && data.train.texts ? featurizer.buckets : data.train.features;
   const [xTrain, xVal, xTest] = [input(data.train), input(data.validation), input(data.test)];
   await ensureBackend();
@@ -44,7 +45,7 @@ export async function trainTeacher(cfg: Config, opts: { progress: Progress }): P
   try {
     const method = prepareMethod({ name: 'label' }, { n: data.train.n, classes, embeddingDim: 0, logits: new Float32Array(0), embedding: new Float32Array(0), groups: data.train.labels, head: null, seed: cfg.seed, studentHidden: 0 });
     const res = await trainStudent(model, { x: xTrain, n: data.train.n, features: F, labels: data.train.labels, classes }, method, { steps: t.steps, batchSize: t.batchSize, learningRate: t.learningRate }, { seed: cfg.seed, progress: opts.progress, label: 'teacher' });
-    const acc = (x: Float32Array, s: Split) => accuracy(predictProbs(model, x, s.n, F, classes, 1), s.labels!, classes);
+    const acc = (x: Rows | Float32Array, s: Split) => accuracy(predictProbs(model, x, s.n, F, classes, 1), s.labels!, classes);
     const spec = toStudentSpec(model, { features: F, featureShape: [F], arch, classes, subclasses: 1, metadata: { 'edge-distill.role': 'teacher', 'edge-distill.version': TOOL_VERSION } });
     writeAtomic(save, exportOnnx({ ...spec, inputName: 'input' }, { producerVersion: TOOL_VERSION, teacherOutputs: TEACHER_OUTPUTS }));
     return { path: save, parameters: parameterCount(spec), trainAccuracy: acc(xTrain, data.train), validationAccuracy: acc(xVal, data.validation), testAccuracy: acc(xTest, data.test), trainMs: Math.round(res.ms) };

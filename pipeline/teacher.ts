@@ -2,11 +2,13 @@
 // output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
 import '../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { EdgeDistillError, oneOf } from './errors.ts';
-import { sha256, writeAtomic, f32Bytes } from './fsutil.ts';
+import { atomicFile, f32Bytes, sha256, writeAllAt } from './fsutil.ts';
+import { asRows, FileRows, forEachBlock, MemoryRows, type Rows } from './data/rows.ts';
 import type { Progress } from './progress.ts';
 import type { Split } from './data/dataset.ts';
 import { featurizeMany } from './text/featurizer.js';
@@ -33,7 +35,8 @@ export interface Teacher {
 
 export interface TeacherOutputs {
   logits: Float32Array; // [n, C]
-  embedding: Float32Array; // [n, D]
+  /** [n, D]: in memory, or read from the cache file when the data is streamed (see runTeacher). */
+  embedding: Rows;
 }
 
 type Dim = number | string;
@@ -130,9 +133,10 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
 }
 
 /** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
-export function teacherInput(cfg: Config['teacher'], s: Split): { x: Float32Array; featureShape: number[] } {
+export function teacherInput(cfg: Config['teacher'], s: Split): { x: Rows; featureShape: number[] } {
   const featureShape = teacherFeatureShape(cfg, s);
-  return { x: cfg.featurizer ? featurizeMany(s.texts!, cfg.featurizer) : s.x, featureShape };
+  if (!cfg.featurizer) return { x: s.x, featureShape };
+  return { x: new MemoryRows(featurizeMany(s.texts!, cfg.featurizer), s.n, cfg.featurizer.buckets), featureShape };
 }
 
 /** The per-example shape teacherInput gives, without featurizing anything (for checking the teacher up front). */
@@ -143,56 +147,83 @@ export function teacherFeatureShape(cfg: Config['teacher'], s: Split): number[] 
   return [f.buckets];
 }
 
-/** Run the teacher over n examples in batches; results are cached on disk by model + data content hash. */
+/**
+ * Run the teacher over n examples in batches; results are cached on disk by model + data content hash. The rows are
+ * read a block at a time and the outputs written to the cache file as they come. With `stream`, the embeddings are
+ * then read from that file as needed (the logits, n x classes, are always in memory); otherwise they are in memory.
+ */
 export async function runTeacher(
   t: Teacher,
-  x: Float32Array,
+  input: Rows | Float32Array,
   n: number,
-  opts: { featureShape: number[]; cacheDir: string; label: string; progress: Progress },
+  opts: { featureShape: number[]; cacheDir: string; label: string; progress: Progress; stream?: boolean },
 ): Promise<TeacherOutputs & { cached: boolean }> {
-  const F = x.length / n;
+  const x = asRows(input, n);
+  const F = x.width;
   const shape = teacherInputShape(t, opts.featureShape, F);
   const session = t.session;
   if (!session) throw new Error('runTeacher needs an ONNX teacher; precomputed outputs are matched by id instead');
-  const key = sha256([t.sha256, t.input, t.logits, t.embedding, sha256(f32Bytes(x))].join(':'));
+  // The data's content hash, a block at a time: the same key as hashing all the rows at once.
+  const hash = createHash('sha256');
+  forEachBlock(x, (b) => hash.update(f32Bytes(b)));
+  const key = sha256([t.sha256, t.input, t.logits, t.embedding, hash.digest('hex')].join(':'));
   const cacheFile = join(opts.cacheDir, `teacher-${key.slice(0, 32)}.bin`);
-  const hit = readCache(cacheFile, n, t.classes, t.embeddingDim);
-  if (hit) return { ...hit, cached: true };
   const C = t.classes;
   const D = t.embeddingDim;
+  const hit = readCache(cacheFile, n, C, D, opts.stream ?? false);
+  if (hit) return { ...hit, cached: true };
   const logits = new Float32Array(n * C);
-  const embedding = new Float32Array(n * D);
-  const step = opts.progress.step(`teacher pass (${opts.label})`, n);
-  for (let i = 0; i < n; i += t.batchSize) {
-    const b = Math.min(t.batchSize, n - i);
-    const feeds = { [t.input]: new ort.Tensor('float32', x.subarray(i * F, (i + b) * F), [b, ...shape]) };
-    const out = await session.run(feeds, [t.logits, t.embedding]);
-    logits.set(out[t.logits]!.data as Float32Array, i * C);
-    embedding.set(out[t.embedding]!.data as Float32Array, i * D);
-    step.tick(b);
+  const file = atomicFile(cacheFile);
+  try {
+    writeAllAt(file.fd, cacheHeader(n, C, D), 0);
+    const step = opts.progress.step(`teacher pass (${opts.label})`, n);
+    for (let i = 0; i < n; i += t.batchSize) {
+      const b = Math.min(t.batchSize, n - i);
+      const feeds = { [t.input]: new ort.Tensor('float32', x.read(i, b), [b, ...shape]) };
+      const out = await session.run(feeds, [t.logits, t.embedding]);
+      logits.set(out[t.logits]!.data as Float32Array, i * C);
+      writeAllAt(file.fd, f32Bytes(out[t.embedding]!.data as Float32Array), 8 + (n * C + i * D) * 4);
+      step.tick(b);
+    }
+    writeAllAt(file.fd, f32Bytes(logits), 8);
+    step.done(`${n} examples`);
+    file.commit();
+  } catch (err) {
+    file.abort();
+    throw err;
   }
-  step.done(`${n} examples`);
-  writeCache(cacheFile, logits, embedding);
-  return { logits, embedding, cached: false };
+  return { ...readCache(cacheFile, n, C, D, opts.stream ?? false)!, cached: false };
 }
 
-// Cache file: 8-byte little-endian header (C, D as uint32), then logits, then embeddings, all float32.
-function writeCache(file: string, logits: Float32Array, embedding: Float32Array): void {
-  const buf = new Uint8Array(8 + logits.byteLength + embedding.byteLength);
-  buf.set(f32Bytes(logits), 8);
-  buf.set(f32Bytes(embedding), 8 + logits.byteLength);
-  const dv = new DataView(buf.buffer);
-  dv.setUint32(0, logits.byteLength, true);
-  dv.setUint32(4, embedding.byteLength, true);
-  writeAtomic(file, buf);
+// Cache file: 8-byte little-endian header (logits and embedding byte counts as uint32), then the logits [n, C], then
+// the embeddings [n, D], all float32. (uint32 byte counts: a transfer set up to 4 GB of outputs per block.)
+function cacheHeader(n: number, C: number, D: number): Uint8Array {
+  const head = new Uint8Array(8);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, n * C * 4, true);
+  dv.setUint32(4, n * D * 4, true);
+  return head;
 }
 
-function readCache(file: string, n: number, C: number, D: number): TeacherOutputs | null {
+function readCache(file: string, n: number, C: number, D: number, stream: boolean): TeacherOutputs | null {
   if (!existsSync(file)) return null;
-  const buf = readFileSync(file);
-  const lb = buf.readUInt32LE(0);
-  const eb = buf.readUInt32LE(4);
-  if (lb !== n * C * 4 || eb !== n * D * 4 || buf.length !== 8 + lb + eb) return null;
-  const copy = new Uint8Array(buf.subarray(8));
-  return { logits: new Float32Array(copy.buffer, 0, n * C), embedding: new Float32Array(copy.buffer, lb, n * D) };
+  const fd = openSync(file, 'r');
+  let keep = false;
+  try {
+    const head = new Uint8Array(8);
+    readSync(fd, head, 0, 8, 0);
+    const dv = new DataView(head.buffer);
+    const lb = dv.getUint32(0, true);
+    const eb = dv.getUint32(4, true);
+    if (lb !== n * C * 4 || eb !== n * D * 4 || fstatSync(fd).size !== 8 + lb + eb) return null;
+    const logits = new FileRows(fd, 8, n, C, false).read(0, n);
+    const embedding = new FileRows(fd, 8 + lb, n, D, true);
+    if (stream) {
+      keep = true;
+      return { logits, embedding };
+    }
+    return { logits, embedding: new MemoryRows(embedding.read(0, n), n, D) };
+  } finally {
+    if (!keep) closeSync(fd);
+  }
 }

@@ -7,9 +7,11 @@ import type { PreparedMethod } from './losses.ts';
 import { permutation, rng } from './math.ts';
 import type { Progress } from './progress.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
+import { asRows, type Rows } from './data/rows.ts';
 
 export interface TrainSet {
-  x: Float32Array; // [n, F]
+  /** [n, F]: in memory or a row store (read a batch at a time). */
+  x: Rows | Float32Array;
   n: number;
   features: number;
   labels: Int32Array; // class per example (labels, or teacher argmax when unlabeled)
@@ -41,13 +43,15 @@ export async function trainStudent(
   },
 ): Promise<TrainResult> {
   const t0 = performance.now();
-  const { x, n, features: F, labels, classes: C } = data;
+  const { n, features: F, labels, classes: C } = data;
+  const x = asRows(data.x, n, F);
   const B = Math.min(cfg.batchSize, n);
   const rand = rng(opts.seed ^ 0x5eed);
   const optimizer = tf.train.adam(cfg.learningRate);
   const xb = new Float32Array(B * F);
   const yb = new Float32Array(B * C);
   const tb = method.targets ? new Float32Array(B * method.width) : null;
+  const batch = new Int32Array(B);
   let order = permutation(n, rand);
   let pos = 0;
   // Where the next batch starts in `order`; a new permutation once the rest of this one is shorter than a batch.
@@ -82,12 +86,10 @@ export async function trainStudent(
   for (let s = start; s < cfg.steps; s++) {
     const at = nextBatch();
     yb.fill(0);
-    for (let k = 0; k < B; k++) {
-      const i = order[at + k]!;
-      xb.set(x.subarray(i * F, (i + 1) * F), k * F);
-      yb[k * C + labels[i]!] = 1;
-      if (tb) tb.set(method.targets!.subarray(i * method.width, (i + 1) * method.width), k * method.width);
-    }
+    batch.set(order.subarray(at, at + B));
+    for (let k = 0; k < B; k++) yb[k * C + labels[batch[k]!]!] = 1;
+    x.gather(batch, xb);
+    if (tb) method.targets!.gather(batch, tb);
     const report = s === cfg.steps - 1 || s % 100 === 0;
     const xt = tf.tensor2d(xb, [B, F]);
     const yt = tf.tensor2d(yb, [B, C]);
@@ -173,13 +175,14 @@ async function resume(
 }
 
 /** Class probabilities [n, C] of a student emitting C*S logits: block sums of the C*S-way softmax. */
-export function predictProbs(model: tfl.LayersModel, x: Float32Array, n: number, F: number, C: number, S: number): Float32Array {
+export function predictProbs(model: tfl.LayersModel, x: Rows | Float32Array, n: number, F: number, C: number, S: number): Float32Array {
+  const rows = asRows(x, n, F);
   const out = new Float32Array(n * C);
   const chunk = 1024;
   for (let i = 0; i < n; i += chunk) {
     const b = Math.min(chunk, n - i);
     const p = tf.tidy(() => {
-      const logits = model.predict(tf.tensor2d(x.subarray(i * F, (i + b) * F), [b, F])) as tf.Tensor2D;
+      const logits = model.predict(tf.tensor2d(rows.read(i, b), [b, F])) as tf.Tensor2D;
       return tf.sum(tf.reshape(tf.softmax(logits), [b, C, S]), 2);
     });
     out.set(p.dataSync() as Float32Array, i * C);

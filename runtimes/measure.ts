@@ -2,12 +2,14 @@
 // then timed runs on real examples until both a run count and a minimum duration are reached), in the style of
 // onnxruntime's perf test and TFLite's benchmark tool. Statistics over the raw times are stats.ts's.
 import type { Runtime, RuntimeSession } from './runtime.ts';
+import { asRows, type Rows } from '../pipeline/data/rows.ts';
 
-export async function predictAll(session: RuntimeSession, x: Float32Array, n: number, features: number, chunk = 500): Promise<Float32Array[]> {
+export async function predictAll(session: RuntimeSession, x: Rows | Float32Array, n: number, features: number, chunk = 500): Promise<Float32Array[]> {
+  const rows = asRows(x, n, features);
   const parts: Float32Array[] = [];
   for (let i = 0; i < n; i += chunk) {
     const b = Math.min(chunk, n - i);
-    parts.push(Float32Array.from(await session.run(x.slice(i * features, (i + b) * features), b)));
+    parts.push(Float32Array.from(await session.run(rows.read(i, b).slice(), b)));
   }
   return parts;
 }

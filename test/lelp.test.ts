@@ -14,6 +14,7 @@ import { fitLinearHead, gaussian, rng, toMatrix } from '../pipeline/math.ts';
 import { readTeacherHead } from '../pipeline/teacher-head.ts';
 import { tf, useBackend } from '../pipeline/tfjs.ts';
 import { EXAMPLE_DIR, maxAbsDiff } from './helpers.ts';
+import { readAll } from '../pipeline/data/rows.ts';
 
 const N = 300;
 const D = 256;
@@ -159,7 +160,7 @@ test('alpha: the lelp loss changes with alpha, and depends on the labels only wh
   const value = (alpha: number, onehot: tf.Tensor2D) => {
     const m = METHODS.lelp.prepare({ name: 'lelp', subclasses: S, beta: 1, tau: 2, alpha, nullSpace: true, rotate: true, projection: 'pca' }, view);
     assert.equal(m.notes.headSource, 'graph');
-    const q = tf.tensor2d(m.targets!, [N, C * S]);
+    const q = tf.tensor2d(readAll(m.targets!), [N, C * S]);
     const l = m.loss(out, q, onehot);
     const v = l.dataSync()[0]!;
     tf.dispose([q, l]);

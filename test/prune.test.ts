@@ -215,7 +215,7 @@ test('magnitudePrune(0.8) zeroes the smallest 80 % of every kernel and keeps the
 test('fine-tuning the structured-pruned MLP with kd recovers the unpruned accuracy', async (t) => {
   // The kd targets: the shipped teacher's logits on the first 2,000 training images.
   const n = 2000;
-  const x = trainSet.x.subarray(0, n * F);
+  const x = (trainSet.x as Float32Array).subarray(0, n * F);
   const session = await ort.InferenceSession.create(join(EXAMPLE_DIR, 'teacher.onnx'), { intraOpNumThreads: 2 });
   const out = await session.run({ image: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
   await session.release();

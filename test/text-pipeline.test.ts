@@ -17,6 +17,7 @@ import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { featurizeMany } from '../pipeline/text/featurizer.js';
 import { openTeacher, runTeacher } from '../pipeline/teacher.ts';
 import { createProgress } from '../pipeline/progress.ts';
+import { readAll } from '../pipeline/data/rows.ts';
 
 const SPAM = join(ROOT, 'examples', 'spam', 'pipeline.json');
 
@@ -51,8 +52,9 @@ test('the spam example: students next to the teacher, a sub-1 MB artifact, and a
   const data = await loadDatasets(cfg.data, cfg.seed, 2);
   assert.ok(data.test.texts && data.test.n > 1000);
   const rows: Float32Array = shipped.featurizeMany(data.test.texts, deploy.featurizer.spec);
-  assert.equal(rows.length, data.test.x.length);
-  assert.ok(rows.every((v, i) => Object.is(v, data.test.x[i])), 'the shipped featurizer reproduces the training input bit for bit');
+  const trained = readAll(data.test.x);
+  assert.equal(rows.length, trained.length);
+  assert.ok(rows.every((v, i) => Object.is(v, trained[i])), 'the shipped featurizer reproduces the training input bit for bit');
 
   // onnxruntime-web (wasm) on those rows predicts what the trained student predicts.
   const student = loadStudentCheckpoint(join(out, 'students', 'kd'));
@@ -61,7 +63,7 @@ test('the spam example: students next to the teacher, a sub-1 MB artifact, and a
   const web = (await session.run({ [deploy.input.name]: new ort.Tensor('float32', rows, [data.test.n, rows.length / data.test.n]) }))[deploy.outputs[0].name]!.data as Float32Array;
   await session.release();
   assert.ok(maxAbsDiff(ref, web) <= 1e-4, `max |Δp| ${maxAbsDiff(ref, web)}`);
-  for (let i = 0; i < data.test.n; i++) assert.equal(web[2 * i + 1]! > web[2 * i]!, ref[2 * i + 1]! > ref[2 * i]!, `message ${data.test.ids[i]}`);
+  for (let i = 0; i < data.test.n; i++) assert.equal(web[2 * i + 1]! > web[2 * i]!, ref[2 * i + 1]! > ref[2 * i]!, `message ${data.test.ids![i]}`);
 });
 
 test('precomputed teacher outputs are matched by id; a missing or an extra id fails naming the ids', async () => {
@@ -76,7 +78,7 @@ test('precomputed teacher outputs are matched by id; a missing or an extra id fa
   const x = featurizeMany(corpus.texts.slice(0, n), spam.teacher.featurizer!);
   const outs = await runTeacher(teacher, x, n, { featureShape: [spam.teacher.featurizer!.buckets], cacheDir: dir, label: 'test', progress: createProgress({ quiet: true }) });
   await teacher.session?.release();
-  const line = (i: number, id = corpus.ids[i]!) => JSON.stringify({ id, logits: Array.from(outs.logits.subarray(2 * i, 2 * i + 2)), embedding: Array.from(outs.embedding.subarray(i * teacher.embeddingDim, (i + 1) * teacher.embeddingDim)) });
+  const line = (i: number, id = corpus.ids[i]!) => JSON.stringify({ id, logits: Array.from(outs.logits.subarray(2 * i, 2 * i + 2)), embedding: Array.from(outs.embedding.read(i, 1)) });
   const config = (outputs: string) => ({
     data: { train: { format: 'text-jsonl', path: 'texts.jsonl' }, classNames: ['negative', 'positive'], featurizer: { buckets: 512, wordNgrams: [1, 1] } },
     teacher: { precomputed: { format: 'jsonl', path: outputs } },

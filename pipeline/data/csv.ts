@@ -2,7 +2,8 @@
 // and the step that turns its cells into a numeric feature table with string labels.
 
 import { EdgeDistillError, oneOf } from '../errors.ts';
-import { readTextFile, stripBom, type Table } from './table.ts';
+import { readAll, type RowWriter, type Rows, blockRows, rowWriter } from './rows.ts';
+import { readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
 
 export interface CsvTableOptions {
   /** Column name (needs a header) or 0-based index of the label column; no labels when absent. */
@@ -13,103 +14,130 @@ export interface CsvTableOptions {
   header?: boolean;
 }
 
-interface CsvRows {
-  rows: string[][];
-  /** 1-based line on which each row starts (rows can span lines inside quotes). */
-  lines: number[];
-}
+/** Receives each row's cells and the 1-based line it starts on (rows can span lines inside quotes). */
+type RowSink = (cells: string[], line: number) => void;
 
-/** Tokenize CSV text into rows of cells; also reports the line each row starts on. */
-function tokenize(input: string, name: string): CsvRows {
-  const text = stripBom(input);
-  const rows: string[][] = [];
-  const lines: number[] = [];
-  let row: string[] = [];
-  let cell = '';
-  let line = 1;
-  let rowLine = 1;
-  let fieldStart = true;
-  let i = 0;
-  const endField = (): void => {
-    row.push(cell);
-    cell = '';
-    fieldStart = true;
-  };
-  const endRow = (): void => {
-    endField();
-    rows.push(row);
-    lines.push(rowLine);
-    row = [];
-  };
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (ch === '"' && fieldStart) {
-      // Quoted field: runs to the next lone quote; "" is a literal quote; newlines are data.
-      const openLine = line;
-      fieldStart = false;
-      i++;
-      for (;;) {
-        if (i >= text.length) {
+/**
+ * An RFC 4180 tokenizer fed a piece of text at a time, so a file of any size is read in bounded memory. Every piece
+ * boundary is invisible: a quote, a "" escape or a CRLF split across two pieces reads as if the text were whole.
+ */
+class CsvTokenizer {
+  private row: string[] = [];
+  private cell = '';
+  private line = 1;
+  private rowLine = 1;
+  private fieldStart = true;
+  private inQuote = false;
+  private quoteLine = 0;
+  /** Inside a quoted field, a quote was just read: "" (a literal quote) or the closing quote, by the next char. */
+  private quoteSeen = false;
+  /** A quoted field just closed: the next char must end the field. */
+  private closed = false;
+  /** The row just ended with a CR: a LF right after it belongs to the same line break. */
+  private skipLf = false;
+  /** Blank rows seen but not passed on yet: dropped if only blank rows follow them (a file's trailing newlines). */
+  private blanks: number[] = [];
+
+  constructor(
+    private readonly name: string,
+    private readonly sink: RowSink,
+  ) {}
+
+  push(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const ch = text[i]!;
+      if (this.skipLf) {
+        this.skipLf = false;
+        if (ch === '\n') continue;
+      }
+      if (this.inQuote) {
+        if (!this.quoteSeen) {
+          if (ch === '"') this.quoteSeen = true;
+          else {
+            if (ch === '\n') this.line++;
+            this.cell += ch;
+          }
+          continue;
+        }
+        this.quoteSeen = false;
+        if (ch === '"') {
+          this.cell += '"';
+          continue;
+        }
+        this.inQuote = false;
+        this.closed = true;
+      }
+      if (this.closed) {
+        this.closed = false;
+        if (ch !== ',' && ch !== '\n' && ch !== '\r') {
           throw new EdgeDistillError(
             'E_DATA_FORMAT',
-            `${name}: the quoted field opened on line ${openLine} is never closed`,
-            'Close the quote, or write a quote inside a quoted field as "".',
+            `${this.name}: line ${this.line} has ${JSON.stringify(ch)} right after a closing quote`,
+            'A quoted field must be followed by a comma or the end of the line; write a quote inside it as "".',
           );
         }
-        const c = text[i]!;
-        if (c === '"' && text[i + 1] === '"') {
-          cell += '"';
-          i += 2;
-        } else if (c === '"') {
-          i++;
-          break;
-        } else {
-          if (c === '\n') line++;
-          cell += c;
-          i++;
-        }
       }
-      const next = text[i];
-      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-        throw new EdgeDistillError(
-          'E_DATA_FORMAT',
-          `${name}: line ${line} has ${JSON.stringify(next)} right after a closing quote`,
-          'A quoted field must be followed by a comma or the end of the line; write a quote inside it as "".',
-        );
+      if (ch === '"' && this.fieldStart) {
+        // Quoted field: runs to the next lone quote; "" is a literal quote; newlines are data.
+        this.inQuote = true;
+        this.quoteLine = this.line;
+        this.fieldStart = false;
+      } else if (ch === ',') {
+        this.endField();
+      } else if (ch === '\n' || ch === '\r') {
+        this.endRow();
+        this.skipLf = ch === '\r';
+        this.line++;
+        this.rowLine = this.line;
+      } else {
+        // A bare quote inside an unquoted field is kept literally (as Python's csv does): 5'11" stays.
+        this.cell += ch;
+        this.fieldStart = false;
       }
-      continue;
-    }
-    if (ch === ',') {
-      endField();
-      i++;
-    } else if (ch === '\n' || ch === '\r') {
-      endRow();
-      i += ch === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-      rowLine = line;
-    } else {
-      // A bare quote inside an unquoted field is kept literally (as Python's csv does): 5'11" stays.
-      cell += ch;
-      fieldStart = false;
-      i++;
     }
   }
-  if (!fieldStart || row.length > 0) endRow();
-  // A file that ends with a newline (or a few blank lines) must not grow empty rows.
-  while (rows.length > 0 && isBlankRow(rows[rows.length - 1]!)) {
-    rows.pop();
-    lines.pop();
-  }
-  return { rows, lines };
-}
 
-function isBlankRow(row: string[]): boolean {
-  return row.length === 1 && row[0] === '';
+  end(): void {
+    if (this.inQuote && !this.quoteSeen) {
+      throw new EdgeDistillError(
+        'E_DATA_FORMAT',
+        `${this.name}: the quoted field opened on line ${this.quoteLine} is never closed`,
+        'Close the quote, or write a quote inside a quoted field as "".',
+      );
+    }
+    this.inQuote = false;
+    if (!this.fieldStart || this.row.length > 0) this.endRow();
+    // A file that ends with a newline (or a few blank lines) must not grow empty rows.
+    this.blanks = [];
+  }
+
+  private endField(): void {
+    this.row.push(this.cell);
+    this.cell = '';
+    this.fieldStart = true;
+  }
+
+  private endRow(): void {
+    this.endField();
+    const row = this.row;
+    this.row = [];
+    if (row.length === 1 && row[0] === '') {
+      this.blanks.push(this.rowLine);
+      return;
+    }
+    for (const line of this.blanks) this.sink([''], line);
+    this.blanks = [];
+    this.sink(row, this.rowLine);
+  }
 }
 
 /** Parse CSV text (RFC 4180) into rows of cells. Trailing empty lines are dropped. */
 export function parseCsv(text: string, name: string): string[][] {
-  return tokenize(text, name).rows;
+  const rows: string[][] = [];
+  const t = new CsvTokenizer(name, (cells) => rows.push(cells));
+  t.push(stripBom(text));
+  t.end();
+  return rows;
 }
 
 /** Resolve a column given by name or index to its index; unknown ones are a config error. */
@@ -148,64 +176,134 @@ function parseNumber(cell: string): number | null {
   return Number.isFinite(Math.fround(v)) ? v : null;
 }
 
-/** Turn parsed CSV rows into a numeric feature table. Pure; `name` is only for messages. */
-function toTable({ rows: csv, lines }: CsvRows, name: string, opts: CsvTableOptions): Table {
-  const header = opts.header ?? true;
-  const names = header ? (csv[0] ?? []) : null;
-  const body = header ? csv.slice(1) : csv;
-  const bodyLines = header ? lines.slice(1) : lines;
-  const width = names ? names.length : (csv[0]?.length ?? 0);
+/**
+ * Turns rows of cells into numeric feature rows: resolves the columns from the first row (the header, or the first
+ * data row), checks each row and hands its features to `writer` a block at a time. `name` is only for messages.
+ */
+class CsvTableBuilder {
+  private names: string[] | null = null;
+  private width = 0;
+  private labelCol: number | null = null;
+  private featureCols: number[] = [];
+  private resolved = false;
+  private rows = 0;
+  private block: Float32Array = new Float32Array(0);
+  private inBlock = 0;
+  private readonly labels: string[] | null;
+  /** One string per distinct label, so a million rows of "0" and "1" hold two strings, not a million. */
+  private readonly interned = new Map<string, string>();
 
-  const labelCol =
-    opts.label === undefined ? null : columnIndex(opts.label, names, width, name, 'label');
-  const featureCols = opts.features
-    ? opts.features.map((f) => columnIndex(f, names, width, name, 'feature'))
-    : [...Array(width).keys()].filter((c) => c !== labelCol);
-  if (labelCol !== null && featureCols.includes(labelCol)) {
-    throw new EdgeDistillError(
-      'E_CONFIG',
-      `column ${names ? JSON.stringify(names[labelCol]) : labelCol} of ${name} is both the label and a feature`,
-      'Remove the label column from the feature list.',
-    );
+  constructor(
+    private readonly name: string,
+    private readonly opts: CsvTableOptions,
+    private readonly writer: RowWriter,
+  ) {
+    this.labels = opts.label === undefined ? null : [];
   }
 
-  const featureCount = featureCols.length;
-  const features = new Float32Array(body.length * featureCount);
-  const labels: string[] | null = labelCol === null ? null : [];
-  body.forEach((row, r) => {
-    const line = bodyLines[r]!;
-    if (row.length !== width) {
+  private resolve(first: string[] | null): void {
+    const { name, opts } = this;
+    const header = opts.header ?? true;
+    this.names = header ? (first ?? []) : null;
+    this.width = this.names ? this.names.length : (first?.length ?? 0);
+    const { names, width } = this;
+    this.labelCol = opts.label === undefined ? null : columnIndex(opts.label, names, width, name, 'label');
+    this.featureCols = opts.features
+      ? opts.features.map((f) => columnIndex(f, names, width, name, 'feature'))
+      : [...Array(width).keys()].filter((c) => c !== this.labelCol);
+    if (this.labelCol !== null && this.featureCols.includes(this.labelCol)) {
+      throw new EdgeDistillError(
+        'E_CONFIG',
+        `column ${names ? JSON.stringify(names[this.labelCol]) : this.labelCol} of ${name} is both the label and a feature`,
+        'Remove the label column from the feature list.',
+      );
+    }
+    this.block = new Float32Array(blockRows(this.featureCols.length) * this.featureCols.length);
+    this.resolved = true;
+  }
+
+  row(cells: string[], line: number): void {
+    if (!this.resolved) {
+      this.resolve(cells);
+      if (this.names) return; // the header
+    }
+    const { name, names, width, featureCols } = this;
+    if (cells.length !== width) {
       throw new EdgeDistillError(
         'E_DATA_FORMAT',
-        `${name}: line ${line} has ${row.length} cells but the ${header ? 'header' : 'first row'} has ${width}`,
+        `${name}: line ${line} has ${cells.length} cells but the ${names ? 'header' : 'first row'} has ${width}`,
         'Every row needs the same number of comma-separated cells; quote cells that contain commas.',
       );
     }
-    featureCols.forEach((c, j) => {
-      const v = parseNumber(row[c]!);
+    const F = featureCols.length;
+    for (let j = 0; j < F; j++) {
+      const c = featureCols[j]!;
+      const v = parseNumber(cells[c]!);
       if (v === null) {
         throw new EdgeDistillError(
           'E_DATA_FORMAT',
-          `${name}: line ${line}, column ${names ? JSON.stringify(names[c]) : c}: ${JSON.stringify(row[c])} is not a number`,
+          `${name}: line ${line}, column ${names ? JSON.stringify(names[c]) : c}: ${JSON.stringify(cells[c])} is not a number`,
           'Feature columns must hold finite numbers within float32\'s range (±3.4e38); choose the feature columns with `features`, or mark the label column with `label`.',
         );
       }
-      features[r * featureCount + j] = v;
-    });
-    if (labels) labels.push(row[labelCol!]!);
-  });
+      this.block[this.inBlock * F + j] = v;
+    }
+    if (this.labels) {
+      const raw = cells[this.labelCol!]!;
+      let label = this.interned.get(raw);
+      if (label === undefined) this.interned.set(raw, (label = raw));
+      this.labels.push(label);
+    }
+    this.rows++;
+    if (++this.inBlock * F >= this.block.length) this.flush();
+  }
 
-  return {
-    features,
-    featureCount,
-    rows: body.length,
-    labels,
-    // Without a header there are no names; `col<i>` keeps reports readable and matches the index.
-    featureNames: featureCols.map((c) => (names ? names[c]! : `col${c}`)),
-  };
+  private flush(): void {
+    const F = this.featureCols.length;
+    if (this.inBlock > 0) this.writer.append(this.block.subarray(0, this.inBlock * F), this.inBlock);
+    this.inBlock = 0;
+  }
+
+  finish(): Omit<Table, 'features'> & { features: Rows } {
+    if (!this.resolved) this.resolve(null);
+    this.flush();
+    const { names, featureCols } = this;
+    return {
+      features: this.writer.finish(featureCols.length),
+      featureCount: featureCols.length,
+      rows: this.rows,
+      labels: this.labels,
+      // Without a header there are no names; `col<i>` keeps reports readable and matches the index.
+      featureNames: featureCols.map((c) => (names ? names[c]! : `col${c}`)),
+    };
+  }
+}
+
+/** Read CSV text pieces into a feature table whose rows go to `writer`; `name` is only for messages. */
+function buildTable(pieces: Iterable<string>, name: string, opts: CsvTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
+  try {
+    const table = new CsvTableBuilder(name, opts, writer);
+    const tokenizer = new CsvTokenizer(name, (cells, line) => table.row(cells, line));
+    for (const piece of pieces) tokenizer.push(piece);
+    tokenizer.end();
+    return table.finish();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
 }
 
 /** Read a CSV file into a numeric feature table with string labels. */
 export async function readCsvTable(path: string, opts: CsvTableOptions = {}): Promise<Table> {
-  return toTable(tokenize(await readTextFile(path), path), path, opts);
+  const text = await readTextFile(path);
+  const t = buildTable([text], path, opts, rowWriter(null));
+  return { ...t, features: readAll(t.features) };
+}
+
+/**
+ * Read a CSV file a piece at a time, its feature rows going to `writer` (a file, for data larger than memory).
+ * The same checks and errors as readCsvTable.
+ */
+export function streamCsvTable(path: string, opts: CsvTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
+  return buildTable(readTextChunks(path), path, opts, writer);
 }

@@ -3,28 +3,47 @@
 import type { Config, DataSource } from '../config.ts';
 import { EdgeDistillError } from '../errors.ts';
 import { permutation, rng } from '../math.ts';
-import { loadSource, type DataSource as NumericSource, type RawSplit } from './sources.ts';
+import { loadSource, STREAMED_FORMATS, streamSource, type DataSource as NumericSource, type RawSplit, type StreamedSource } from './sources.ts';
+import { IndexedRows, MemoryRows, rowWriter, type RowWriter, type Rows } from './rows.ts';
 import { loadTextSource, TEXT_FORMATS, type TextSource } from './text-sources.ts';
 import { featurizeMany } from '../text/featurizer.js';
 
 export interface Split {
   name: 'train' | 'validation' | 'test';
-  x: Float32Array; // [n, features], preprocessed
+  /** [n, features], preprocessed: in memory, or in a file for CSV, JSONL and NPY sources (see loadDatasets). */
+  x: Rows;
   n: number;
   features: number;
   featureShape: number[];
   /** Class index per example, or null when the split is unlabeled. */
   labels: Int32Array | null;
-  /** Each example's id: the source's id column/key, the corpus file, or the row's position in its file. */
-  ids: string[];
+  /** Each example's id where the source names it (text sources: the id column/key or the corpus file), else null. */
+  ids: string[] | null;
+  /** Each example's row in its source file (its id when the source names none). */
+  positions: Int32Array;
   /** Text sources: the raw texts (x is their featurization with data.featurizer). */
   texts: string[] | null;
+}
+
+/** Each example's id: the source's id, or its row's position in its file. */
+export function splitIds(s: Split): string[] {
+  return s.ids ?? Array.from(s.positions, String);
 }
 
 export interface Datasets {
   train: Split;
   validation: Split;
   test: Split;
+  /**
+   * Where this run keeps rows too many for memory (the data's own, the teacher's outputs on them, the methods'
+   * targets), as anonymous files; null when the data is in memory.
+   */
+  spillDir: string | null;
+}
+
+/** Release the splits' files. */
+export function closeDatasets(d: Pick<Datasets, 'train' | 'validation' | 'test'>): void {
+  for (const s of [d.train, d.validation, d.test]) s.x.close();
 }
 
 type DataConfig = Config['data'];
@@ -66,16 +85,46 @@ function mapLabels(raw: RawSplit, cfg: DataConfig, classes: number, where: strin
   return { labels: Int32Array.from(out), keep: keep.length === raw.labels.length ? null : keep };
 }
 
-function pick(s: Split, rows: ArrayLike<number>, name: Split['name']): Split {
-  const F = s.features;
-  const x = new Float32Array(rows.length * F);
-  for (let k = 0; k < rows.length; k++) x.set(s.x.subarray(rows[k]! * F, (rows[k]! + 1) * F), k * F);
+/** The examples at `rows` (ascending): copied when in memory, an index into the same file when in a file. */
+function pick(s: Split, rows: Int32Array, name: Split['name']): Split {
+  const { x } = s;
+  const picked =
+    x instanceof MemoryRows ? new MemoryRows(x.gather(rows), rows.length, s.features)
+      : x instanceof IndexedRows ? new IndexedRows(x.base, Int32Array.from(rows, (r) => x.index[r]!))
+        : new IndexedRows(x, rows);
   return {
-    ...s, name, x, n: rows.length,
+    ...s, name, x: picked, n: rows.length,
     labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null,
-    ids: Array.from(rows, (r) => s.ids[r]!),
+    ids: s.ids ? Array.from(rows, (r) => s.ids![r]!) : null,
+    positions: Int32Array.from(rows, (r) => s.positions[r]!),
     texts: s.texts ? Array.from(rows, (r) => s.texts![r]!) : null,
   };
+}
+
+/** x * scale + shift on each block as it is written, refusing non-finite values (naming the row). */
+function preprocessing(writer: RowWriter, cfg: DataConfig, name: string): RowWriter {
+  const { scale, shift } = cfg.preprocess;
+  return {
+    get n() {
+      return writer.n;
+    },
+    append(block, count) {
+      preprocess(block, count ? block.length / count : 0, writer.n, scale, shift, name);
+      writer.append(block, count);
+    },
+    finish: (width) => writer.finish(width),
+    abort: () => writer.abort(),
+  };
+}
+
+function preprocess(x: Float32Array, features: number, firstRow: number, scale: number, shift: number, name: string): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]! * scale + shift;
+    if (!Number.isFinite(v)) {
+      throw new EdgeDistillError('E_DATA_FORMAT', `${name} data row ${firstRow + Math.floor(i / features)} has a non-finite value (${x[i]})`, 'Remove or impute NaN/infinite values before distilling.');
+    }
+    x[i] = v;
+  }
 }
 
 const isText = (src: DataSource): src is Extract<DataSource, { format: TextSource['format'] }> => (TEXT_FORMATS as readonly string[]).includes(src.format);
@@ -90,48 +139,79 @@ async function loadText(src: Extract<DataSource, { format: TextSource['format'] 
   return { raw: { features: featurizeMany(t.texts, spec), featureShape: [spec.buckets], rows: t.texts.length, labels: t.labels }, texts: t.texts, ids: t.ids };
 }
 
-async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name']): Promise<Split> {
-  const text = isText(src) ? await loadText(src, cfg, name) : null;
-  const raw = text ? text.raw : await loadSource(src as NumericSource, '/');
-  const features = raw.rows ? raw.features.length / raw.rows : raw.featureShape.reduce((a, b) => a * b, 1);
-  const { scale, shift } = cfg.preprocess;
-  const x = raw.features;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]! * scale + shift;
-    if (!Number.isFinite(v)) {
-      throw new EdgeDistillError('E_DATA_FORMAT', `${name} data row ${Math.floor(i / features)} has a non-finite value (${x[i]})`, 'Remove or impute NaN/infinite values before distilling.');
-    }
-    x[i] = v;
+const isStreamed = (src: DataSource): src is StreamedSource => (STREAMED_FORMATS as readonly string[]).includes(src.format);
+
+/** One split's rows and labels: streamed into `spillDir` for CSV, JSONL and NPY when it is given, else in memory. */
+async function loadRaw(src: DataSource, cfg: DataConfig, name: Split['name'], spillDir: string | null): Promise<{ raw: RawSplit | (Omit<RawSplit, 'features'> & { features: Rows }); text: Awaited<ReturnType<typeof loadText>> | null }> {
+  if (isText(src)) {
+    const text = await loadText(src, cfg, name);
+    return { raw: text.raw, text };
   }
-  const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);
-  const ids = text ? text.ids : Array.from({ length: raw.rows }, (_, i) => String(i));
-  const split: Split = { name, x, n: raw.rows, features, featureShape: raw.featureShape, labels: null, ids, texts: text?.texts ?? null };
-  if (!keep) return { ...split, labels };
-  return { ...pick(split, keep, name), labels };
+  if (spillDir !== null && isStreamed(src)) return { raw: await streamSource(src, '/', preprocessing(rowWriter(spillDir), cfg, name)), text: null };
+  return { raw: await loadSource(src as NumericSource, '/'), text: null };
+}
+
+async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name'], spillDir: string | null): Promise<Split> {
+  const { raw, text } = await loadRaw(src, cfg, name, spillDir);
+  const features = raw.featureShape.reduce((a, b) => a * b, 1);
+  let x: Rows;
+  if (raw.features instanceof Float32Array) {
+    preprocess(raw.features, features, 0, cfg.preprocess.scale, cfg.preprocess.shift, name);
+    x = new MemoryRows(raw.features, raw.rows, raw.rows ? raw.features.length / raw.rows : features);
+  } else x = raw.features;
+  try {
+    const { labels, keep } = mapLabels(raw as RawSplit, cfg, classes, `${name} data`);
+    const positions = Int32Array.from({ length: raw.rows }, (_, i) => i);
+    const split: Split = { name, x, n: raw.rows, features: x.width, featureShape: raw.featureShape, labels: null, ids: text?.ids ?? null, positions, texts: text?.texts ?? null };
+    if (!keep) return { ...split, labels };
+    return { ...pick(split, Int32Array.from(keep), name), labels };
+  } catch (err) {
+    x.close();
+    throw err;
+  }
 }
 
 function carve(s: Split, fraction: number, rand: () => number, name: Split['name']): [rest: Split, carved: Split] {
   const order = permutation(s.n, rand);
   const k = Math.round(s.n * fraction);
-  const carved = Array.from(order.subarray(0, k)).sort((a, b) => a - b);
-  const rest = Array.from(order.subarray(k)).sort((a, b) => a - b);
-  return [pick(s, rest, s.name), pick(s, carved, name)];
+  return [pick(s, order.slice(k).sort(), s.name), pick(s, order.slice(0, k).sort(), name)];
 }
 
-/** Load, map, preprocess and split the data; `classes` is the teacher's class count. */
-export async function loadDatasets(cfg: DataConfig, seed: number, classes: number): Promise<Datasets> {
+/**
+ * Load, map, preprocess and split the data; `classes` is the teacher's class count. With `spillDir`, CSV, JSONL and
+ * NPY sources are read a block at a time into anonymous files there, so memory stays flat however many rows they
+ * have; IDX and text sources are read into memory. Close the splits with closeDatasets.
+ */
+export async function loadDatasets(cfg: DataConfig, seed: number, classes: number, opts: { spillDir?: string | null } = {}): Promise<Datasets> {
+  const spillDir = opts.spillDir ?? null;
   const rand = rng(seed ^ 0xda7a);
-  let train = await loadSplit(cfg.train, cfg, classes, 'train');
-  let test: Split;
-  let validation: Split;
-  if (cfg.test) test = await loadSplit(cfg.test, cfg, classes, 'test');
-  else [train, test] = carve(train, cfg.testFraction, rand, 'test');
-  if (cfg.validation) validation = await loadSplit(cfg.validation, cfg, classes, 'validation');
-  else [train, validation] = carve(train, cfg.validationFraction, rand, 'validation');
-  if (cfg.trainSize !== undefined && cfg.trainSize < train.n) {
-    const order = permutation(train.n, rand);
-    train = pick(train, Array.from(order.subarray(0, cfg.trainSize)).sort((a, b) => a - b), 'train');
+  const loaded: Split[] = [];
+  const load = async (src: DataSource, name: Split['name']) => {
+    const s = await loadSplit(src, cfg, classes, name, spillDir);
+    loaded.push(s);
+    return s;
+  };
+  try {
+    let train = await load(cfg.train, 'train');
+    let test: Split;
+    let validation: Split;
+    if (cfg.test) test = await load(cfg.test, 'test');
+    else [train, test] = carve(train, cfg.testFraction, rand, 'test');
+    if (cfg.validation) validation = await load(cfg.validation, 'validation');
+    else [train, validation] = carve(train, cfg.validationFraction, rand, 'validation');
+    if (cfg.trainSize !== undefined && cfg.trainSize < train.n) {
+      const order = permutation(train.n, rand);
+      train = pick(train, order.slice(0, cfg.trainSize).sort(), 'train');
+    }
+    checkSplits(train, validation, test);
+    return { train, validation, test, spillDir };
+  } catch (err) {
+    for (const s of loaded) s.x.close();
+    throw err;
   }
+}
+
+function checkSplits(train: Split, validation: Split, test: Split): void {
   for (const s of [train, validation, test]) {
     if (s.n === 0) {
       const hint = s.name === 'train'
@@ -146,5 +226,4 @@ export async function loadDatasets(cfg: DataConfig, seed: number, classes: numbe
   if (!test.labels) {
     throw new EdgeDistillError('E_CONFIG', 'the test split has no labels', 'Give data.test a labels file/column: accuracies are measured on it.');
   }
-  return { train, validation, test };
 }

@@ -2,7 +2,8 @@
 // Every line must agree on the feature length and on whether a label is present.
 
 import { EdgeDistillError } from '../errors.ts';
-import { readTextFile, stripBom, type Table } from './table.ts';
+import { blockRows, readAll, rowWriter, type RowWriter, type Rows } from './rows.ts';
+import { readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
 
 export interface JsonlTableOptions {
   /** Key of the feature array on each line. Default 'features'. */
@@ -62,52 +63,119 @@ function readRow(value: unknown, line: number, name: string, featuresKey: string
   return { line, features: feats as number[], label };
 }
 
+/** Checks each line against the first and hands the feature rows to `writer` a block at a time. */
+class JsonlTableBuilder {
+  private first: JsonlRow | null = null;
+  private featureCount = 0;
+  private hasLabels = false;
+  private rows = 0;
+  private block = new Float32Array(0);
+  private inBlock = 0;
+  private labels: string[] = [];
+  /** One string per distinct label (see the CSV reader). */
+  private readonly interned = new Map<string, string>();
+  private readonly featuresKey: string;
+  private readonly labelKey: string;
+
+  constructor(
+    private readonly name: string,
+    opts: JsonlTableOptions,
+    private readonly writer: RowWriter,
+  ) {
+    this.featuresKey = opts.featuresKey ?? 'features';
+    this.labelKey = opts.labelKey ?? 'label';
+  }
+
+  line(src: string, line: number): void {
+    const { name, featuresKey, labelKey } = this;
+    if (src.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(src);
+    } catch (err) {
+      throw lineError(name, line, `is not valid JSON (${(err as Error).message})`,
+        'Each line must hold one complete JSON object; JSON Lines does not allow an object to span lines.');
+    }
+    const row = readRow(value, line, name, featuresKey, labelKey);
+    const first = this.first;
+    if (!first) {
+      this.first = row;
+      this.featureCount = row.features.length;
+      this.hasLabels = row.label !== undefined;
+      this.block = new Float32Array(blockRows(this.featureCount) * this.featureCount);
+    } else {
+      if (row.features.length !== this.featureCount) {
+        throw lineError(name, row.line, `has ${row.features.length} features but line ${first.line} has ${this.featureCount}`,
+          'Every line needs a feature array of the same length.');
+      }
+      if ((row.label !== undefined) !== this.hasLabels) {
+        const [self, other] = this.hasLabels ? ['has no', 'has one'] : ['has a', 'does not'];
+        throw lineError(name, row.line, `${self} ${JSON.stringify(labelKey)} but line ${first.line} ${other}`,
+          `Give every line a label under ${JSON.stringify(labelKey)}, or none.`);
+      }
+    }
+    this.block.set(row.features, this.inBlock * this.featureCount);
+    if (row.label !== undefined) {
+      let label = this.interned.get(row.label);
+      if (label === undefined) this.interned.set(row.label, (label = row.label));
+      this.labels.push(label);
+    }
+    this.rows++;
+    if (++this.inBlock * this.featureCount >= this.block.length) this.flush();
+  }
+
+  private flush(): void {
+    if (this.inBlock > 0) this.writer.append(this.block.subarray(0, this.inBlock * this.featureCount), this.inBlock);
+    this.inBlock = 0;
+  }
+
+  finish(): Omit<Table, 'features'> & { features: Rows } {
+    this.flush();
+    const F = this.featureCount;
+    return {
+      features: this.writer.finish(F),
+      featureCount: F,
+      rows: this.rows,
+      labels: this.hasLabels ? this.labels : null,
+      featureNames: Array.from({ length: F }, (_, i) => `${this.featuresKey}[${i}]`),
+    };
+  }
+}
+
+/** Read JSON Lines text pieces into a table whose rows go to `writer`. A line may span pieces; CRLF is one break. */
+function buildTable(pieces: Iterable<string>, name: string, opts: JsonlTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
+  try {
+    const table = new JsonlTableBuilder(name, opts, writer);
+    let rest = '';
+    let line = 1;
+    let first = true;
+    for (let piece of pieces) {
+      if (first) piece = stripBom(piece);
+      first = false;
+      const parts = (rest + piece).split('\n');
+      rest = parts.pop()!;
+      for (const p of parts) table.line(p.endsWith('\r') ? p.slice(0, -1) : p, line++);
+    }
+    table.line(rest, line);
+    return table.finish();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+}
+
 /** Parse JSON Lines text into a feature table. Pure; `name` is only for messages. */
 export function parseJsonlTable(text: string, name: string, opts: JsonlTableOptions = {}): Table {
-  const featuresKey = opts.featuresKey ?? 'features';
-  const labelKey = opts.labelKey ?? 'label';
-  const rows: JsonlRow[] = [];
-  stripBom(text)
-    .split(/\r?\n/)
-    .forEach((src, i) => {
-      if (src.trim() === '') return;
-      let value: unknown;
-      try {
-        value = JSON.parse(src);
-      } catch (err) {
-        throw lineError(name, i + 1, `is not valid JSON (${(err as Error).message})`,
-          'Each line must hold one complete JSON object; JSON Lines does not allow an object to span lines.');
-      }
-      rows.push(readRow(value, i + 1, name, featuresKey, labelKey));
-    });
-
-  const first = rows[0];
-  const featureCount = first ? first.features.length : 0;
-  const hasLabels = first ? first.label !== undefined : false;
-  const features = new Float32Array(rows.length * featureCount);
-  rows.forEach((row, r) => {
-    if (row.features.length !== featureCount) {
-      throw lineError(name, row.line, `has ${row.features.length} features but line ${first!.line} has ${featureCount}`,
-        'Every line needs a feature array of the same length.');
-    }
-    if ((row.label !== undefined) !== hasLabels) {
-      const [self, other] = hasLabels ? ['has no', 'has one'] : ['has a', 'does not'];
-      throw lineError(name, row.line, `${self} ${JSON.stringify(labelKey)} but line ${first!.line} ${other}`,
-        `Give every line a label under ${JSON.stringify(labelKey)}, or none.`);
-    }
-    features.set(row.features, r * featureCount);
-  });
-
-  return {
-    features,
-    featureCount,
-    rows: rows.length,
-    labels: hasLabels ? rows.map((r) => r.label!) : null,
-    featureNames: Array.from({ length: featureCount }, (_, i) => `${featuresKey}[${i}]`),
-  };
+  const t = buildTable([text], name, opts, rowWriter(null));
+  return { ...t, features: readAll(t.features) };
 }
 
 /** Read a JSON Lines file into a feature table with string labels. */
 export async function readJsonlTable(path: string, opts: JsonlTableOptions = {}): Promise<Table> {
   return parseJsonlTable(await readTextFile(path), path, opts);
+}
+
+/** Read a JSON Lines file a piece at a time, its feature rows going to `writer`; the checks of readJsonlTable. */
+export function streamJsonlTable(path: string, opts: JsonlTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
+  return buildTable(readTextChunks(path), path, opts, writer);
 }

@@ -2,7 +2,9 @@
 // Only little-endian numeric dtypes; anything else is E_DATA_FORMAT with the fix in NumPy terms.
 
 import { EdgeDistillError } from '../errors.ts';
-import { product, readDataFile } from './table.ts';
+import { closeSync, readSync } from 'node:fs';
+import { blockRows, type RowWriter, type Rows } from './rows.ts';
+import { openDataFile, product, readDataFile } from './table.ts';
 
 /**
  * 64-bit integers ('<i8', '<u8') come back as a Float64Array, after checking every value is a safe
@@ -28,7 +30,8 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-type Decoder = (view: DataView, offset: number, count: number, name: string) => NpyData;
+/** Decode `count` elements at `offset`; `first` is the first one's index in the file (for messages). */
+type Decoder = (view: DataView, offset: number, count: number, name: string, first?: number) => NpyData;
 
 function fill<T extends { length: number; [i: number]: number }>(arr: T, at: (i: number) => number): T {
   for (let i = 0; i < arr.length; i++) arr[i] = at(i);
@@ -41,13 +44,13 @@ function copyBytes(v: DataView, o: number, n: number): ArrayBuffer {
 
 /** int64/uint64 -> Float64Array, refusing values a double cannot hold exactly. */
 function decode64(signed: boolean): Decoder {
-  return (v, o, n, name) =>
+  return (v, o, n, name, first = 0) =>
     fill(new Float64Array(n), (i) => {
       const big = signed ? v.getBigInt64(o + 8 * i, true) : v.getBigUint64(o + 8 * i, true);
       if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
         throw new EdgeDistillError(
           'E_DATA_FORMAT',
-          `${name}: element ${i} is ${big}, too large to represent exactly as a JavaScript number`,
+          `${name}: element ${first + i} is ${big}, too large to represent exactly as a JavaScript number`,
           'Cast the array before saving, e.g. np.save(path, arr.astype(np.int32)) for labels or arr.astype(np.float32) for features.',
         );
       }
@@ -133,9 +136,18 @@ function parseHeader(bytes: Uint8Array, name: string): NpyHeader {
   return { descr, fortranOrder: fortran === 'True', shape, dataStart };
 }
 
-/** Parse a .npy file's bytes. `name` is only used in error messages. */
-export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
-  const { descr, fortranOrder, shape, dataStart } = parseHeader(bytes, name);
+/** The header's facts checked against the file's size: everything but the data itself. */
+interface NpyLayout {
+  shape: number[];
+  descr: string;
+  dtype: { bytes: number; decode: Decoder };
+  dataStart: number;
+  count: number;
+}
+
+/** Check a header (the file's first bytes, up to its data) against the file's total size. */
+function layout(head: Uint8Array, fileSize: number, name: string): NpyLayout {
+  const { descr, fortranOrder, shape, dataStart } = parseHeader(head, name);
   const dtype = DECODERS[descr];
   if (!dtype) {
     const swapped = descr.startsWith('>') ? DECODERS[`<${descr.slice(1)}`] : undefined;
@@ -152,16 +164,71 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
   }
   const count = product(shape);
   const expected = count * dtype.bytes;
-  const actual = bytes.length - dataStart;
+  const actual = fileSize - dataStart;
   if (actual !== expected) {
     throw formatError(name, `shape (${shape.join(', ')}) of ${descr} needs ${expected} data bytes but the file has ${actual}`,
       'The file is truncated or was not written by np.save; save it again.');
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, expected);
+  return { shape, descr, dtype, dataStart, count };
+}
+
+/** Parse a .npy file's bytes. `name` is only used in error messages. */
+export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
+  const { shape, descr, dtype, dataStart, count } = layout(bytes, bytes.length, name);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, count * dtype.bytes);
   return { shape, data: dtype.decode(view, 0, count, name), dtype: descr };
 }
 
 /** Read a .npy file. */
 export async function readNpy(path: string): Promise<NpyArray> {
   return parseNpy(await readDataFile(path), path);
+}
+
+/**
+ * Read a .npy file of shape [N, ...] a block of rows at a time, converted to float32 and handed to `writer`, so a
+ * file larger than memory is never whole in memory. The checks and errors of readNpy. Returns the shape.
+ */
+export function streamNpyRows(path: string, writer: RowWriter): { shape: number[]; rows: Rows } {
+  const { fd, size } = openDataFile(path);
+  try {
+    // The fixed part (magic, version, header length), then the header itself.
+    const fixed = readAt(fd, 0, Math.min(size, 12));
+    let headerEnd = fixed.length;
+    if (fixed.length >= 10 && MAGIC.every((b, i) => fixed[i] === b)) {
+      const major = fixed[6]!;
+      const view = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength);
+      if (major === 1) headerEnd = 10 + view.getUint16(8, true);
+      else if (fixed.length >= 12) headerEnd = 12 + view.getUint32(8, true);
+    }
+    const head = readAt(fd, 0, Math.min(size, headerEnd));
+    const { shape, dtype, dataStart, count } = layout(head, size, path);
+    if (shape.length === 0) return { shape, rows: writer.finish(0) };
+    const rows = shape[0]!;
+    const width = rows ? count / rows : product(shape.slice(1));
+    const step = blockRows(width);
+    for (let r = 0; r < rows; r += step) {
+      const k = Math.min(step, rows - r);
+      const bytes = readAt(fd, dataStart + r * width * dtype.bytes, k * width * dtype.bytes);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const data = dtype.decode(view, 0, k * width, path, r * width);
+      writer.append(data instanceof Float32Array ? data : Float32Array.from(data), k);
+    }
+    return { shape, rows: writer.finish(width) };
+  } catch (err) {
+    writer.abort();
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const r = readSync(fd, out, done, length - done, position + done);
+    if (r === 0) break;
+    done += r;
+  }
+  return out.subarray(0, done);
 }

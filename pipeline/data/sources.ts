@@ -3,10 +3,11 @@
 
 import { resolve } from 'node:path';
 import { EdgeDistillError } from '../errors.ts';
-import { readCsvTable } from './csv.ts';
+import { readCsvTable, streamCsvTable } from './csv.ts';
 import { readIdx } from './idx.ts';
-import { readJsonlTable } from './jsonl.ts';
-import { readNpy } from './npy.ts';
+import { readJsonlTable, streamJsonlTable } from './jsonl.ts';
+import { readNpy, streamNpyRows } from './npy.ts';
+import type { RowWriter, Rows } from './rows.ts';
 import type { Table } from './table.ts';
 
 export type DataSource =
@@ -48,17 +49,22 @@ function toFloat32(data: ArrayLike<number>): Float32Array {
 
 /** Features file: first dim is the example count, the rest is the per-example shape. */
 function splitFromDense(dense: Dense, path: string): { rows: number; featureShape: number[]; features: Float32Array } {
-  if (dense.shape.length === 0) {
+  const { rows, featureShape } = rowShape(dense.shape, path);
+  return { rows, featureShape, features: toFloat32(dense.data) };
+}
+
+/** A features file's shape as the example count and the per-example shape. */
+function rowShape(shape: number[], path: string): { rows: number; featureShape: number[] } {
+  if (shape.length === 0) {
     throw new EdgeDistillError(
       'E_DATA_FORMAT',
       `${path} holds a single scalar, not one row per example`,
       'Save the features with the example count as the first dimension, e.g. shape (N, 784) or (N, 28, 28).',
     );
   }
-  const [rows, ...rest] = dense.shape as [number, ...number[]];
+  const [rows, ...rest] = shape as [number, ...number[]];
   // A 1-D file [N] is one scalar feature per example.
-  const featureShape = rest.length > 0 ? rest : [1];
-  return { rows, featureShape, features: toFloat32(dense.data) };
+  return { rows, featureShape: rest.length > 0 ? rest : [1] };
 }
 
 /** Labels file: [N] or [N, 1] integers, N matching the feature rows. */
@@ -119,5 +125,42 @@ export async function loadSource(src: DataSource, baseDir: string): Promise<RawS
       return fromTable(await readCsvTable(resolve(baseDir, src.path), src));
     case 'jsonl':
       return fromTable(await readJsonlTable(resolve(baseDir, src.path), src));
+  }
+}
+
+/** The formats read a block at a time into a row store (a file, for data larger than memory). */
+export const STREAMED_FORMATS = ['csv', 'jsonl', 'npy'] as const;
+export type StreamedSource = Extract<DataSource, { format: (typeof STREAMED_FORMATS)[number] }>;
+
+/** A split whose features went to a row store as they were read. */
+export interface StreamedSplit extends Omit<RawSplit, 'features'> {
+  features: Rows;
+}
+
+/**
+ * Load one split a block of rows at a time into `writer`: the same checks, errors and values as loadSource, without
+ * ever holding the whole file or all of its rows in memory.
+ */
+export async function streamSource(src: StreamedSource, baseDir: string, writer: RowWriter): Promise<StreamedSplit> {
+  switch (src.format) {
+    case 'csv':
+    case 'jsonl': {
+      const path = resolve(baseDir, src.path);
+      const t = src.format === 'csv' ? streamCsvTable(path, src, writer) : streamJsonlTable(path, src, writer);
+      return { features: t.features, featureShape: [t.featureCount], rows: t.rows, labels: t.labels };
+    }
+    case 'npy': {
+      const featuresPath = resolve(baseDir, src.features);
+      const { shape, rows: features } = streamNpyRows(featuresPath, writer);
+      try {
+        const { rows, featureShape } = rowShape(shape, featuresPath);
+        if (src.labels === undefined) return { features, featureShape, rows, labels: null };
+        const labelsPath = resolve(baseDir, src.labels);
+        return { features, featureShape, rows, labels: labelsFromDense(await readNpy(labelsPath), labelsPath, rows, featuresPath) };
+      } catch (err) {
+        features.close();
+        throw err;
+      }
+    }
   }
 }

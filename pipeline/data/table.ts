@@ -1,6 +1,7 @@
 // What the tabular readers (CSV, JSON Lines) return, and the file access all data parsers share,
 // so a missing file reads the same way whichever format the config names.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { EdgeDistillError } from '../errors.ts';
 
@@ -28,21 +29,57 @@ export async function readDataFile(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new EdgeDistillError('E_FILE_NOT_FOUND', `data file ${path} does not exist`, PATH_HINT, {
-        cause: err,
-      });
+    throw fileError(path, err);
+  }
+}
+
+/** The data layer's error for a file that cannot be opened: E_FILE_NOT_FOUND for the usual mistakes. */
+function fileError(path: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new EdgeDistillError('E_FILE_NOT_FOUND', `data file ${path} does not exist`, PATH_HINT, { cause: err });
+  }
+  if (code === 'EISDIR') {
+    return new EdgeDistillError(
+      'E_FILE_NOT_FOUND',
+      `data path ${path} is a folder, not a file`,
+      'Point the config at the data file itself, not the folder that holds it.',
+      { cause: err },
+    );
+  }
+  return err;
+}
+
+/** Open a data file for reading in pieces (a folder or a missing file is E_FILE_NOT_FOUND, as for readDataFile). */
+export function openDataFile(path: string): { fd: number; size: number } {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path}`), { code: 'EISDIR' });
+    return { fd, size: st.size };
+  } catch (err) {
+    if (fd !== null) closeSync(fd);
+    throw fileError(path, err);
+  }
+}
+
+/** A text data file as UTF-8 pieces of about `chunkBytes` (the byte-order mark dropped), read one at a time. */
+export function* readTextChunks(path: string, chunkBytes = 1 << 20): Generator<string> {
+  const { fd } = openDataFile(path);
+  try {
+    const decoder = new TextDecoder('utf-8');
+    const buf = new Uint8Array(chunkBytes);
+    for (;;) {
+      const r = readSync(fd, buf, 0, buf.length, null);
+      if (r === 0) break;
+      const text = decoder.decode(buf.subarray(0, r), { stream: true });
+      if (text) yield text;
     }
-    if (code === 'EISDIR') {
-      throw new EdgeDistillError(
-        'E_FILE_NOT_FOUND',
-        `data path ${path} is a folder, not a file`,
-        'Point the config at the data file itself, not the folder that holds it.',
-        { cause: err },
-      );
-    }
-    throw err;
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  } finally {
+    closeSync(fd);
   }
 }
 
