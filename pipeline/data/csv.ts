@@ -304,6 +304,6 @@ export async function readCsvTable(path: string, opts: CsvTableOptions = {}): Pr
  * Read a CSV file a piece at a time, its feature rows going to `writer` (a file, for data larger than memory).
  * The same checks and errors as readCsvTable.
  */
-export function streamCsvTable(path: string, opts: CsvTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
-  return buildTable(readTextChunks(path), path, opts, writer);
+export function streamCsvTable(path: string, opts: CsvTableOptions, writer: RowWriter, chunkBytes = 1 << 20): Omit<Table, 'features'> & { features: Rows } {
+  return buildTable(readTextChunks(path, chunkBytes), path, opts, writer);
 }

@@ -176,6 +176,6 @@ export async function readJsonlTable(path: string, opts: JsonlTableOptions = {})
 }
 
 /** Read a JSON Lines file a piece at a time, its feature rows going to `writer`; the checks of readJsonlTable. */
-export function streamJsonlTable(path: string, opts: JsonlTableOptions, writer: RowWriter): Omit<Table, 'features'> & { features: Rows } {
-  return buildTable(readTextChunks(path), path, opts, writer);
+export function streamJsonlTable(path: string, opts: JsonlTableOptions, writer: RowWriter, chunkBytes = 1 << 20): Omit<Table, 'features'> & { features: Rows } {
+  return buildTable(readTextChunks(path, chunkBytes), path, opts, writer);
 }
