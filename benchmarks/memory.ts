@@ -2,7 +2,7 @@
 // rows per second. The data is UCI Spambase (57 numeric features), its rows repeated to the size; the teacher is an
 // MLP that `edge-distill teacher train` trains on Spambase first. Every run is the real CLI in a process of its own,
 // under GNU time for the peak RSS.
-//   node --import tsx benchmarks/memory.ts [--rows 10000,100000,1000000] [--format csv|jsonl|npy] [--out DIR]
+//   node --import tsx benchmarks/memory.ts [--rows 10000,100000,1000000] [--format csv|jsonl|npy] [--method kd|lelp|fitnet|label] [--out DIR]
 // Needs Debian's deap-doc (Spambase) and time: `apt-get install deap-doc time`.
 // Target (issue 8): peak RSS at 1M rows within 1.5x of 100k rows, i.e. memory stays flat as the transfer set grows.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -86,11 +86,15 @@ function cli(args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000,100000,1000000' }, format: { type: 'string', default: 'csv' }, out: { type: 'string', default: join(ROOT, 'benchmarks', 'results') } } });
+  const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000,100000,1000000' }, format: { type: 'string', default: 'csv' }, method: { type: 'string', default: 'kd' }, out: { type: 'string', default: join(ROOT, 'benchmarks', 'results') } } });
   for (const [file, pkg] of [[SPAMBASE, 'deap-doc'], [TIME, 'time']]) {
     if (!existsSync(file!)) throw new Error(`${file} is missing: apt-get install ${pkg}`);
   }
   const format = values.format!;
+  const method = values.method!;
+  if (!['kd', 'lelp', 'fitnet', 'label'].includes(method)) throw new Error(`--method must be kd, lelp, fitnet or label, not ${method}`);
+  // Results of the default method keep their old names; others get the method in theirs.
+  const tag = method === 'kd' ? format : `${format}-${method}`;
   if (!['csv', 'jsonl', 'npy'].includes(format)) throw new Error(`--format must be csv, jsonl or npy, not ${format}`);
   const sizes = values.rows!.split(',').map(Number);
   const dir = mkdtempSync(join(tmpdir(), 'edge-distill-memory-'));
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
       const train = writeRows(dir, format, data, TEST, rows, `train-${rows}`);
       const fileBytes = ['path', 'features', 'labels'].reduce((a, k) => a + (typeof train[k] === 'string' ? statSync(train[k] as string).size : 0), 0);
       const cfg = join(dir, `run-${rows}.json`);
-      writeFileSync(cfg, JSON.stringify({ ...base, data: { ...base.data, train }, teacher: { model: teacher, embedding: 'embedding', logits: 'logits' }, student: { arch: 'mlp', hidden: [16] }, methods: [{ name: 'kd' }], train: { steps: 500 } }));
+      writeFileSync(cfg, JSON.stringify({ ...base, data: { ...base.data, train }, teacher: { model: teacher, embedding: 'embedding', logits: 'logits' }, student: { arch: 'mlp', hidden: [16] }, methods: [{ name: method }], train: { steps: 500 } }));
       const out = join(dir, `out-${rows}`);
       const rssFile = join(dir, `rss-${rows}.txt`);
       const t0 = performance.now();
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
     const lines = [
       '# Memory: peak RSS of `edge-distill distill` as the transfer set grows',
       '',
-      `UCI Spambase (57 features) repeated to each size, as ${format}; KD, MLP 57-16-2 student, 500 steps; the teacher is an MLP trained by \`edge-distill teacher train\`. Peak RSS of the whole process by GNU time. \`node --import tsx benchmarks/memory.ts --format ${format}\``,
+      `UCI Spambase (57 features) repeated to each size, as ${format}; method ${method}, MLP 57-16-2 student, 500 steps; the teacher is an MLP trained by \`edge-distill teacher train\`. Peak RSS of the whole process by GNU time. \`node --import tsx benchmarks/memory.ts --format ${format}${method === 'kd' ? '' : ` --method ${method}`}\``,
       '',
       '| rows | file | peak RSS | run | teacher pass |',
       '|---|---|---|---|---|',
@@ -150,8 +154,8 @@ async function main(): Promise<void> {
       `Peak RSS at 1M rows / 100k rows: ${verdict} (target <= ${TARGET}x).`,
       '',
     ];
-    writeFileSync(join(values.out!, `memory-${format}.md`), lines.join('\n'));
-    writeFileSync(join(values.out!, `memory-${format}.json`), JSON.stringify({ format, measured, ratio, target: TARGET }, null, 2) + '\n');
+    writeFileSync(join(values.out!, `memory-${tag}.md`), lines.join('\n'));
+    writeFileSync(join(values.out!, `memory-${tag}.json`), JSON.stringify({ format, method, measured, ratio, target: TARGET }, null, 2) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
