@@ -13,6 +13,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { EdgeDistillError } from '../pipeline/errors.ts';
+import { readAll, rowWriter, type RowWriter, type Rows } from '../pipeline/data/rows.ts';
+import type { Table } from '../pipeline/data/table.ts';
 
 const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tfjs', 'email', 'precomputed'] as const;
 type Suite = (typeof SUITES)[number];
@@ -231,6 +233,32 @@ function checkTable(t: { features: Float32Array; featureCount: number; rows: num
   assert.ok(t.features.every(Number.isFinite), 'non-finite feature');
 }
 
+/**
+ * Read `path` whole and streamed (rows into an anonymous file in `dir`): the streamed table must equal the whole one,
+ * or fail with the same code and message. Returns the table (features in memory) or throws that error.
+ */
+async function sameAsWhole(
+  path: string,
+  whole: (path: string) => Promise<Table>,
+  streamed: (path: string, writer: RowWriter) => Omit<Table, 'features'> & { features: Rows },
+  dir: string,
+): Promise<Table> {
+  const a = await whole(path).then((t) => ({ t }), (err: unknown) => ({ err }));
+  let b: Table;
+  try {
+    const s = streamed(path, rowWriter(dir));
+    b = { ...s, features: Float32Array.from(readAll(s.features)) };
+    s.features.close();
+  } catch (err) {
+    assert.ok('err' in a, `the whole file read fine but streamed it failed: ${(err as Error).message}`);
+    assert.ok(err instanceof EdgeDistillError && a.err instanceof EdgeDistillError && err.message === a.err.message, `different errors: ${(err as Error).message} / ${(a.err as Error).message}`);
+    throw err;
+  }
+  assert.ok('t' in a, `streamed it read fine but the whole file failed: ${'err' in a ? (a.err as Error).message : ''}`);
+  assert.deepEqual(b, a.t);
+  return b;
+}
+
 const writer = (dir: string, name: string) => (bytes: Uint8Array | string): string => {
   const path = join(dir, name);
   writeFileSync(path, bytes);
@@ -312,7 +340,7 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
   },
 
   async csv(f) {
-    const { parseCsv, readCsvTable } = await import('../pipeline/data/csv.ts');
+    const { parseCsv, readCsvTable, streamCsvTable } = await import('../pipeline/data/csv.ts');
     const rows = realRows();
     const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
     const header = [...rows[0]!.features.map((_, i) => `px${i}`), 'label'].join(',');
@@ -328,10 +356,14 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
     });
     const write = writer(f.dir, 'data.csv');
     await f.property('readCsvTable mutated real rows', fc.tuple(mutations, options), 1000, ([ms, opts]) => readCsvTable(write(mutate(real, ms)), opts), checkTable);
+    // The streamed reader (data larger than memory) on the same inputs, in pieces of 1 to 64 bytes: the same table,
+    // or the same error, as reading the whole file.
+    await f.property('streamCsvTable mutated real rows in pieces', fc.tuple(mutations, options, fc.integer({ min: 1, max: 64 })), 500,
+      ([ms, opts, piece]) => sameAsWhole(write(mutate(real, ms)), (p) => readCsvTable(p, opts), (p, w) => streamCsvTable(p, opts, w, piece), f.dir), checkTable);
   },
 
   async jsonl(f) {
-    const { parseJsonlTable, readJsonlTable } = await import('../pipeline/data/jsonl.ts');
+    const { parseJsonlTable, readJsonlTable, streamJsonlTable } = await import('../pipeline/data/jsonl.ts');
     const rows = realRows();
     const real = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     const deep = fc.integer({ min: 1, max: 100_000 }).map((d) => `{"features":[${'['.repeat(d)}${']'.repeat(d)}],"label":1}`);
@@ -341,6 +373,8 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
     const write = writer(f.dir, 'data.jsonl');
     const keys = fc.record({ featuresKey: fc.constantFrom(undefined, 'features', 'label'), labelKey: fc.constantFrom(undefined, 'label', 'features', 'id') });
     await f.property('readJsonlTable mutated real rows', fc.tuple(mutations, keys), 800, ([ms, opts]) => readJsonlTable(write(mutate(Buffer.from(real), ms)), opts), checkTable);
+    await f.property('streamJsonlTable mutated real rows in pieces', fc.tuple(mutations, keys, fc.integer({ min: 1, max: 64 })), 400,
+      ([ms, opts, piece]) => sameAsWhole(write(mutate(Buffer.from(real), ms)), (p) => readJsonlTable(p, opts), (p, w) => streamJsonlTable(p, opts, w, piece), f.dir), checkTable);
     await f.property('parseJsonlTable edited real rows', jsonEdits, 400,
       (edits) => parseJsonlTable(jsonLines(editJson(rows, edits)), 'edited.jsonl'), checkTable);
   },
