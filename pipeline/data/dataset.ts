@@ -35,8 +35,8 @@ export interface Datasets {
   validation: Split;
   test: Split;
   /**
-   * Where this run keeps rows too many for memory (the data's own, the teacher's outputs on them, the methods'
-   * targets), as anonymous files; null when the data is in memory.
+   * Where the run keeps rows as anonymous files: CSV/JSONL/NPY splits, and the methods' per-example targets (the
+   * runner always gives its cache folder); null: all in memory (callers that pass no spillDir, e.g. teacher train).
    */
   spillDir: string | null;
 }
