@@ -108,12 +108,12 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     return { data, teacher };
   });
 
-  const backend = await useBackend(cfg.backend);
-
   const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
   const opened: Rows[] = [];
   let unlock: () => void;
+  let backend: string;
   try {
+    backend = await useBackend(cfg.backend);
     unlock = lockOutput(out);
   } catch (err) {
     closeDatasets(data);
