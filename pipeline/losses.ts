@@ -181,7 +181,8 @@ export const METHODS = {
       const S = cfg.subclasses;
       return {
         subclasses: S,
-        targets: buildRows(t.spillDir ?? null, t.n, C * S, (from, count) => lelpTargets(proj, embedding.read(from, count), t.logits.subarray(from * C, (from + count) * C), count, D, cfg)),
+        // 4,096 rows a block: lelpTargets holds several float64 copies of a block's embeddings.
+        targets: buildRows(t.spillDir ?? null, t.n, C * S, (from, count) => lelpTargets(proj, embedding.read(from, count), t.logits.subarray(from * C, (from + count) * C), count, D, cfg), 4096),
         width: t.classes * S,
         variables: [],
         notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },

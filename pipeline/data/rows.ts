@@ -195,17 +195,18 @@ export function rowWriter(dir: string | null): RowWriter {
   return dir === null ? new MemoryWriter() : new FileWriter(dir);
 }
 
-/** Fill a new store of n rows a block at a time: `block(from, count)` returns rows [from, from + count). */
-export function buildRows(dir: string | null, n: number, width: number, block: (from: number, count: number) => Float32Array): Rows {
+/**
+ * Fill a new store of n rows a block at a time: `block(from, count)` returns rows [from, from + count). `step` rows per
+ * block (default ~4 MB of output; smaller where computing a block takes much more memory than its output).
+ */
+export function buildRows(dir: string | null, n: number, width: number, block: (from: number, count: number) => Float32Array, step = blockRows(width)): Rows {
   if (dir === null) {
     const data = new Float32Array(n * width);
-    const step = blockRows(width);
     for (let i = 0; i < n; i += step) data.set(block(i, Math.min(step, n - i)), i * width);
     return new MemoryRows(data, n, width);
   }
   const w = rowWriter(dir);
   try {
-    const step = blockRows(width);
     for (let i = 0; i < n; i += step) {
       const count = Math.min(step, n - i);
       w.append(block(i, count), count);
