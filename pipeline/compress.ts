@@ -1,16 +1,14 @@
 // The compress stage: smaller variants of every student (ONNX int8 / float16, TF.js quantized weights, pruned
 // students), each measured in its runtime and accepted only while its accuracy drop stays within the budget.
-import { predictInBlocks } from './distill.ts';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import type { Datasets } from './data/dataset.ts';
-import type { TrainedStudent, TransferSet } from './distill.ts';
+import { referencePredict, type TrainedStudent, type TransferSet } from './distill.ts';
 import type { MethodConfig } from './config.ts';
 import { prepareMethod } from './losses.ts';
 import { fineTunePruned, sparsityOf, structuredPrune } from './prune.ts';
 import type { StudentSpec } from './student-spec.ts';
 import { parameterCount } from './students.ts';
-import { forwardSpec } from '../exporters/reference-forward.ts';
 import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
 import { ARTIFACT_FORMATS, type DeployContext } from './deploy.ts';
 import type { Progress } from './progress.ts';
@@ -116,7 +114,7 @@ export async function pruneStudent(
   for (const v of variants) {
     const spec = { ...v.spec, metadata: { ...v.spec.metadata, 'edge-distill.compression': v.variant } };
     // The pruned model is its own reference for parity (exact export); accuracy is compared with the original.
-    const student: TrainedStudent = { ...s, spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs) };
+    const student: TrainedStudent = { ...s, spec, predict: referencePredict(spec) };
     const dir = join(opts.staging, 'artifacts', s.name);
     const written: WrittenArtifact[] = [];
     for (const format of cfg.export.formats) {

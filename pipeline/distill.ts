@@ -14,18 +14,11 @@ import type { StudentResult } from './report.ts';
 import type { LayerSpec, StudentSpec } from './student-spec.ts';
 import { buildStudent, parameterCount, toStudentSpec } from './students.ts';
 import type { Teacher } from './teacher.ts';
-import { accuracy, predictProbs, trainStudent } from './train.ts';
+import { accuracy, predictInBlocks, predictProbs, trainStudent } from './train.ts';
 import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import { TOOL_VERSION } from './versions.ts';
-import { asRows, forEachBlock, type Rows } from './data/rows.ts';
-
-/** Class probabilities [n, C] of rows in memory or in a file, computed a block at a time by `f`. */
-export function predictInBlocks(x: Rows | Float32Array, n: number, F: number, C: number, f: (block: Float32Array, count: number) => Float32Array): Float32Array {
-  const out = new Float32Array(n * C);
-  forEachBlock(asRows(x, n, F), (b, from, count) => out.set(f(b, count), from * C), 4096);
-  return out;
-}
+import type { Rows } from './data/rows.ts';
 
 export interface TrainedStudent {
   /** Unique name within the run (the method name, suffixed when a method appears twice). */
@@ -154,6 +147,11 @@ function writeCheckpoint(dir: string, spec: StudentSpec, result: StudentResult, 
   writeAtomic(join(dir, 'student.json'), JSON.stringify({ format: 'edge-distill-student', version: 1, spec: { ...spec, layers }, result, method }, null, 2) + '\n');
 }
 
+/** A student's predict() from its weights alone: the float64 reference forward pass, a block of rows at a time. */
+export function referencePredict(spec: StudentSpec): TrainedStudent['predict'] {
+  return (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs);
+}
+
 export function loadStudentCheckpoint(dir: string): TrainedStudent {
   const file = join(dir, 'student.json');
   if (!existsSync(file)) {
@@ -176,5 +174,5 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
     l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
   ) as LayerSpec[];
   const spec: StudentSpec = { ...doc.spec, layers };
-  return { name: doc.result.method, spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs), result: null, method: doc.method ?? null, dispose: () => {} };
+  return { name: doc.result.method, spec, predict: referencePredict(spec), result: null, method: doc.method ?? null, dispose: () => {} };
 }

@@ -4,7 +4,7 @@ import { tf } from './tfjs.ts';
 import type { MethodConfig, MethodName } from './config.ts';
 import { fitLelp, lelpTargets, type LelpProjection } from './lelp.ts';
 import { permutation, rng, softmaxRows } from './math.ts';
-import { asRows, buildRows, forEachBlock, readAll, type Rows } from './data/rows.ts';
+import { asRows, buildRows, forEachBlock, MemoryRows, readAll, type Rows } from './data/rows.ts';
 import type { Matrix } from 'ml-matrix';
 
 type T2 = tf.Tensor2D;
@@ -176,7 +176,7 @@ export const METHODS = {
       // The projections from (a sample of) the transfer set; the targets for every row, a block at a time.
       const fit = lelpFitRows(t.n, t.seed);
       const proj: LelpProjection = fit
-        ? fitLelp(embedding.gather(fit), Float32Array.from({ length: fit.length * C }, (_, k) => t.logits[fit[Math.floor(k / C)]! * C + (k % C)]!), fit.length, D, C, Int32Array.from(fit, (i) => t.groups[i]!), { ...cfg, seed: t.seed }, t.head)
+        ? fitLelp(embedding.gather(fit), new MemoryRows(t.logits, t.n, C).gather(fit), fit.length, D, C, Int32Array.from(fit, (i) => t.groups[i]!), { ...cfg, seed: t.seed }, t.head)
         : fitLelp(readAll(embedding), t.logits, t.n, D, C, t.groups, { ...cfg, seed: t.seed }, t.head);
       const S = cfg.subclasses;
       return {

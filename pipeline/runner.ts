@@ -89,18 +89,12 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   const { data, teacher } = await timed('validate', async () => {
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
-    let data: Datasets;
+    let data: Datasets | null = null;
     try {
       data = await loadDatasets(cfg.data, cfg.seed, teacher.classes, { spillDir: cacheDir });
-    } catch (err) {
-      await teacher.session?.release();
-      removeEmptyCreated();
-      throw err;
-    }
-    try {
       validate(cfg, teacher, data);
     } catch (err) {
-      closeDatasets(data);
+      if (data) closeDatasets(data);
       await teacher.session?.release();
       removeEmptyCreated();
       throw err;

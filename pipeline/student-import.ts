@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConcreteMethodSchema, type MethodConfig } from './config.ts';
 import { DEPLOY_METADATA_KEY } from './deploy.ts';
-import { loadStudentCheckpoint, type TrainedStudent, predictInBlocks } from './distill.ts';
+import { loadStudentCheckpoint, referencePredict, type TrainedStudent } from './distill.ts';
 import { EdgeDistillError } from './errors.ts';
 import type { LayerSpec, StudentSpec } from './student-spec.ts';
 import onnxProto from 'onnx-proto';
 import { layerSpecs } from './students.ts';
 import { ensureBackend } from './tfjs.ts';
 import { fileLoadHandler, modelJsonPath } from '../exporters/tfjs-io.ts';
-import { forwardSpec } from '../exporters/reference-forward.ts';
 
 const { onnx } = onnxProto;
 
@@ -55,7 +54,7 @@ async function importTfjsStudent(jsonPath: string): Promise<TrainedStudent> {
       metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => k.startsWith('edge-distill.') && k !== 'edge-distill.weights' && k !== DEPLOY_METADATA_KEY)),
     };
     const name = meta['edge-distill.method'];
-    return { name, spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs), result: null, method: methodFor(name, subclasses), dispose: () => {} };
+    return { name, spec, predict: referencePredict(spec), result: null, method: methodFor(name, subclasses), dispose: () => {} };
   } finally {
     model.dispose();
   }
@@ -119,7 +118,7 @@ function importOnnxStudent(path: string): TrainedStudent {
     outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' },
     metadata: Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith('edge-distill.') && key !== 'edge-distill.classes' && key !== 'edge-distill.subclasses' && key !== DEPLOY_METADATA_KEY)),
   };
-  return { name: meta['edge-distill.method'], spec, predict: (x, n) => predictInBlocks(x, n, spec.features, spec.classes, (b, k) => forwardSpec(spec, b, k).probs), result: null, method: methodFor(meta['edge-distill.method'], subclasses), dispose: () => {} };
+  return { name: meta['edge-distill.method'], spec, predict: referencePredict(spec), result: null, method: methodFor(meta['edge-distill.method'], subclasses), dispose: () => {} };
 }
 
 /** ONNX Conv weight [out, in, kh, kw] -> TF.js kernel [kh, kw, in, out] (the inverse of hwioToOihw). */

@@ -2,13 +2,12 @@
 // output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
 import '../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { EdgeDistillError, oneOf } from './errors.ts';
 import { atomicFile, f32Bytes, sha256, writeAllAt } from './fsutil.ts';
-import { asRows, FileRows, forEachBlock, MemoryRows, type Rows } from './data/rows.ts';
+import { asRows, FileRows, hashRows, MemoryRows, type Rows } from './data/rows.ts';
 import type { Progress } from './progress.ts';
 import type { Split } from './data/dataset.ts';
 import { featurizeMany } from './text/featurizer.js';
@@ -163,10 +162,7 @@ export async function runTeacher(
   const shape = teacherInputShape(t, opts.featureShape, F);
   const session = t.session;
   if (!session) throw new Error('runTeacher needs an ONNX teacher; precomputed outputs are matched by id instead');
-  // The data's content hash, a block at a time: the same key as hashing all the rows at once.
-  const hash = createHash('sha256');
-  forEachBlock(x, (b) => hash.update(f32Bytes(b)));
-  const key = sha256([t.sha256, t.input, t.logits, t.embedding, hash.digest('hex')].join(':'));
+  const key = sha256([t.sha256, t.input, t.logits, t.embedding, hashRows(x)].join(':'));
   const cacheFile = join(opts.cacheDir, `teacher-${key.slice(0, 32)}.bin`);
   const C = t.classes;
   const D = t.embeddingDim;
@@ -217,7 +213,7 @@ function readCache(file: string, n: number, C: number, D: number, stream: boolea
     const eb = dv.getUint32(4, true);
     if (lb !== n * C * 4 || eb !== n * D * 4 || fstatSync(fd).size !== 8 + lb + eb) return null;
     const logits = new FileRows(fd, 8, n, C, false).read(0, n);
-    const embedding = new FileRows(fd, 8 + lb, n, D, true);
+    const embedding = new FileRows(fd, 8 + lb, n, D, stream);
     if (stream) {
       keep = true;
       return { logits, embedding };

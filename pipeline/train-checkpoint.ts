@@ -8,9 +8,8 @@
 // one that never stopped (test/crash-resume.test.ts checks the artifacts' hashes).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { sha256, writeAtomic } from './fsutil.ts';
-import { forEachBlock, type Rows } from './data/rows.ts';
+import { hashRows, type Rows } from './data/rows.ts';
 
 const FORMAT = 'edge-distill-train-checkpoint';
 const VERSION = 1;
@@ -54,10 +53,7 @@ export function checkpointKey(parts: unknown, arrays: (Rows | Float32Array | Int
   const hashes = arrays.map((a) => {
     if (!a) return null;
     if (a instanceof Float32Array || a instanceof Int32Array) return sha256(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    // A row store is hashed a block at a time: the same hash as its rows in one array.
-    const h = createHash('sha256');
-    forEachBlock(a, (b) => h.update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
-    return h.digest('hex');
+    return hashRows(a);
   });
   return sha256(JSON.stringify({ format: FORMAT, version: VERSION, parts, hashes }));
 }

@@ -7,7 +7,7 @@ import type { PreparedMethod } from './losses.ts';
 import { permutation, rng } from './math.ts';
 import type { Progress } from './progress.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
-import { asRows, type Rows } from './data/rows.ts';
+import { asRows, forEachBlock, type Rows } from './data/rows.ts';
 
 export interface TrainSet {
   /** [n, F]: in memory or a row store (read a batch at a time). */
@@ -51,7 +51,6 @@ export async function trainStudent(
   const xb = new Float32Array(B * F);
   const yb = new Float32Array(B * C);
   const tb = method.targets ? new Float32Array(B * method.width) : null;
-  const batch = new Int32Array(B);
   let order = permutation(n, rand);
   let pos = 0;
   // Where the next batch starts in `order`; a new permutation once the rest of this one is shorter than a batch.
@@ -86,7 +85,7 @@ export async function trainStudent(
   for (let s = start; s < cfg.steps; s++) {
     const at = nextBatch();
     yb.fill(0);
-    batch.set(order.subarray(at, at + B));
+    const batch = order.subarray(at, at + B);
     for (let k = 0; k < B; k++) yb[k * C + labels[batch[k]!]!] = 1;
     x.gather(batch, xb);
     if (tb) method.targets!.gather(batch, tb);
@@ -176,18 +175,21 @@ async function resume(
 
 /** Class probabilities [n, C] of a student emitting C*S logits: block sums of the C*S-way softmax. */
 export function predictProbs(model: tfl.LayersModel, x: Rows | Float32Array, n: number, F: number, C: number, S: number): Float32Array {
-  const rows = asRows(x, n, F);
-  const out = new Float32Array(n * C);
-  const chunk = 1024;
-  for (let i = 0; i < n; i += chunk) {
-    const b = Math.min(chunk, n - i);
+  return predictInBlocks(x, n, F, C, (block, b) => {
     const p = tf.tidy(() => {
-      const logits = model.predict(tf.tensor2d(rows.read(i, b), [b, F])) as tf.Tensor2D;
+      const logits = model.predict(tf.tensor2d(block, [b, F])) as tf.Tensor2D;
       return tf.sum(tf.reshape(tf.softmax(logits), [b, C, S]), 2);
     });
-    out.set(p.dataSync() as Float32Array, i * C);
+    const probs = p.dataSync() as Float32Array;
     p.dispose();
-  }
+    return probs;
+  }, 1024);
+}
+
+/** Class probabilities [n, C] of rows in memory or in a file, computed `step` rows at a time by `f`. */
+export function predictInBlocks(x: Rows | Float32Array, n: number, F: number, C: number, f: (block: Float32Array, count: number) => Float32Array, step = 4096): Float32Array {
+  const out = new Float32Array(n * C);
+  forEachBlock(asRows(x, n, F), (b, from, count) => out.set(f(b, count), from * C), step);
   return out;
 }
 

@@ -2,8 +2,8 @@
 // and the step that turns its cells into a numeric feature table with string labels.
 
 import { EdgeDistillError, oneOf } from '../errors.ts';
-import { readAll, type RowWriter, type Rows, blockRows, rowWriter } from './rows.ts';
-import { readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
+import { BlockedRows, readAll, rowWriter, type RowWriter, type Rows } from './rows.ts';
+import { InternedLabels, readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
 
 export interface CsvTableOptions {
   /** Column name (needs a header) or 0-based index of the label column; no labels when absent. */
@@ -187,18 +187,15 @@ class CsvTableBuilder {
   private featureCols: number[] = [];
   private resolved = false;
   private rows = 0;
-  private block: Float32Array = new Float32Array(0);
-  private inBlock = 0;
-  private readonly labels: string[] | null;
-  /** One string per distinct label, so a million rows of "0" and "1" hold two strings, not a million. */
-  private readonly interned = new Map<string, string>();
+  private out: BlockedRows | null = null;
+  private readonly labels: InternedLabels | null;
 
   constructor(
     private readonly name: string,
     private readonly opts: CsvTableOptions,
     private readonly writer: RowWriter,
   ) {
-    this.labels = opts.label === undefined ? null : [];
+    this.labels = opts.label === undefined ? null : new InternedLabels();
   }
 
   private resolve(first: string[] | null): void {
@@ -218,7 +215,7 @@ class CsvTableBuilder {
         'Remove the label column from the feature list.',
       );
     }
-    this.block = new Float32Array(blockRows(this.featureCols.length) * this.featureCols.length);
+    this.out = new BlockedRows(this.writer, this.featureCols.length);
     this.resolved = true;
   }
 
@@ -235,8 +232,8 @@ class CsvTableBuilder {
         'Every row needs the same number of comma-separated cells; quote cells that contain commas.',
       );
     }
-    const F = featureCols.length;
-    for (let j = 0; j < F; j++) {
+    const values = this.out!.next();
+    for (let j = 0; j < featureCols.length; j++) {
       const c = featureCols[j]!;
       const v = parseNumber(cells[c]!);
       if (v === null) {
@@ -246,33 +243,21 @@ class CsvTableBuilder {
           'Feature columns must hold finite numbers within float32\'s range (±3.4e38); choose the feature columns with `features`, or mark the label column with `label`.',
         );
       }
-      this.block[this.inBlock * F + j] = v;
+      values[j] = v;
     }
-    if (this.labels) {
-      const raw = cells[this.labelCol!]!;
-      let label = this.interned.get(raw);
-      if (label === undefined) this.interned.set(raw, (label = raw));
-      this.labels.push(label);
-    }
+    this.labels?.push(cells[this.labelCol!]!);
+    this.out!.commit();
     this.rows++;
-    if (++this.inBlock * F >= this.block.length) this.flush();
-  }
-
-  private flush(): void {
-    const F = this.featureCols.length;
-    if (this.inBlock > 0) this.writer.append(this.block.subarray(0, this.inBlock * F), this.inBlock);
-    this.inBlock = 0;
   }
 
   finish(): Omit<Table, 'features'> & { features: Rows } {
     if (!this.resolved) this.resolve(null);
-    this.flush();
     const { names, featureCols } = this;
     return {
-      features: this.writer.finish(featureCols.length),
+      features: this.out!.finish(),
       featureCount: featureCols.length,
       rows: this.rows,
-      labels: this.labels,
+      labels: this.labels?.values ?? null,
       // Without a header there are no names; `col<i>` keeps reports readable and matches the index.
       featureNames: featureCols.map((c) => (names ? names[c]! : `col${c}`)),
     };

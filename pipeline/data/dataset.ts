@@ -159,7 +159,7 @@ async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name
   let x: Rows;
   if (raw.features instanceof Float32Array) {
     preprocess(raw.features, features, 0, cfg.preprocess.scale, cfg.preprocess.shift, name);
-    x = new MemoryRows(raw.features, raw.rows, raw.rows ? raw.features.length / raw.rows : features);
+    x = new MemoryRows(raw.features, raw.rows, features);
   } else x = raw.features;
   try {
     const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);

@@ -2,8 +2,8 @@
 // Every line must agree on the feature length and on whether a label is present.
 
 import { EdgeDistillError } from '../errors.ts';
-import { blockRows, readAll, rowWriter, type RowWriter, type Rows } from './rows.ts';
-import { readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
+import { BlockedRows, readAll, rowWriter, type RowWriter, type Rows } from './rows.ts';
+import { InternedLabels, readTextChunks, readTextFile, stripBom, type Table } from './table.ts';
 
 export interface JsonlTableOptions {
   /** Key of the feature array on each line. Default 'features'. */
@@ -69,11 +69,8 @@ class JsonlTableBuilder {
   private featureCount = 0;
   private hasLabels = false;
   private rows = 0;
-  private block = new Float32Array(0);
-  private inBlock = 0;
-  private labels: string[] = [];
-  /** One string per distinct label (see the CSV reader). */
-  private readonly interned = new Map<string, string>();
+  private out: BlockedRows | null = null;
+  private readonly labels = new InternedLabels();
   private readonly featuresKey: string;
   private readonly labelKey: string;
 
@@ -102,7 +99,7 @@ class JsonlTableBuilder {
       this.first = row;
       this.featureCount = row.features.length;
       this.hasLabels = row.label !== undefined;
-      this.block = new Float32Array(blockRows(this.featureCount) * this.featureCount);
+      this.out = new BlockedRows(this.writer, this.featureCount);
     } else {
       if (row.features.length !== this.featureCount) {
         throw lineError(name, row.line, `has ${row.features.length} features but line ${first.line} has ${this.featureCount}`,
@@ -114,29 +111,19 @@ class JsonlTableBuilder {
           `Give every line a label under ${JSON.stringify(labelKey)}, or none.`);
       }
     }
-    this.block.set(row.features, this.inBlock * this.featureCount);
-    if (row.label !== undefined) {
-      let label = this.interned.get(row.label);
-      if (label === undefined) this.interned.set(row.label, (label = row.label));
-      this.labels.push(label);
-    }
+    this.out!.next().set(row.features);
+    this.out!.commit();
+    if (row.label !== undefined) this.labels.push(row.label);
     this.rows++;
-    if (++this.inBlock * this.featureCount >= this.block.length) this.flush();
-  }
-
-  private flush(): void {
-    if (this.inBlock > 0) this.writer.append(this.block.subarray(0, this.inBlock * this.featureCount), this.inBlock);
-    this.inBlock = 0;
   }
 
   finish(): Omit<Table, 'features'> & { features: Rows } {
-    this.flush();
     const F = this.featureCount;
     return {
-      features: this.writer.finish(F),
+      features: (this.out ?? new BlockedRows(this.writer, 0)).finish(),
       featureCount: F,
       rows: this.rows,
-      labels: this.hasLabels ? this.labels : null,
+      labels: this.hasLabels ? this.labels.values : null,
       featureNames: Array.from({ length: F }, (_, i) => `${this.featuresKey}[${i}]`),
     };
   }

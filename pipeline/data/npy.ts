@@ -87,22 +87,33 @@ interface NpyHeader {
   dataStart: number;
 }
 
+const hasMagic = (bytes: Uint8Array) => bytes.length >= 10 && MAGIC.every((b, i) => bytes[i] === b);
+
+/**
+ * Where the data starts, from the file's first 12 bytes: v1 has a uint16 header length at byte 8, v2/v3 a uint32
+ * (for huge structured headers). Infinity when the bytes are too few to say.
+ */
+function dataStartOf(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[6] === 1) return bytes.length >= 10 ? 10 + view.getUint16(8, true) : Infinity;
+  return bytes.length >= 12 ? 12 + view.getUint32(8, true) : Infinity;
+}
+
 /** Read the magic, version and header dict. The dict is a Python literal, so it is matched, not eval'd. */
 function parseHeader(bytes: Uint8Array, name: string): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+  if (!hasMagic(bytes)) {
     throw formatError(name, 'it does not start with the magic \\x93NUMPY',
       'Save the array with np.save(path, arr); .npz archives and pickles are not .npy files.');
   }
   const major = bytes[6]!;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (major !== 1 && major !== 2 && major !== 3) {
     throw formatError(name, `format version ${major}.${bytes[7]} is not 1.0, 2.0 or 3.0`,
       'Save the array with np.save from NumPy 1.x or 2.x.');
   }
-  // v1 has a uint16 header length; v2/v3 a uint32 (for huge structured headers). v3 allows UTF-8.
+  // v3 allows UTF-8 in the header.
   const lenBytes = major === 1 ? 2 : 4;
-  const headerLen = major === 1 ? view.getUint16(8, true) : bytes.length >= 12 ? view.getUint32(8, true) : Infinity;
-  const dataStart = 8 + lenBytes + headerLen;
+  const dataStart = dataStartOf(bytes);
+  const headerLen = dataStart - 8 - lenBytes;
   if (dataStart > bytes.length) {
     throw formatError(name, `the header claims ${headerLen} bytes but the file has ${bytes.length}`,
       'The file is truncated; save it again.');
@@ -193,14 +204,8 @@ export function streamNpyRows(path: string, writer: RowWriter): { shape: number[
   try {
     // The fixed part (magic, version, header length), then the header itself.
     const fixed = readAt(fd, 0, Math.min(size, 12));
-    let headerEnd = fixed.length;
-    if (fixed.length >= 10 && MAGIC.every((b, i) => fixed[i] === b)) {
-      const major = fixed[6]!;
-      const view = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength);
-      if (major === 1) headerEnd = 10 + view.getUint16(8, true);
-      else if (fixed.length >= 12) headerEnd = 12 + view.getUint32(8, true);
-    }
-    const head = readAt(fd, 0, Math.min(size, headerEnd));
+    const end = hasMagic(fixed) ? dataStartOf(fixed) : Infinity;
+    const head = Number.isFinite(end) ? readAt(fd, 0, Math.min(size, end)) : fixed;
     const { shape, dtype, dataStart, count } = layout(head, size, path);
     if (shape.length === 0) return { shape, rows: writer.finish(0) };
     const rows = shape[0]!;

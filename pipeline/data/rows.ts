@@ -3,7 +3,7 @@
 // methods' per-example targets live in files, so the pipeline's memory stays flat as the rows grow; everything that
 // walks the rows (teacher pass, training batches, prediction, hashing) goes through this interface either way.
 import { closeSync, mkdirSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export interface Rows {
@@ -190,6 +190,34 @@ class FileWriter implements RowWriter {
   }
 }
 
+/** Rows filled one at a time into a ~4 MB block, which goes to `writer` when full (a reader's output). */
+export class BlockedRows {
+  private readonly block: Float32Array;
+  private inBlock = 0;
+  constructor(
+    private readonly writer: RowWriter,
+    readonly width: number,
+  ) {
+    this.block = new Float32Array(blockRows(width) * width);
+  }
+  /** The next row's values, to fill; `commit()` keeps them. */
+  next(): Float32Array {
+    return this.block.subarray(this.inBlock * this.width, (this.inBlock + 1) * this.width);
+  }
+  commit(): void {
+    if (++this.inBlock * this.width >= this.block.length) this.flush();
+  }
+  private flush(): void {
+    if (this.inBlock > 0) this.writer.append(this.block.subarray(0, this.inBlock * this.width), this.inBlock);
+    this.inBlock = 0;
+  }
+  /** The rows committed, as a store. */
+  finish(): Rows {
+    this.flush();
+    return this.writer.finish(this.width);
+  }
+}
+
 /** A writer in memory (`dir` null) or in an anonymous file in `dir`. */
 export function rowWriter(dir: string | null): RowWriter {
   return dir === null ? new MemoryWriter() : new FileWriter(dir);
@@ -224,6 +252,13 @@ export function forEachBlock(rows: Rows, f: (block: Float32Array, from: number, 
     const count = Math.min(step, rows.n - i);
     f(rows.read(i, count), i, count);
   }
+}
+
+/** sha256 (hex) of the rows' float32 bytes, read a block at a time: the hash of all of them in one array. */
+export function hashRows(rows: Rows): string {
+  const h = createHash('sha256');
+  forEachBlock(rows, (b) => h.update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+  return h.digest('hex');
 }
 
 /** Every row in one Float32Array (for callers that need the whole matrix, e.g. small test splits). */

@@ -17,6 +17,17 @@ export interface Table {
   featureNames: string[];
 }
 
+/** Labels as read, one string per distinct value: a million rows of "0" and "1" hold two strings, not a million. */
+export class InternedLabels {
+  readonly values: string[] = [];
+  private readonly seen = new Map<string, string>();
+  push(label: string): void {
+    let s = this.seen.get(label);
+    if (s === undefined) this.seen.set(label, (s = label));
+    this.values.push(s);
+  }
+}
+
 /** The hint every E_FILE_NOT_FOUND from the data layer carries. */
 export const PATH_HINT =
   "Check the path in the config; relative paths resolve against the config file's folder.";
