@@ -24,7 +24,7 @@ type FlagType = 'string' | 'number' | 'boolean' | 'array';
 const FLAGS: Record<string, { path: string; type: FlagType; describe: string; number?: boolean }> = {
   out: { path: 'out', type: 'string', describe: 'output folder (default ./edge-distill-out)' },
   seed: { path: 'seed', type: 'number', describe: 'seed for splits, initialisation, LELP projections and batches' },
-  'cache-dir': { path: 'cacheDir', type: 'string', describe: 'cache of teacher outputs and training checkpoints (default <out>/.cache)' },
+  'cache-dir': { path: 'cacheDir', type: 'string', describe: 'cache of teacher outputs and training checkpoints; a run also keeps its CSV/JSONL/NPY rows there in unlinked files, so it needs that disk space (default <out>/.cache)' },
   backend: { path: 'backend', type: 'string', describe: 'TF.js backend: auto | tensorflow | wasm | cpu' },
   teacher: { path: 'teacher.model', type: 'string', describe: 'teacher ONNX model' },
   methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label, or auto (pick the best on validation); alias --method' },
