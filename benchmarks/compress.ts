@@ -13,11 +13,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import type { ArtifactResult, Report } from '../pipeline/report.ts';
+import type { ArtifactResult, Report } from '../pipeline/report/types.ts';
 import { percentile, summarize } from '../runtimes/stats.ts';
-import { runWorker } from '../pipeline/bench.ts';
+import { runWorker } from '../pipeline/stages/bench.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { f32Bytes } from '../pipeline/fsutil.ts';
+import { f32Bytes } from '../pipeline/util/fsutil.ts';
 
 const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { f32Bytes } from '../pipeline/fsutil.ts';
-import { inspectModel } from '../pipeline/inspect.ts';
-import { runWorker } from '../pipeline/bench.ts';
+import { f32Bytes } from '../pipeline/util/fsutil.ts';
+import { inspectModel } from '../pipeline/inspect/inspect.ts';
+import { runWorker } from '../pipeline/stages/bench.ts';
 import { summarize } from '../runtimes/stats.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/fmnist-bin/', import.meta.url));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConcreteMethodSchema } from '../pipeline/config.ts';
-import { useBackend } from '../pipeline/tfjs.ts';
+import { useBackend } from '../pipeline/util/tfjs.ts';
 import { TASKS, mean, runTask, std, type Contender, type Row } from './quality.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConcreteMethodSchema, parseConfig, type Config, type ConfigInput, type MethodConfig } from '../pipeline/config.ts';
 import { loadDatasets } from '../pipeline/data/dataset.ts';
-import { trainOne } from '../pipeline/distill.ts';
-import { createProgress } from '../pipeline/progress.ts';
-import { openTeacher, runTeacher, teacherInput } from '../pipeline/teacher.ts';
-import { readTeacherHead } from '../pipeline/teacher-head.ts';
-import { useBackend } from '../pipeline/tfjs.ts';
-import { accuracy } from '../pipeline/train.ts';
+import { trainOne } from '../pipeline/stages/distill.ts';
+import { createProgress } from '../pipeline/util/progress.ts';
+import { openTeacher, runTeacher, teacherInput } from '../pipeline/teacher/teacher.ts';
+import { readTeacherHead } from '../pipeline/teacher/head.ts';
+import { useBackend } from '../pipeline/util/tfjs.ts';
+import { accuracy } from '../pipeline/distill/train.ts';
 import { ensureThreeClassTeacher } from './three-class-teacher.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

@@ -1,7 +1,7 @@
 // Calibration for static quantization: the range of each dense/conv2d layer's input, measured by running the
 // reference forward pass on real examples one layer at a time.
 
-import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { inputShape, isWeighted, layerOutputShape, sizeOf } from './onnx-graph.ts';
 import type { Shape } from './onnx-graph.ts';

@@ -4,7 +4,7 @@
 // layer's weights are stored is left to a WeightedEmitter: float32 in onnx.ts, the quantized forms in
 // quantize-emitters.ts.
 
-import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { attr, BATCH_DIM } from './onnx-builder.ts';
 import type { OnnxAttribute, OnnxGraphBuilder } from './onnx-builder.ts';

@@ -3,7 +3,7 @@
 // graph forms in quantize-emitters.ts; the layer semantics are onnx-graph.ts's, shared with the fp32 export,
 // so both name their tensors alike (`/layers.<i>/...`).
 
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 import { BATCH_DIM, OnnxGraphBuilder } from './onnx-builder.ts';
 import { emitHead, emitInput, emitLayer, isWeighted, metadataOf } from './onnx-graph.ts';
 import { quantize, QUANT_EMITTERS } from './quantize-emitters.ts';

@@ -2,7 +2,7 @@
 // flatten, the class head) live in onnx-graph.ts, shared with the quantized exporter; this file owns the
 // float32 form of the weighted layers and the optional teacher outputs.
 
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 import { BATCH_DIM, OnnxGraphBuilder } from './onnx-builder.ts';
 import { emitHead, emitInput, emitLayer, hwioToOihw, metadataOf, specError } from './onnx-graph.ts';
 import type { Emitted, GraphContext, WeightedEmitter } from './onnx-graph.ts';

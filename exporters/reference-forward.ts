@@ -3,7 +3,7 @@
 // the odd pad at the end, 'valid' max pooling with stride = pool size, H-W-C flatten), sharing no code with
 // the exporters, so that it is an independent check of every exported artifact.
 
-import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 
 /** Activation of one example: a flat vector, or an NHWC map stored as data[(y * width + x) * channels + c]. */

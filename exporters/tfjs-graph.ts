@@ -2,9 +2,9 @@
 // straight from TypeScript with no Python converter, that stock loadGraphModel (@tensorflow/tfjs-converter) runs.
 // Owns the lowering of the spec's layers to GraphDef ops; the class head means the same as the layers export:
 // softmax over the C*S logits, then a 0/1 block-sum MatMul to C class probabilities.
-import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
-import { TOOL_NAME, TOOL_VERSION } from '../pipeline/versions.ts';
+import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 import { WEIGHTS_FILE } from './tfjs-io.ts';
 import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
 import { attr, FLOAT, GRAPH_DEF_VERSIONS, GraphDefBuilder, shapeJson, type AttrValueJson, type GraphModelJson, type TensorInfoJson } from './tfjs-graphdef.ts';

@@ -2,8 +2,8 @@
 // protobuf's JSON mapping (the subset tfjs-converter's OperationMapper reads), a signature and a weights manifest.
 // GraphDefBuilder collects nodes and their constant tensors; constants live in weights.bin, never inline,
 // because the stock executor looks every Const up in the weight map by node name.
-import type { tf } from '../pipeline/tfjs.ts';
-import { concatBytes } from '../pipeline/fsutil.ts';
+import type { tf } from '../pipeline/util/tfjs.ts';
+import { concatBytes } from '../pipeline/util/fsutil.ts';
 
 /** tensorflow.DataType names; the mapper accepts the enum's name as a string. */
 export type GraphDataType = 'DT_FLOAT' | 'DT_INT32';

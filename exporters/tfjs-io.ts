@@ -2,9 +2,9 @@
 // binding): model.json + one weights file, through tf.io.withSaveHandler and a small load IOHandler.
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { tf } from '../pipeline/tfjs.ts';
+import { tf } from '../pipeline/util/tfjs.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
-import { concatBytes } from '../pipeline/fsutil.ts';
+import { concatBytes } from '../pipeline/util/fsutil.ts';
 
 export const WEIGHTS_FILE = 'weights.bin';
 

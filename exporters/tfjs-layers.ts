@@ -2,8 +2,8 @@
 // layers, then the class-probability head made of stock layers only (softmax over C*S logits, then a frozen
 // Dense with a 0/1 block kernel that sums each class's S subclass probabilities).
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ensureBackend, tf } from '../pipeline/tfjs.ts';
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import { ensureBackend, tf } from '../pipeline/util/tfjs.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 import { serializeLayersModel } from './tfjs-io.ts';
 import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
 

@@ -1,8 +1,8 @@
 // Weight quantization for TF.js models in the manifest's own format, which stock TF.js dequantizes on load:
 // uint8 / uint16 with one affine map per tensor (w ≈ q * scale + min), or float16. Only the download shrinks:
 // TF.js computes in float32 after loading.
-import type { tf } from '../pipeline/tfjs.ts';
-import { concatBytes } from '../pipeline/fsutil.ts';
+import type { tf } from '../pipeline/util/tfjs.ts';
+import { concatBytes } from '../pipeline/util/fsutil.ts';
 
 export const TFJS_WEIGHT_DTYPES = ['uint8', 'uint16', 'float16'] as const;
 export type TfjsWeightDtype = (typeof TFJS_WEIGHT_DTYPES)[number];

@@ -5,16 +5,16 @@ import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Stage } from './config.ts';
 import { EdgeDistillError } from './errors.ts';
-import { createProgress } from './progress.ts';
-import { renderMarkdown } from './report.ts';
+import { createProgress } from './util/progress.ts';
+import { renderMarkdown } from './report/types.ts';
 import { runPipeline } from './runner.ts';
-import { rebuildReport } from './report-file.ts';
-import { trainTeacher } from './teacher-train.ts';
-import { inspectModel, renderModelInfo } from './inspect.ts';
-import { TOOL_VERSION } from './versions.ts';
-import { budgetSummary, renderBudgetTable, type BudgetResult } from './budgets.ts';
-import { junitXml } from './junit.ts';
-import { writeAtomic } from './fsutil.ts';
+import { rebuildReport } from './report/file.ts';
+import { trainTeacher } from './stages/teacher-train.ts';
+import { inspectModel, renderModelInfo } from './inspect/inspect.ts';
+import { TOOL_VERSION } from './util/versions.ts';
+import { budgetSummary, renderBudgetTable, type BudgetResult } from './report/budgets.ts';
+import { junitXml } from './report/junit.ts';
+import { writeAtomic } from './util/fsutil.ts';
 
 /** Exit codes: documented in the README. */
 export const EXIT = { ok: 0, error: 1, usage: 2, budget: 3, internal: 70 } as const;

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
-import { ARTIFACT_FORMATS } from './deploy.ts';
-import { BudgetsSchema } from './budgets.ts';
+import { ARTIFACT_FORMATS } from '../exporters/deploy.ts';
+import { BudgetsSchema } from './report/budgets.ts';
 import { BUILTIN_PROFILES } from '../runtimes/profiles.ts';
 import { validateSpec } from './text/featurizer.js';
 

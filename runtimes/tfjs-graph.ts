@@ -1,7 +1,7 @@
 // TF.js graph models (model.json with format "graph-model") on a TF.js backend, through the stock executor of
 // @tensorflow/tfjs-converter: the runtime of web apps that ship a converted model rather than a layers model.
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { tf, useBackend, type TfjsBackendName } from '../pipeline/tfjs.ts';
+import { tf, useBackend, type TfjsBackendName } from '../pipeline/util/tfjs.ts';
 import { fileLoadHandler, modelJsonPath } from '../exporters/tfjs-io.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import type { Runtime, RuntimeSession } from './runtime.ts';

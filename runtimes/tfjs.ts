@@ -1,6 +1,6 @@
 // TF.js layers models on a TF.js backend (wasm by default): the runtime of web apps and React Native.
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend, type TfjsBackendName } from '../pipeline/tfjs.ts';
+import { tf, useBackend, type TfjsBackendName } from '../pipeline/util/tfjs.ts';
 import { fileLoadHandler, modelJsonPath } from '../exporters/tfjs-io.ts';
 import type { Runtime, RuntimeSession } from './runtime.ts';
 import { exampleShapeOf } from './example-shape.ts';

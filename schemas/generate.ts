@@ -2,7 +2,7 @@
 // test/deploy.test.ts fails when a checked-in schema is out of date.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { deployJsonSchema } from '../pipeline/deploy.ts';
+import { deployJsonSchema } from '../exporters/deploy.ts';
 
 export const SCHEMAS: Record<string, () => object> = { 'deploy.schema.json': deployJsonSchema };
 

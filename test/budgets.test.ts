@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
-import { BudgetsSchema, evaluateBudgets, renderBudgetTable, wildcardMatch, type BudgetResult } from '../pipeline/budgets.ts';
-import { junitXml, JUNIT_CLASSNAME } from '../pipeline/junit.ts';
+import { BudgetsSchema, evaluateBudgets, renderBudgetTable, wildcardMatch, type BudgetResult } from '../pipeline/report/budgets.ts';
+import { junitXml, JUNIT_CLASSNAME } from '../pipeline/report/junit.ts';
 import { compileConfig } from '../pipeline/cli.ts';
 import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile } from '../pipeline/config.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
-import type { Report } from '../pipeline/report.ts';
+import type { Report } from '../pipeline/report/types.ts';
 
 const EXIT_BUDGET = 3;
 const SHORT = ['--steps', '100', '--methods', 'label', '--runs', '10', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];

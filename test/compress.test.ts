@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, runOfficialChecker, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE } from './helpers.ts';
-import type { Report } from '../pipeline/report.ts';
+import type { Report } from '../pipeline/report/types.ts';
 
 test('compress: quantized and pruned variants, an over-budget artifact rejected and not recommended', () => {
   const dir = tempDir('compress');

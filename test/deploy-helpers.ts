@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import pkg from 'onnx-proto';
-import { DEPLOY_METADATA_KEY, type Deploy } from '../pipeline/deploy.ts';
+import { DEPLOY_METADATA_KEY, type Deploy } from '../exporters/deploy.ts';
 import { ROOT } from './helpers.ts';
 
 const { onnx } = pkg;

@@ -8,9 +8,9 @@ import { tempDir } from './helpers.ts';
 import { DEPLOY_SCHEMA_PATH, deploySchemaValidator, embeddedDeploy } from './deploy-helpers.ts';
 import { testSpecs } from './specs.ts';
 import { SCHEMAS, schemaText } from '../schemas/generate.ts';
-import { deployDescriptor, type DeployContext } from '../pipeline/deploy.ts';
-import { EXPORTERS, writeArtifact } from '../pipeline/export.ts';
-import { ARTIFACT_FORMATS } from '../pipeline/deploy.ts';
+import { deployDescriptor, type DeployContext } from '../exporters/deploy.ts';
+import { EXPORTERS, writeArtifact } from '../pipeline/stages/export.ts';
+import { ARTIFACT_FORMATS } from '../exporters/deploy.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 
 const IMAGES: DeployContext = { rawShape: [28, 28], preprocess: { scale: 1 / 255, shift: 0 }, classNames: ['a', 'b', 'c'], teacherSha256: 'f'.repeat(64), featurizer: null };

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import type { Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../examples/web-app/serve.mjs';
 import { readSample, type Sample } from '../examples/web-app/make-sample.ts';
-import type { Deploy } from '../pipeline/deploy.ts';
+import type { Deploy } from '../exporters/deploy.ts';
 import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff, launchChromium } from './helpers.ts';
 
 const METHOD = 'label';

@@ -418,8 +418,8 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
   },
 
   async onnx(f) {
-    const { inspectModel } = await import('../pipeline/inspect.ts');
-    const { importStudent } = await import('../pipeline/student-import.ts');
+    const { inspectModel } = await import('../pipeline/inspect/inspect.ts');
+    const { importStudent } = await import('../pipeline/distill/student-import.ts');
     const { exportOnnx } = await import('../exporters/onnx.ts');
     const { testSpecs } = await import('./specs.ts');
     const student = exportOnnx(testSpecs().rgb, { producerVersion: 'fuzz' });
@@ -435,8 +435,8 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
   },
 
   async tfjs(f) {
-    const { inspectModel } = await import('../pipeline/inspect.ts');
-    const { importStudent } = await import('../pipeline/student-import.ts');
+    const { inspectModel } = await import('../pipeline/inspect/inspect.ts');
+    const { importStudent } = await import('../pipeline/distill/student-import.ts');
     const { fileLoadHandler } = await import('../exporters/tfjs-io.ts');
     const { exportTfjsLayers } = await import('../exporters/tfjs-layers.ts');
     const { exportTfjsGraph } = await import('../exporters/tfjs-graph.ts');
@@ -499,7 +499,7 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
   },
 
   async precomputed(f) {
-    const { readPrecomputed } = await import('../pipeline/teacher-precomputed.ts');
+    const { readPrecomputed } = await import('../pipeline/teacher/precomputed.ts');
     // Logits of a real (linear) read-out of the real rows: 3 classes, 2-d embedding on every row.
     const rows = realRows().map((r, i) => ({
       id: `img-${i}`,

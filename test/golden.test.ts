@@ -14,7 +14,7 @@ import { exportOnnx } from '../exporters/onnx.ts';
 import { calibrate, exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 
 const { onnx } = pkg;
 const GOLDEN_DIR = join(ROOT, 'test', 'golden');

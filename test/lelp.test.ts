@@ -8,11 +8,11 @@ import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { Matrix } from 'ml-matrix';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { fitLelp, lelpCoordinates, lelpTargets, type LelpOptions, type LelpProjection } from '../pipeline/lelp.ts';
-import { METHODS, type StudentOutputs, type TeacherView } from '../pipeline/losses.ts';
-import { fitLinearHead, gaussian, rng, toMatrix } from '../pipeline/math.ts';
-import { readTeacherHead } from '../pipeline/teacher-head.ts';
-import { tf, useBackend } from '../pipeline/tfjs.ts';
+import { fitLelp, lelpCoordinates, lelpTargets, type LelpOptions, type LelpProjection } from '../pipeline/distill/lelp.ts';
+import { METHODS, type StudentOutputs, type TeacherView } from '../pipeline/distill/losses.ts';
+import { fitLinearHead, gaussian, rng, toMatrix } from '../pipeline/util/math.ts';
+import { readTeacherHead } from '../pipeline/teacher/head.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
 import { EXAMPLE_DIR, maxAbsDiff } from './helpers.ts';
 import { readAll } from '../pipeline/data/rows.ts';
 

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { EXACT_PCA_MAX_DIM, gaussian, projectNullSpace, rng, topPrincipalDirections } from '../pipeline/math.ts';
-import { readTeacherHead } from '../pipeline/teacher-head.ts';
+import { EXACT_PCA_MAX_DIM, gaussian, projectNullSpace, rng, topPrincipalDirections } from '../pipeline/util/math.ts';
+import { readTeacherHead } from '../pipeline/teacher/head.ts';
 import { EXAMPLE_DIR, ROOT, tempDir, maxAbsDiff } from './helpers.ts';
 
 // numpy computes, for each task: null space: H @ (I - W^T pinv(W W^T) W); PCA: the top-k eigenpairs of

@@ -2,9 +2,9 @@
 // (never with the function under test). The arithmetic is written out next to each expectation.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../pipeline/tfjs.ts';
-import { METHODS, classLogits, crossEntropy, meanSquaredError, prepareMethod, softKl, type StudentOutputs, type TeacherView } from '../pipeline/losses.ts';
-import { logSumExp, softmaxRows } from '../pipeline/math.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
+import { METHODS, classLogits, crossEntropy, meanSquaredError, prepareMethod, softKl, type StudentOutputs, type TeacherView } from '../pipeline/distill/losses.ts';
+import { logSumExp, softmaxRows } from '../pipeline/util/math.ts';
 import { readAll } from '../pipeline/data/rows.ts';
 
 before(async () => {

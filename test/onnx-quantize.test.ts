@@ -10,10 +10,10 @@ import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import pkg from 'onnx-proto';
 import { distillExample, EXAMPLE_DIR, runOfficialChecker, tempDir, maxAbsDiff } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import {

@@ -10,12 +10,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
 import { fileLoadHandler } from '../exporters/tfjs-io.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { tf, useBackend } from '../pipeline/tfjs.ts';
-import { sha256 } from '../pipeline/fsutil.ts';
-import type { Report } from '../pipeline/report.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
+import { sha256 } from '../pipeline/util/fsutil.ts';
+import type { Report } from '../pipeline/report/types.ts';
 import { deploySchemaValidator, embeddedDeploy } from './deploy-helpers.ts';
 
 const FAST = ['--steps', '400', '--runs', '20', '--warmup', '5'];

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { artifactHashes, BIN, cli, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
-import type { Report } from '../pipeline/report.ts';
+import type { Report } from '../pipeline/report/types.ts';
 
 const QUICK = ['--methods', 'lelp,kd', '--steps', '150', '--runs', '3', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
 

@@ -8,9 +8,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { dominates, paretoFront } from '../pipeline/pareto.ts';
-import { MARKS } from '../pipeline/report-charts.ts';
-import type { Report } from '../pipeline/report.ts';
+import { dominates, paretoFront } from '../pipeline/report/pareto.ts';
+import { MARKS } from '../pipeline/report/charts.ts';
+import type { Report } from '../pipeline/report/types.ts';
 import { cli, SHARED_TEACHER_CACHE, tempDir, launchChromium } from './helpers.ts';
 
 /** A phone held upright. */

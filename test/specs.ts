@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { rng } from '../pipeline/math.ts';
-import type { LayerSpec, StudentSpec } from '../pipeline/student-spec.ts';
+import { rng } from '../pipeline/util/math.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 
 export const FASHION_TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
 

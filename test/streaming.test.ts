@@ -10,7 +10,7 @@ import { readCsvTable, streamCsvTable } from '../pipeline/data/csv.ts';
 import { readJsonlTable, streamJsonlTable } from '../pipeline/data/jsonl.ts';
 import { readNpy, streamNpyRows } from '../pipeline/data/npy.ts';
 import { IndexedRows, MemoryRows, readAll, rowWriter } from '../pipeline/data/rows.ts';
-import { LELP_FIT_ROWS, lelpFitRows } from '../pipeline/losses.ts';
+import { LELP_FIT_ROWS, lelpFitRows } from '../pipeline/distill/losses.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { readExampleTrain, writeIdx, writeNpy } from './cli-contract.ts';
 import { cli, EXAMPLE_DIR, tempDir } from './helpers.ts';

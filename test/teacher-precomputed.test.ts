@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EdgeDistillError, type ErrorCode } from '../pipeline/errors.ts';
-import { sha256 } from '../pipeline/fsutil.ts';
-import { checkIdCoverage, matchById, readPrecomputed, type PrecomputedOutputs } from '../pipeline/teacher-precomputed.ts';
+import { sha256 } from '../pipeline/util/fsutil.ts';
+import { checkIdCoverage, matchById, readPrecomputed, type PrecomputedOutputs } from '../pipeline/teacher/precomputed.ts';
 import { EXAMPLE_DIR, tempDir } from './helpers.ts';
 
 const N = 300;

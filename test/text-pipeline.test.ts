@@ -11,12 +11,12 @@ import * as ort from 'onnxruntime-web';
 import { cli, maxAbsDiff, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 import { parseConfig, readConfigFile } from '../pipeline/config.ts';
 import { loadDatasets } from '../pipeline/data/dataset.ts';
-import { loadStudentCheckpoint } from '../pipeline/distill.ts';
-import type { Report } from '../pipeline/report.ts';
+import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import type { Report } from '../pipeline/report/types.ts';
 import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { featurizeMany } from '../pipeline/text/featurizer.js';
-import { openTeacher, runTeacher } from '../pipeline/teacher.ts';
-import { createProgress } from '../pipeline/progress.ts';
+import { openTeacher, runTeacher } from '../pipeline/teacher/teacher.ts';
+import { createProgress } from '../pipeline/util/progress.ts';
 import { readAll } from '../pipeline/data/rows.ts';
 
 const SPAM = join(ROOT, 'examples', 'spam', 'pipeline.json');

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { tf, useBackend } from '../pipeline/tfjs.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { rng, gaussian } from '../pipeline/math.ts';
+import { rng, gaussian } from '../pipeline/util/math.ts';
 import { EXAMPLE_DIR } from './helpers.ts';
 
 async function filterGrad(backend: 'cpu' | 'wasm', x: Float32Array, shape: [number, number, number, number], w: Float32Array, wShape: [number, number, number, number], pad: 'same' | 'valid', stride: number): Promise<Float32Array> {

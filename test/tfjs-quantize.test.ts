@@ -6,13 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { distillExample, tempDir, EXAMPLE_DIR } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 import { fileLoadHandler } from '../exporters/tfjs-io.ts';
 import { float32ToFloat16Bits, TFJS_WEIGHT_DTYPES } from '../exporters/tfjs-quantize.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { tf, useBackend } from '../pipeline/tfjs.ts';
-import type { StudentSpec } from '../pipeline/student-spec.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
 
 test('float32 -> float16 bits: exact values, rounding to nearest even, overflow and underflow', () => {
   const cases: [number, number][] = [

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { rng } from '../../pipeline/math.ts';
+import { rng } from '../../pipeline/util/math.ts';
 
 const SRC = '/usr/share/datasets/fashion-mnist';
 const HERE = new URL('.', import.meta.url).pathname;

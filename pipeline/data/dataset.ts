@@ -2,7 +2,7 @@
 // preprocessing (x * scale + shift), seeded carving of missing splits, and the checks that make bad data fail early.
 import type { Config, DataSource } from '../config.ts';
 import { EdgeDistillError } from '../errors.ts';
-import { permutation, rng } from '../math.ts';
+import { permutation, rng } from '../util/math.ts';
 import { loadSource, STREAMED_FORMATS, streamSource, type DataSource as NumericSource, type RawSplit, type StreamedSource } from './sources.ts';
 import { IndexedRows, MemoryRows, rowWriter, type RowWriter, type Rows } from './rows.ts';
 import { loadTextSource, TEXT_FORMATS, type TextSource } from './text-sources.ts';

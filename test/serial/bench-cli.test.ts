@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir } from '../helpers.ts';
-import type { Report } from '../../pipeline/report.ts';
+import type { Report } from '../../pipeline/report/types.ts';
 
 test('bench: the teacher and a student on every runtime, in Node and Chromium, desktop / phone / watch', () => {
   const students = distillExample('bench-cli', ['--steps', '100', '--methods', 'label']);

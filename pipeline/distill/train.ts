@@ -1,13 +1,13 @@
 // The training loop shared by every method: seeded mini-batches, Adam, the method's loss; plus batched
 // in-memory prediction of class probabilities (the reference every exported artifact is compared against).
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf } from './tfjs.ts';
-import type { Config } from './config.ts';
+import { tf } from '../util/tfjs.ts';
+import type { Config } from '../config.ts';
 import type { PreparedMethod } from './losses.ts';
-import { permutation, rng } from './math.ts';
-import type { Progress } from './progress.ts';
+import { permutation, rng } from '../util/math.ts';
+import type { Progress } from '../util/progress.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
-import { asRows, forEachBlock, type Rows } from './data/rows.ts';
+import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
 
 export interface TrainSet {
   /** [n, F]: in memory or a row store (read a batch at a time). */

@@ -2,13 +2,13 @@
 // StudentSpec (and every artifact exported from it) is genuinely smaller; magnitude pruning zeroes single
 // weights (same shapes, sparse kernels); fineTunePruned recovers accuracy with the student's own loss,
 // optionally ramping magnitude sparsity up on Zhu & Gupta's schedule while it trains.
-import type { Config } from './config.ts';
-import { EdgeDistillError } from './errors.ts';
+import type { Config } from '../config.ts';
+import { EdgeDistillError } from '../errors.ts';
 import type { PreparedMethod } from './losses.ts';
-import { createProgress, type Progress } from './progress.ts';
-import type { LayerSpec, StudentSpec } from './student-spec.ts';
-import { buildTrainable, toStudentSpec } from './students.ts';
-import { tf } from './tfjs.ts';
+import { createProgress, type Progress } from '../util/progress.ts';
+import type { LayerSpec, StudentSpec } from '../student/spec.ts';
+import { buildTrainable, toStudentSpec } from './architectures.ts';
+import { tf } from '../util/tfjs.ts';
 import { trainStudent, type TrainResult, type TrainSet } from './train.ts';
 
 type Weighted = Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;

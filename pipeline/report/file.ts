@@ -3,10 +3,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { EdgeDistillError } from './errors.ts';
-import { sha256, writeAtomic } from './fsutil.ts';
-import { renderHtml } from './report-html.ts';
-import { renderMarkdown, type Report } from './report.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { sha256, writeAtomic } from '../util/fsutil.ts';
+import { renderHtml } from './html.ts';
+import { renderMarkdown, type Report } from './types.ts';
 
 const num = z.number();
 const str = z.string();

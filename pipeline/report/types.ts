@@ -1,6 +1,6 @@
 // The run's results: the report.json types (the machine contract) and their Markdown rendering for people.
-import type { LatencyStats } from '../runtimes/stats.ts';
-import type { ArtifactFormatName } from './deploy.ts';
+import type { LatencyStats } from '../../runtimes/stats.ts';
+import type { ArtifactFormatName } from '../../exporters/deploy.ts';
 import { renderBudgetTable, type BudgetResult } from './budgets.ts';
 
 export interface StudentResult {

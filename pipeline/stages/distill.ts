@@ -2,23 +2,23 @@
 // evaluated in memory, and saved as a checkpoint (student.json + weights.bin) that `edge-distill export` reads.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, MethodConfig } from './config.ts';
-import type { Datasets } from './data/dataset.ts';
-import { EdgeDistillError } from './errors.ts';
-import { f32Bytes, sha256, writeAtomic } from './fsutil.ts';
-import { prepareMethod } from './losses.ts';
+import type { Config, MethodConfig } from '../config.ts';
+import type { Datasets } from '../data/dataset.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { f32Bytes, sha256, writeAtomic } from '../util/fsutil.ts';
+import { prepareMethod } from '../distill/losses.ts';
 import type { Matrix } from 'ml-matrix';
-import { runAuto } from './auto.ts';
-import type { Progress } from './progress.ts';
-import type { StudentResult } from './report.ts';
-import type { LayerSpec, StudentSpec } from './student-spec.ts';
-import { buildStudent, parameterCount, toStudentSpec } from './students.ts';
-import type { Teacher } from './teacher.ts';
-import { accuracy, predictInBlocks, predictProbs, trainStudent } from './train.ts';
-import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
-import { forwardSpec } from '../exporters/reference-forward.ts';
-import { TOOL_VERSION } from './versions.ts';
-import type { Rows } from './data/rows.ts';
+import { runAuto } from '../distill/auto.ts';
+import type { Progress } from '../util/progress.ts';
+import type { StudentResult } from '../report/types.ts';
+import type { LayerSpec, StudentSpec } from '../student/spec.ts';
+import { buildStudent, parameterCount, toStudentSpec } from '../distill/architectures.ts';
+import type { Teacher } from '../teacher/teacher.ts';
+import { accuracy, predictInBlocks, predictProbs, trainStudent } from '../distill/train.ts';
+import { checkpointFile, checkpointKey } from '../distill/train-checkpoint.ts';
+import { forwardSpec } from '../../exporters/reference-forward.ts';
+import { TOOL_VERSION } from '../util/versions.ts';
+import type { Rows } from '../data/rows.ts';
 
 export interface TrainedStudent {
   /** Unique name within the run (the method name, suffixed when a method appears twice). */

@@ -3,8 +3,8 @@
 // to feed the model and read its answer. The zod schema here is the source of truth; schemas/deploy.schema.json is
 // generated from it (`npm run schemas`) and a test keeps the two in step.
 import { z } from 'zod';
-import type { StudentSpec } from './student-spec.ts';
-import { TOOL_NAME, TOOL_VERSION } from './versions.ts';
+import type { StudentSpec } from '../pipeline/student/spec.ts';
+import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 
 export const DEPLOY_FILE = 'deploy.json';
 export const DEPLOY_METADATA_KEY = 'edge-distill.deploy';
@@ -142,7 +142,7 @@ export function deployDescriptor(
       rawShape: ctx.rawShape,
       image,
     },
-    featurizer: ctx.featurizer ? { file: FEATURIZER_FILE, call: `import { featurize } from './${FEATURIZER_FILE}'; featurize(text, spec)`, spec: ctx.featurizer } : null,
+    featurizer: ctx.featurizer ? { file: FEATURIZER_FILE, call: `import { featurize } from '../pipeline/${FEATURIZER_FILE}'; featurize(text, spec)`, spec: ctx.featurizer } : null,
     preprocessing: {
       kind: 'affine',
       formula: 'x * scale + shift',

@@ -1,11 +1,11 @@
 // Precomputed teacher outputs: logits (and optionally embeddings) of a teacher the user ran elsewhere,
 // read from JSON Lines or NPY and matched to the data rows by id rather than by position.
 
-import { EdgeDistillError } from './errors.ts';
-import { sha256 } from './fsutil.ts';
-import { parseJsonlTable, showJson } from './data/jsonl.ts';
-import { parseNpy, type NpyArray } from './data/npy.ts';
-import { readDataFile, stripBom } from './data/table.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { sha256 } from '../util/fsutil.ts';
+import { parseJsonlTable, showJson } from '../data/jsonl.ts';
+import { parseNpy, type NpyArray } from '../data/npy.ts';
+import { readDataFile, stripBom } from '../data/table.ts';
 import type { TeacherOutputs } from './teacher.ts';
 
 export interface PrecomputedTeacherConfig {

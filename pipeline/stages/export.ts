@@ -1,28 +1,28 @@
 // The export stage: every student to each configured format, each artifact checked against the in-memory
 // student on held-out data (parity) and measured for test accuracy in its own runtime.
-import { headRows } from './data/rows.ts';
+import { headRows } from '../data/rows.ts';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
-import type { Config } from './config.ts';
-import type { Datasets } from './data/dataset.ts';
+import type { Config } from '../config.ts';
+import type { Datasets } from '../data/dataset.ts';
 import type { TrainedStudent } from './distill.ts';
-import { EdgeDistillError } from './errors.ts';
-import { concatBytes, f32Bytes, sha256, writeAtomic } from './fsutil.ts';
-import type { Progress } from './progress.ts';
-import type { ArtifactResult, ParityGroup, RuntimeParity } from './report.ts';
-import { accuracy } from './train.ts';
-import { exportOnnx } from '../exporters/onnx.ts';
-import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
-import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
-import { WEIGHTS_FILE } from '../exporters/tfjs-io.ts';
-import { loadRuntime, type RuntimeName } from '../runtimes/registry.ts';
-import { predictAll } from '../runtimes/measure.ts';
-import type { Runtime } from '../runtimes/runtime.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { concatBytes, f32Bytes, sha256, writeAtomic } from '../util/fsutil.ts';
+import type { Progress } from '../util/progress.ts';
+import type { ArtifactResult, ParityGroup, RuntimeParity } from '../report/types.ts';
+import { accuracy } from '../distill/train.ts';
+import { exportOnnx } from '../../exporters/onnx.ts';
+import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
+import { exportTfjsGraph } from '../../exporters/tfjs-graph.ts';
+import { WEIGHTS_FILE } from '../../exporters/tfjs-io.ts';
+import { loadRuntime, type RuntimeName } from '../../runtimes/registry.ts';
+import { predictAll } from '../../runtimes/measure.ts';
+import type { Runtime } from '../../runtimes/runtime.ts';
 import { fileURLToPath } from 'node:url';
-import { DEPLOY_FILE, FEATURIZER_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from './deploy.ts';
-import type { StudentSpec } from './student-spec.ts';
-import { TOOL_VERSION } from './versions.ts';
+import { DEPLOY_FILE, FEATURIZER_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
+import type { StudentSpec } from '../student/spec.ts';
+import { TOOL_VERSION } from '../util/versions.ts';
 
 export const PARITY_TOLERANCE = 1e-4;
 export const PARITY_EXAMPLES = 1000;
@@ -123,7 +123,7 @@ export function deployContext(cfg: Config, data: Datasets, teacherSha256: string
   return { rawShape: data.train.featureShape, preprocess: cfg.data.preprocess, classNames: cfg.data.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.data.featurizer ? { ...cfg.data.featurizer } : null };
 }
 
-const FEATURIZER_SOURCE = fileURLToPath(new URL('./text/featurizer.js', import.meta.url));
+const FEATURIZER_SOURCE = fileURLToPath(new URL('../text/featurizer.js', import.meta.url));
 
 /** What evaluateArtifacts found: one result per artifact, and the cross-runtime comparison of the exact ones. */
 export interface Evaluation {

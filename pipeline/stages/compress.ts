@@ -1,22 +1,22 @@
 // The compress stage: smaller variants of every student (ONNX int8 / float16, TF.js quantized weights, pruned
 // students), each measured in its runtime and accepted only while its accuracy drop stays within the budget.
 import { join } from 'node:path';
-import type { Config } from './config.ts';
-import type { Datasets } from './data/dataset.ts';
+import type { Config } from '../config.ts';
+import type { Datasets } from '../data/dataset.ts';
 import { referencePredict, type TrainedStudent, type TransferSet } from './distill.ts';
-import type { MethodConfig } from './config.ts';
-import { prepareMethod } from './losses.ts';
-import { fineTunePruned, sparsityOf, structuredPrune } from './prune.ts';
-import type { StudentSpec } from './student-spec.ts';
-import { parameterCount } from './students.ts';
+import type { MethodConfig } from '../config.ts';
+import { prepareMethod } from '../distill/losses.ts';
+import { fineTunePruned, sparsityOf, structuredPrune } from '../distill/prune.ts';
+import type { StudentSpec } from '../student/spec.ts';
+import { parameterCount } from '../distill/architectures.ts';
 import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
-import { ARTIFACT_FORMATS, type DeployContext } from './deploy.ts';
-import type { Progress } from './progress.ts';
-import type { ArtifactResult, Report } from './report.ts';
-import { TOOL_VERSION } from './versions.ts';
-import { calibrate, exportQuantizedOnnx, type QuantMode } from '../exporters/onnx-quantize.ts';
-import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
-import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
+import { ARTIFACT_FORMATS, type DeployContext } from '../../exporters/deploy.ts';
+import type { Progress } from '../util/progress.ts';
+import type { ArtifactResult, Report } from '../report/types.ts';
+import { TOOL_VERSION } from '../util/versions.ts';
+import { calibrate, exportQuantizedOnnx, type QuantMode } from '../../exporters/onnx-quantize.ts';
+import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
+import { exportTfjsGraph } from '../../exporters/tfjs-graph.ts';
 
 type CompressConfig = NonNullable<Config['compress']>;
 

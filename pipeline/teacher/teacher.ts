@@ -1,17 +1,17 @@
 // The teacher: an ONNX model run with onnxruntime-node in batches. Owns role detection (which input, which
 // output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
-import '../runtimes/ort-telemetry.ts';
+import '../../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config.ts';
-import { EdgeDistillError, oneOf } from './errors.ts';
-import { atomicFile, f32Bytes, sha256, writeAllAt } from './fsutil.ts';
-import { asRows, FileRows, hashRows, MemoryRows, type Rows } from './data/rows.ts';
-import type { Progress } from './progress.ts';
-import type { Split } from './data/dataset.ts';
-import { featurizeMany } from './text/featurizer.js';
-import { readPrecomputed, type PrecomputedOutputs, type PrecomputedTeacherConfig } from './teacher-precomputed.ts';
+import type { Config } from '../config.ts';
+import { EdgeDistillError, oneOf } from '../errors.ts';
+import { atomicFile, f32Bytes, sha256, writeAllAt } from '../util/fsutil.ts';
+import { asRows, FileRows, hashRows, MemoryRows, type Rows } from '../data/rows.ts';
+import type { Progress } from '../util/progress.ts';
+import type { Split } from '../data/dataset.ts';
+import { featurizeMany } from '../text/featurizer.js';
+import { readPrecomputed, type PrecomputedOutputs, type PrecomputedTeacherConfig } from './precomputed.ts';
 
 export interface Teacher {
   path: string;

@@ -4,15 +4,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, resolve, sep } from 'node:path';
-import { EdgeDistillError } from './errors.ts';
-import { concatBytes } from './fsutil.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { concatBytes } from '../util/fsutil.ts';
 import { humanCount } from './flops.ts';
-import { inspectOnnx } from './inspect-onnx.ts';
-import { inspectTfjsGraph } from './inspect-tfjs-graph.ts';
-import { inspectTfjsLayers } from './inspect-tfjs-layers.ts';
+import { inspectOnnx } from './onnx.ts';
+import { inspectTfjsGraph } from './tfjs-graph.ts';
+import { inspectTfjsLayers } from './tfjs-layers.ts';
 import type { ModelInfo, TensorInfo } from './model-info.ts';
 import { tfjsFormat, type TfjsModelJson } from './tfjs-model-json.ts';
-import { modelJsonPath } from '../exporters/tfjs-io.ts';
+import { modelJsonPath } from '../../exporters/tfjs-io.ts';
 
 export type { FlopsEstimate, ModelInfo, TensorInfo } from './model-info.ts';
 

@@ -1,10 +1,10 @@
 // `--method auto`: train a grid of candidate methods on the user's own data and keep the student with the best
 // validation accuracy (never the test split). The grid is small on purpose: each candidate is a full training run.
-import type { AutoMethodConfig, Config, MethodConfig } from './config.ts';
-import type { Datasets } from './data/dataset.ts';
-import { trainOne, type Checkpoints, type TrainedStudent, type TransferSet } from './distill.ts';
-import type { Progress } from './progress.ts';
-import type { StudentResult } from './report.ts';
+import type { AutoMethodConfig, Config, MethodConfig } from '../config.ts';
+import type { Datasets } from '../data/dataset.ts';
+import { trainOne, type Checkpoints, type TrainedStudent, type TransferSet } from '../stages/distill.ts';
+import type { Progress } from '../util/progress.ts';
+import type { StudentResult } from '../report/types.ts';
 
 /** label; KD at tau 1/4 with alpha 0/0.5; LELP with S in {2, 5, 10} and beta in {0.5, 1, 2} (tau 1, null space, rotation). */
 export function defaultCandidates(): MethodConfig[] {

@@ -3,7 +3,7 @@
 // (a run killed with SIGKILL) is stale and taken over.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EdgeDistillError } from './errors.ts';
+import { EdgeDistillError } from '../errors.ts';
 import { tempFileWriter } from './fsutil.ts';
 
 export const LOCK_FILE = '.lock';

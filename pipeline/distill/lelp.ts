@@ -2,7 +2,7 @@
 // teacher's embeddings. fitLelp computes the per-class projections once; lelpTargets turns teacher outputs
 // into the C*S-way soft targets q_{c,s}(x) = p_c(x) * softmax_s(z_{c,.}(x) / beta).
 import { Matrix } from 'ml-matrix';
-import { fitLinearHead, projectNullSpace, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from './math.ts';
+import { fitLinearHead, projectNullSpace, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from '../util/math.ts';
 
 export interface LelpOptions {
   subclasses: number;

@@ -1,19 +1,19 @@
 // `edge-distill teacher train`: for users without a teacher, train a larger one with this project on the config's
 // labelled data (with the teacher's own featurizer for text) and export it to ONNX with logits and embedding
 // outputs, ready to be the teacher of a distillation run.
-import type { Config } from './config.ts';
-import { loadDatasets, type Split } from './data/dataset.ts';
-import { EdgeDistillError } from './errors.ts';
-import { writeAtomic } from './fsutil.ts';
-import { prepareMethod } from './losses.ts';
-import type { Progress } from './progress.ts';
-import { buildStudent, parameterCount, toStudentSpec } from './students.ts';
-import { ensureBackend } from './tfjs.ts';
-import { accuracy, predictProbs, trainStudent } from './train.ts';
-import { featurizeMany } from './text/featurizer.js';
-import { TOOL_VERSION } from './versions.ts';
-import type { Rows } from './data/rows.ts';
-import { exportOnnx } from '../exporters/onnx.ts';
+import type { Config } from '../config.ts';
+import { loadDatasets, type Split } from '../data/dataset.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { writeAtomic } from '../util/fsutil.ts';
+import { prepareMethod } from '../distill/losses.ts';
+import type { Progress } from '../util/progress.ts';
+import { buildStudent, parameterCount, toStudentSpec } from '../distill/architectures.ts';
+import { ensureBackend } from '../util/tfjs.ts';
+import { accuracy, predictProbs, trainStudent } from '../distill/train.ts';
+import { featurizeMany } from '../text/featurizer.js';
+import { TOOL_VERSION } from '../util/versions.ts';
+import type { Rows } from '../data/rows.ts';
+import { exportOnnx } from '../../exporters/onnx.ts';
 
 export const TEACHER_OUTPUTS = { logits: 'logits', embedding: 'embedding' } as const;
 

@@ -2,7 +2,7 @@
 // evaluation against a finished report. Pure: the runner stores the verdicts in the report, the CLI turns a broken
 // budget into exit code 3 (pipeline/cli.ts) and pipeline/junit.ts shows them to CI.
 import { z } from 'zod';
-import type { ArtifactResult, BenchmarkResult, Report } from './report.ts';
+import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
 
 export const LATENCY_METRICS = ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'meanMs'] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];

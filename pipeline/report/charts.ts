@@ -3,7 +3,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { paretoFront } from './pareto.ts';
-import type { BenchmarkResult, Report } from './report.ts';
+import type { BenchmarkResult, Report } from './types.ts';
 
 /** Layer names: Vega-Lite names each layer's marks `<name>_marks`, and Vega writes that as an SVG class. */
 export const MARKS = {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const TOOL_NAME = 'edge-distill';
 export const TOOL_VERSION: string = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version;

@@ -4,15 +4,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConcreteMethodSchema, type MethodConfig } from './config.ts';
-import { DEPLOY_METADATA_KEY } from './deploy.ts';
-import { loadStudentCheckpoint, referencePredict, type TrainedStudent } from './distill.ts';
-import { EdgeDistillError } from './errors.ts';
-import type { LayerSpec, StudentSpec } from './student-spec.ts';
+import { ConcreteMethodSchema, type MethodConfig } from '../config.ts';
+import { DEPLOY_METADATA_KEY } from '../../exporters/deploy.ts';
+import { loadStudentCheckpoint, referencePredict, type TrainedStudent } from '../stages/distill.ts';
+import { EdgeDistillError } from '../errors.ts';
+import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import onnxProto from 'onnx-proto';
-import { layerSpecs } from './students.ts';
-import { ensureBackend } from './tfjs.ts';
-import { fileLoadHandler, modelJsonPath } from '../exporters/tfjs-io.ts';
+import { layerSpecs } from './architectures.ts';
+import { ensureBackend } from '../util/tfjs.ts';
+import { fileLoadHandler, modelJsonPath } from '../../exporters/tfjs-io.ts';
 
 const { onnx } = onnxProto;
 

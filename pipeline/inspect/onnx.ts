@@ -1,7 +1,7 @@
 // ONNX files for `inspect`: decodes the ModelProto (onnx-proto) into inputs, outputs, op histogram, parameter
 // count and the graph view the FLOP estimate walks (onnx-flops.ts).
 import onnxProto from 'onnx-proto';
-import { EdgeDistillError } from './errors.ts';
+import { EdgeDistillError } from '../errors.ts';
 import type { Shape } from './flops.ts';
 import type { ModelInfo, TensorInfo } from './model-info.ts';
 import { onnxFlops, type Attr, type OnnxGraphView, type Tensor } from './onnx-flops.ts';

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // imported directly in Node); training needs it even where no layer is used.
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
-import { EdgeDistillError, oneOf } from './errors.ts';
+import { EdgeDistillError, oneOf } from '../errors.ts';
 
 // PROD silences the cpu backend's console banner about tfjs-node; we report the backend in the manifest instead.
 tf.env().set('PROD', true);

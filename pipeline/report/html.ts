@@ -2,8 +2,8 @@
 // pipeline/report-charts.ts as inline SVG. No script, font, stylesheet or image is fetched (a CSP says so to the
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
 import { basename } from 'node:path';
-import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './report-charts.ts';
-import { kb, memoryText, ms, pct, worstParityDiff, type ArtifactResult, type BenchmarkResult, type Report } from './report.ts';
+import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';
+import { kb, memoryText, ms, pct, worstParityDiff, type ArtifactResult, type BenchmarkResult, type Report } from './types.ts';
 
 /** Markup that is already escaped; every other cell and text is escaped on output. */
 interface Html {

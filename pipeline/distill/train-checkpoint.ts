@@ -8,8 +8,8 @@
 // one that never stopped (test/crash-resume.test.ts checks the artifacts' hashes).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256, writeAtomic } from './fsutil.ts';
-import { hashRows, type Rows } from './data/rows.ts';
+import { sha256, writeAtomic } from '../util/fsutil.ts';
+import { hashRows, type Rows } from '../data/rows.ts';
 
 const FORMAT = 'edge-distill-train-checkpoint';
 const VERSION = 1;

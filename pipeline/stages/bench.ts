@@ -6,20 +6,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from './config.ts';
-import type { Datasets } from './data/dataset.ts';
-import type { ArtifactFormatName } from './deploy.ts';
-import { f32Bytes } from './fsutil.ts';
-import { inspectModel } from './inspect.ts';
-import type { ModelInfo } from './model-info.ts';
-import type { Progress } from './progress.ts';
-import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped } from './report.ts';
-import { tfjsNodeAvailable, tfjsNodeUnavailableReason } from './tfjs.ts';
-import { RUNTIME_TABLE, runtimeLoads, type RuntimeName } from '../runtimes/registry.ts';
-import { DEVICE_PROFILES, type DeviceProfile } from '../runtimes/profiles.ts';
-import { summarize } from '../runtimes/stats.ts';
-import type { WorkerJob, WorkerResult } from '../runtimes/bench-worker.ts';
-import type { BrowserJob } from '../runtimes/browser/harness.ts';
+import type { Config } from '../config.ts';
+import type { Datasets } from '../data/dataset.ts';
+import type { ArtifactFormatName } from '../../exporters/deploy.ts';
+import { f32Bytes } from '../util/fsutil.ts';
+import { inspectModel } from '../inspect/inspect.ts';
+import type { ModelInfo } from '../inspect/model-info.ts';
+import type { Progress } from '../util/progress.ts';
+import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped } from '../report/types.ts';
+import { tfjsNodeAvailable, tfjsNodeUnavailableReason } from '../util/tfjs.ts';
+import { RUNTIME_TABLE, runtimeLoads, type RuntimeName } from '../../runtimes/registry.ts';
+import { DEVICE_PROFILES, type DeviceProfile } from '../../runtimes/profiles.ts';
+import { summarize } from '../../runtimes/stats.ts';
+import type { WorkerJob, WorkerResult } from '../../runtimes/bench-worker.ts';
+import type { BrowserJob } from '../../runtimes/browser/harness.ts';
 
 export interface BenchTarget {
   name: string;
@@ -32,7 +32,7 @@ export interface BenchTarget {
 
 /** Examples fed to the benchmarks (cycled through); enough for distinct batches at the largest batch sizes. */
 const BENCH_EXAMPLES = 1024;
-const WORKER = fileURLToPath(new URL('../runtimes/bench-worker.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL('../../runtimes/bench-worker.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
 /** A model given on the command line (an .onnx file, or a TF.js model.json or its folder), as inspect reads it. */
@@ -150,7 +150,7 @@ export async function benchArtifacts(
     }
     if (!jobs.length) return;
     const step = opts.progress.step('benchmark (chromium)', jobs.length);
-    const { runInChromium } = await import('../runtimes/browser/harness.ts');
+    const { runInChromium } = await import('../../runtimes/browser/harness.ts');
     let outcomes;
     try {
       outcomes = await runInChromium(jobs, { chromium: b.chromium, onProgress: (_done, _total, j) => step.tick(1, `${j.modelFile.split('/').slice(-3).join('/')} on ${j.runtime}`) });
