@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConcreteMethodSchema } from '../pipeline/config.ts';
+import { ConcreteMethodSchema } from '../pipeline/distill/schema.ts';
 import { useBackend } from '../pipeline/util/tfjs.ts';
 import { TASKS, mean, runTask, std, type Contender, type Row } from './quality.ts';
 

@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConcreteMethodSchema, parseConfig, type Config, type ConfigInput, type MethodConfig } from '../pipeline/config.ts';
+import { parseConfig, studentSetup, type Config, type ConfigInput } from '../pipeline/config.ts';
+import { ConcreteMethodSchema, type MethodConfig } from '../pipeline/distill/schema.ts';
 import { loadDatasets } from '../pipeline/data/dataset.ts';
-import { trainOne } from '../pipeline/stages/distill.ts';
+import { trainOne } from '../pipeline/distill/train-one.ts';
 import { createProgress } from '../pipeline/util/progress.ts';
 import { openTeacher, runTeacher, teacherInput } from '../pipeline/teacher/teacher.ts';
 import { readTeacherHead } from '../pipeline/teacher/head.ts';
@@ -143,7 +144,7 @@ export async function runTask(
       const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
       const transfer = { logits: tr.logits, embedding: tr.embedding, groups: data.train.labels!, teacher, head: head.W };
       for (const c of opts.contenders.filter((c) => !task.contenders || task.contenders.includes(c.label))) {
-        const s = await trainOne(cfg, c.method, c.label, data, transfer, { progress });
+        const s = await trainOne(studentSetup(cfg), c.method, c.label, data, transfer, { progress });
         s.dispose();
         rows.push({ task: task.name, trainSize: data.train.n, hidden: setting.hidden, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
         log(`${task.name} n=${data.train.n} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);

@@ -6,13 +6,14 @@ import type { Argv } from 'yargs';
 import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Stage } from './config.ts';
 import { EdgeDistillError } from './errors.ts';
 import { createProgress } from './util/progress.ts';
-import { renderMarkdown } from './report/types.ts';
+import { renderMarkdown } from './report/markdown.ts';
+import type { BudgetResult } from './report/types.ts';
 import { runPipeline } from './runner.ts';
 import { rebuildReport } from './report/file.ts';
 import { trainTeacher } from './stages/teacher-train.ts';
 import { inspectModel, renderModelInfo } from './inspect/inspect.ts';
 import { TOOL_VERSION } from './util/versions.ts';
-import { budgetSummary, renderBudgetTable, type BudgetResult } from './report/budgets.ts';
+import { budgetSummary, renderBudgetTable } from './report/budgets.ts';
 import { junitXml } from './report/junit.ts';
 import { writeAtomic } from './util/fsutil.ts';
 

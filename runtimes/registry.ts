@@ -1,9 +1,10 @@
 // The one table of runtimes, keyed by the names the config and CLI accept. Entries load their implementation on
 // first use: importing a runtime has side effects (onnxruntime-web and -node register backends in a shared
 // onnxruntime-common; TF.js backends register kernels), and a benchmark process must load only the one it measures.
-import type { RUNTIMES } from '../pipeline/config.ts';
 import type { ArtifactFormat, Runtime } from './runtime.ts';
 
+/** Runtimes in Node, each benchmark in a child process of its own. tfjs-node is used only when it is installed. */
+export const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-graph-wasm'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /**

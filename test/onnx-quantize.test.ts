@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import pkg from 'onnx-proto';
 import { distillExample, EXAMPLE_DIR, runOfficialChecker, tempDir, maxAbsDiff } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import type { StudentSpec } from '../pipeline/student/spec.ts';

@@ -10,7 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { fileLoadHandler } from '../exporters/tfjs-io.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
 import { tf, useBackend } from '../pipeline/util/tfjs.ts';

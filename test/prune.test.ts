@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { prepareMethod, type PreparedMethod } from '../pipeline/distill/losses.ts';
 import { fineTunePruned, magnitudePrune, polynomialSparsity, sparsityOf, structuredPrune } from '../pipeline/distill/prune.ts';
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';

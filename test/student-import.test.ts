@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { distillExample, tempDir } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { importStudent } from '../pipeline/distill/student-import.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';

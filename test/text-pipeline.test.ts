@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-web';
 import { cli, maxAbsDiff, ROOT, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 import { parseConfig, readConfigFile } from '../pipeline/config.ts';
 import { loadDatasets } from '../pipeline/data/dataset.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import type { Report } from '../pipeline/report/types.ts';
 import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { featurizeMany } from '../pipeline/text/featurizer.js';

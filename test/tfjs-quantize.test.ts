@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { distillExample, tempDir, EXAMPLE_DIR } from './helpers.ts';
-import { loadStudentCheckpoint } from '../pipeline/stages/distill.ts';
+import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 import { fileLoadHandler } from '../exporters/tfjs-io.ts';
 import { float32ToFloat16Bits, TFJS_WEIGHT_DTYPES } from '../exporters/tfjs-quantize.ts';

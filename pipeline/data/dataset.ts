@@ -1,6 +1,6 @@
 // Turns the config's data sources into the train / validation / test splits the pipeline uses: label mapping,
 // preprocessing (x * scale + shift), seeded carving of missing splits, and the checks that make bad data fail early.
-import type { Config, DataSource } from '../config.ts';
+import type { DataConfig, DataSource } from './schema.ts';
 import { EdgeDistillError } from '../errors.ts';
 import { permutation, rng } from '../util/math.ts';
 import { loadSource, STREAMED_FORMATS, streamSource, type DataSource as NumericSource, type RawSplit, type StreamedSource } from './sources.ts';
@@ -46,7 +46,6 @@ export function closeDatasets(d: Pick<Datasets, 'train' | 'validation' | 'test'>
   for (const s of [d.train, d.validation, d.test]) s.x.close();
 }
 
-type DataConfig = Config['data'];
 
 /**
  * Map raw labels to class indices in [0, classes); returns the kept row indices too (labelMap may drop rows).

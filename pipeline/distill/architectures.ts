@@ -1,12 +1,10 @@
 // Student architectures (a registry keyed by arch) built with TF.js layers, and the conversion of a trained
 // TF.js model into the runtime-independent StudentSpec that every exporter consumes.
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Config } from '../config.ts';
+import type { StudentConfig } from './schema.ts';
 import { EdgeDistillError } from '../errors.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { tf } from '../util/tfjs.ts';
-
-export type StudentConfig = Config['student'];
 
 /** The image a CNN reshapes its flat input into: [H, W] is grayscale; [1, H, W] too (same memory order). */
 export function imageShape(featureShape: number[]): { height: number; width: number; channels: number } {

@@ -1,8 +1,9 @@
 // `--method auto`: train a grid of candidate methods on the user's own data and keep the student with the best
 // validation accuracy (never the test split). The grid is small on purpose: each candidate is a full training run.
-import type { AutoMethodConfig, Config, MethodConfig } from '../config.ts';
+import type { AutoMethodConfig, MethodConfig } from './schema.ts';
 import type { Datasets } from '../data/dataset.ts';
-import { trainOne, type Checkpoints, type TrainedStudent, type TransferSet } from '../stages/distill.ts';
+import { trainOne, type Checkpoints, type StudentSetup, type TransferSet } from './train-one.ts';
+import type { TrainedStudent } from './trained.ts';
 import type { Progress } from '../util/progress.ts';
 import type { StudentResult } from '../report/types.ts';
 
@@ -23,7 +24,7 @@ export function describeCandidate(m: MethodConfig): string {
 }
 
 export async function runAuto(
-  cfg: Config,
+  setup: StudentSetup,
   m: AutoMethodConfig,
   name: string,
   data: Datasets,
@@ -34,7 +35,7 @@ export async function runAuto(
   let best: (TrainedStudent & { result: StudentResult }) | null = null;
   const sweep: string[] = [];
   for (const c of candidates) {
-    const s = await trainOne(cfg, c, name, data, t, { ...opts, progressLabel: `${name}: ${describeCandidate(c)}` });
+    const s = await trainOne(setup, c, name, data, t, { ...opts, progressLabel: `${name}: ${describeCandidate(c)}` });
     sweep.push(`${describeCandidate(c)}=${(s.result.validationAccuracy * 100).toFixed(2)}`);
     // Ties go to the earlier (simpler) candidate.
     if (!best || s.result.validationAccuracy > best.result.validationAccuracy) {

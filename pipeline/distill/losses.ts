@@ -1,7 +1,7 @@
 // The distillation losses, one small documented unit each, and the method registry that pairs each method
 // with its output width, its per-example targets and its loss. All losses are means over the batch.
 import { tf } from '../util/tfjs.ts';
-import type { MethodConfig, MethodName } from '../config.ts';
+import type { MethodConfig, MethodName } from './schema.ts';
 import { fitLelp, lelpTargets, type LelpProjection } from './lelp.ts';
 import { permutation, rng, softmaxRows } from '../util/math.ts';
 import { asRows, buildRows, forEachBlock, MemoryRows, readAll, type Rows } from '../data/rows.ts';

@@ -4,9 +4,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConcreteMethodSchema, type MethodConfig } from '../config.ts';
+import { ConcreteMethodSchema, type MethodConfig } from './schema.ts';
 import { DEPLOY_METADATA_KEY } from '../../exporters/deploy.ts';
-import { loadStudentCheckpoint, referencePredict, type TrainedStudent } from '../stages/distill.ts';
+import { loadStudentCheckpoint } from './student-checkpoint.ts';
+import { referencePredict, type TrainedStudent } from './trained.ts';
 import { EdgeDistillError } from '../errors.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import onnxProto from 'onnx-proto';

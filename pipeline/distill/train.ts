@@ -2,7 +2,7 @@
 // in-memory prediction of class probabilities (the reference every exported artifact is compared against).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
-import type { Config } from '../config.ts';
+import type { TrainConfig } from './schema.ts';
 import type { PreparedMethod } from './losses.ts';
 import { permutation, rng } from '../util/math.ts';
 import type { Progress } from '../util/progress.ts';
@@ -28,7 +28,7 @@ export async function trainStudent(
   model: tfl.LayersModel,
   data: TrainSet,
   method: PreparedMethod,
-  cfg: Config['train'],
+  cfg: TrainConfig,
   opts: {
     seed: number;
     progress: Progress;

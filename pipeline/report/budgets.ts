@@ -2,7 +2,7 @@
 // evaluation against a finished report. Pure: the runner stores the verdicts in the report, the CLI turns a broken
 // budget into exit code 3 (pipeline/cli.ts) and pipeline/junit.ts shows them to CI.
 import { z } from 'zod';
-import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
+import type { ArtifactResult, BenchmarkResult, BudgetResult, Report } from './types.ts';
 
 export const LATENCY_METRICS = ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'meanMs'] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
@@ -41,20 +41,6 @@ export const BudgetsSchema = z.strictObject({
 
 export type Budgets = z.output<typeof BudgetsSchema>;
 export type LatencyBudget = z.output<typeof LatencyBudgetSchema>;
-
-/** One verdict: a budget checked on one artifact (or benchmark row), as stored in report.json's `budgets`. */
-export interface BudgetResult {
-  /** The budget as people read it, e.g. 'p90Ms <= 5 ms [phone/chromium/onnxruntime-web]' or 'gzipBytes <= 20000'. */
-  budget: string;
-  /** The artifact checked; null when the budget found nothing to check (which is itself a failure). */
-  artifact: string | null;
-  limit: number;
-  /** The measured value in `unit`; null when there was nothing to measure. */
-  actual: number | null;
-  unit: string;
-  ok: boolean;
-  message: string;
-}
 
 /** Which pipeline stages produced the report. A budget about a stage that did not run is not checked. */
 export type BudgetStages = readonly ('distill' | 'compress' | 'export' | 'bench')[];

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { EdgeDistillError } from '../errors.ts';
 import { sha256, writeAtomic } from '../util/fsutil.ts';
 import { renderHtml } from './html.ts';
-import { renderMarkdown, type Report } from './types.ts';
+import { renderMarkdown } from './markdown.ts';
+import type { Report } from './types.ts';
 
 const num = z.number();
 const str = z.string();

@@ -3,7 +3,8 @@
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';
-import { kb, memoryText, ms, pct, worstParityDiff, type ArtifactResult, type BenchmarkResult, type Report } from './types.ts';
+import { kb, memoryText, ms, pct, worstParityDiff } from './markdown.ts';
+import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
 
 /** Markup that is already escaped; every other cell and text is escaped on output. */
 interface Html {

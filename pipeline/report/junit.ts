@@ -1,6 +1,6 @@
 // Budget verdicts as JUnit XML, the report format every CI system (GitHub Actions reporters, GitLab, Jenkins)
 // reads: one testcase per budget and artifact, so a broken build names what broke without opening report.json.
-import type { BudgetResult } from './budgets.ts';
+import type { BudgetResult } from './types.ts';
 
 export const JUNIT_CLASSNAME = 'edge-distill.budgets';
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../config.ts';
+import type { BenchConfig } from '../config.ts';
 import type { Datasets } from '../data/dataset.ts';
 import type { ArtifactFormatName } from '../../exporters/deploy.ts';
 import { f32Bytes } from '../util/fsutil.ts';
@@ -43,7 +43,7 @@ export function benchTargetFromPath(p: string): BenchTarget {
 }
 
 /** The configured profiles, built-in or the config's own (names are checked when the config is parsed). */
-export function resolveProfiles(bench: Config['bench']): (DeviceProfile & { name: string })[] {
+export function resolveProfiles(bench: BenchConfig): (DeviceProfile & { name: string })[] {
   const all: Record<string, DeviceProfile> = { ...DEVICE_PROFILES, ...bench.customProfiles };
   return bench.profiles.map((name) => ({ name, ...all[name]! }));
 }
@@ -66,12 +66,11 @@ export async function runWorker(job: Omit<WorkerJob, 'resultFile'>, dir: string,
 const BROWSER_FORMATS: Record<string, readonly ArtifactFormatName[]> = { 'onnxruntime-web': ['onnx'], 'tfjs-wasm': ['tfjs-layers', 'tfjs-graph'], 'tfjs-webgl': ['tfjs-layers', 'tfjs-graph'] };
 
 export async function benchArtifacts(
-  cfg: Config,
+  b: BenchConfig,
   data: Datasets,
   artifacts: ArtifactResult[],
   opts: { staging: string; models: string[]; progress: Progress },
 ): Promise<{ benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] }> {
-  const b = cfg.bench;
   const targets: BenchTarget[] = [
     ...artifacts.map((a) => {
       const file = resolve(opts.staging, a.path);

@@ -1,24 +1,24 @@
 // The compress stage: smaller variants of every student (ONNX int8 / float16, TF.js quantized weights, pruned
 // students), each measured in its runtime and accepted only while its accuracy drop stays within the budget.
 import { join } from 'node:path';
-import type { Config } from '../config.ts';
+import type { CompressConfig } from '../config.ts';
+import type { TrainConfig } from '../distill/schema.ts';
 import type { Datasets } from '../data/dataset.ts';
-import { referencePredict, type TrainedStudent, type TransferSet } from './distill.ts';
-import type { MethodConfig } from '../config.ts';
+import { referencePredict, type TrainedStudent } from '../distill/trained.ts';
+import type { TransferSet } from '../distill/train-one.ts';
+import type { MethodConfig } from '../distill/schema.ts';
 import { prepareMethod } from '../distill/losses.ts';
 import { fineTunePruned, sparsityOf, structuredPrune } from '../distill/prune.ts';
 import type { StudentSpec } from '../student/spec.ts';
 import { parameterCount } from '../distill/architectures.ts';
 import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
-import { ARTIFACT_FORMATS, type DeployContext } from '../../exporters/deploy.ts';
+import { ARTIFACT_FORMATS, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { Progress } from '../util/progress.ts';
 import type { ArtifactResult, Report } from '../report/types.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
 import { calibrate, exportQuantizedOnnx, type QuantMode } from '../../exporters/onnx-quantize.ts';
 import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
 import { exportTfjsGraph } from '../../exporters/tfjs-graph.ts';
-
-type CompressConfig = NonNullable<Config['compress']>;
 
 /** A short, file-name-safe name for a quantization mode: int8-dynamic, int8-static-pc-pctl, int8-8bit-..., float16. */
 export function quantVariant(m: CompressConfig['onnx'][number]): string {
@@ -33,7 +33,7 @@ export function quantVariant(m: CompressConfig['onnx'][number]): string {
 /** ONNX and TF.js variants of one student, quantized from its fp32 weights. */
 export async function quantizeStudent(
   s: TrainedStudent,
-  cfg: Config,
+  formats: readonly ArtifactFormatName[],
   c: CompressConfig,
   data: Datasets,
   opts: CompressOptions,
@@ -43,14 +43,14 @@ export async function quantizeStudent(
   const n = Math.min(c.calibrationExamples, data.train.n);
   const calibration = (method: 'minmax' | 'percentile', percentile: number) => calibrate(s.spec, data.train.x.read(0, n), n, method, percentile);
   const common = { dir, student: s.name, spec: s.spec, deploy: opts.deploy };
-  if (cfg.export.formats.includes('onnx')) {
+  if (formats.includes('onnx')) {
     for (const m of c.onnx) {
       const cal = m.kind === 'static' ? { calibration: calibration(m.calibration, m.percentile) } : {};
       written.push(await writeArtifact({ ...common, variant: quantVariant(m), format: 'onnx', build: (spec) => exportQuantizedOnnx(spec, m as QuantMode, { producerVersion: TOOL_VERSION, ...cal }) }));
     }
   }
   const tfjsFormats = { 'tfjs-layers': exportTfjsLayers, 'tfjs-graph': exportTfjsGraph } as const;
-  for (const format of (['tfjs-layers', 'tfjs-graph'] as const).filter((f) => cfg.export.formats.includes(f))) {
+  for (const format of (['tfjs-layers', 'tfjs-graph'] as const).filter((f) => formats.includes(f))) {
     for (const dtype of c.tfjs) {
       written.push(await writeArtifact({ ...common, variant: `${dtype}-weights`, format, build: (spec) => tfjsFormats[format](spec, { weights: dtype }) }));
     }
@@ -86,7 +86,7 @@ export function recommend(artifacts: ArtifactResult[], budget: number): Report['
  * student's own distillation loss, exported in fp32 to every configured format. */
 export async function pruneStudent(
   s: TrainedStudent,
-  cfg: Config,
+  setup: { formats: readonly ArtifactFormatName[]; train: TrainConfig; seed: number },
   c: CompressConfig,
   data: Datasets,
   transfer: TransferSet,
@@ -96,18 +96,18 @@ export async function pruneStudent(
   const method = s.method ?? ({ name: 'label' } as MethodConfig);
   const view = (spec: StudentSpec) => ({
     n: train.n, classes: spec.classes, embeddingDim: transfer.teacher.embeddingDim, logits: transfer.logits, embedding: transfer.embedding,
-    groups: transfer.groups, head: transfer.head, seed: cfg.seed, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
+    groups: transfer.groups, head: transfer.head, seed: setup.seed, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
   });
   const trainSet = { x: train.x, n: train.n, features: train.features, labels: train.labels ?? transfer.groups, classes: s.spec.classes };
-  const fineTune = { ...cfg.train, steps: c.prune.fineTuneSteps };
+  const fineTune = { ...setup.train, steps: c.prune.fineTuneSteps };
   const variants: { variant: string; spec: StudentSpec }[] = [];
   for (const f of c.prune.structured) {
     const pruned = structuredPrune(s.spec, f).spec;
-    const tuned = await fineTunePruned(pruned, { data: trainSet, method: prepareMethod(method, view(pruned)), train: fineTune, seed: cfg.seed, progress: opts.progress });
+    const tuned = await fineTunePruned(pruned, { data: trainSet, method: prepareMethod(method, view(pruned)), train: fineTune, seed: setup.seed, progress: opts.progress });
     variants.push({ variant: `pruned-${Math.round(f * 100)}`, spec: tuned.spec });
   }
   for (const target of c.prune.magnitude) {
-    const tuned = await fineTunePruned(s.spec, { data: trainSet, method: prepareMethod(method, view(s.spec)), train: fineTune, seed: cfg.seed, progress: opts.progress, sparsity: { target } });
+    const tuned = await fineTunePruned(s.spec, { data: trainSet, method: prepareMethod(method, view(s.spec)), train: fineTune, seed: setup.seed, progress: opts.progress, sparsity: { target } });
     variants.push({ variant: `sparse-${Math.round(target * 100)}`, spec: tuned.spec });
   }
   const results: Evaluation = { artifacts: [], parity: [] };
@@ -117,7 +117,7 @@ export async function pruneStudent(
     const student: TrainedStudent = { ...s, spec, predict: referencePredict(spec) };
     const dir = join(opts.staging, 'artifacts', s.name);
     const written: WrittenArtifact[] = [];
-    for (const format of cfg.export.formats) {
+    for (const format of setup.formats) {
       written.push({ ...(await writeArtifact({ dir, student: s.name, variant: v.variant, format, spec, deploy: opts.deploy, build: EXPORTERS[format] })), exact: true });
     }
     const evaluated = await evaluateArtifacts(student, written, data, { ...opts, maxAccuracyDrop: c.maxAccuracyDrop });

@@ -4,9 +4,9 @@ import { headRows } from '../data/rows.ts';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
-import type { Config } from '../config.ts';
+import type { DataConfig } from '../data/schema.ts';
 import type { Datasets } from '../data/dataset.ts';
-import type { TrainedStudent } from './distill.ts';
+import type { TrainedStudent } from '../distill/trained.ts';
 import { EdgeDistillError } from '../errors.ts';
 import { concatBytes, f32Bytes, sha256, writeAtomic } from '../util/fsutil.ts';
 import type { Progress } from '../util/progress.ts';
@@ -119,8 +119,8 @@ export async function writeArtifact(o: {
 }
 
 /** What deploy.json says about this run's inputs. */
-export function deployContext(cfg: Config, data: Datasets, teacherSha256: string | null): DeployContext {
-  return { rawShape: data.train.featureShape, preprocess: cfg.data.preprocess, classNames: cfg.data.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.data.featurizer ? { ...cfg.data.featurizer } : null };
+export function deployContext(cfg: DataConfig, data: Datasets, teacherSha256: string | null): DeployContext {
+  return { rawShape: data.train.featureShape, preprocess: cfg.preprocess, classNames: cfg.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.featurizer ? { ...cfg.featurizer } : null };
 }
 
 const FEATURIZER_SOURCE = fileURLToPath(new URL('../text/featurizer.js', import.meta.url));
@@ -209,10 +209,10 @@ function crossParity(student: string, variant: string, outputs: { label: string;
   return { student, variant, examples: n, compared: outputs.map((o) => o.label), maxAbsDiff, agreement, worstPair };
 }
 
-export async function exportStudent(s: TrainedStudent, cfg: Config, data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number; deploy: DeployContext }): Promise<Evaluation> {
+export async function exportStudent(s: TrainedStudent, formats: readonly ArtifactFormatName[], data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number; deploy: DeployContext }): Promise<Evaluation> {
   const dir = join(opts.staging, 'artifacts', s.name);
   const written: WrittenArtifact[] = [];
-  for (const format of cfg.export.formats) {
+  for (const format of formats) {
     written.push(await writeArtifact({ dir, student: s.name, variant: 'fp32', format, spec: s.spec, deploy: opts.deploy, build: EXPORTERS[format] }));
   }
   return evaluateArtifacts(s, written, data, { ...opts, maxAccuracyDrop: null });

@@ -26,7 +26,7 @@ export interface TrainedTeacher {
   trainMs: number;
 }
 
-export async function trainTeacher(cfg: Config, opts: { progress: Progress }): Promise<TrainedTeacher> {
+export async function trainTeacher(cfg: Pick<Config, 'data' | 'teacher' | 'seed'>, opts: { progress: Progress }): Promise<TrainedTeacher> {
   const t = cfg.teacher.train;
   const save = cfg.teacher.model;
   if (!save) throw new EdgeDistillError('E_CONFIG', 'teacher.model is not set: `teacher train` writes the trained teacher there', 'Set teacher.model to the .onnx path to write.');

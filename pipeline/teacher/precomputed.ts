@@ -6,7 +6,6 @@ import { sha256 } from '../util/fsutil.ts';
 import { parseJsonlTable, showJson } from '../data/jsonl.ts';
 import { parseNpy, type NpyArray } from '../data/npy.ts';
 import { readDataFile, stripBom } from '../data/table.ts';
-import type { TeacherOutputs } from './teacher.ts';
 
 export interface PrecomputedTeacherConfig {
   /** JSONL: one object per row with the id, the logits array and (optionally) the embedding array. */
@@ -38,7 +37,10 @@ export interface PrecomputedOutputs {
 }
 
 /** The teacher outputs for one split, rows in the split's order. */
-export type MatchedOutputs = Pick<TeacherOutputs, 'logits'> & { embedding: Float32Array | null };
+export interface MatchedOutputs {
+  logits: Float32Array; // [n, C]
+  embedding: Float32Array | null; // [n, D]
+}
 
 /** How many ids an error lists before it says "and N more": enough to see the pattern, bounded for huge splits. */
 const MAX_LISTED = 10;

@@ -4,7 +4,7 @@ import '../../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.ts';
+import type { TeacherConfig } from './schema.ts';
 import { EdgeDistillError, oneOf } from '../errors.ts';
 import { atomicFile, f32Bytes, sha256, writeAllAt } from '../util/fsutil.ts';
 import { asRows, FileRows, hashRows, MemoryRows, type Rows } from '../data/rows.ts';
@@ -44,7 +44,7 @@ function dimsOf(meta: ort.InferenceSession.ValueMetadata): Dim[] | null {
 }
 const lastDim = (d: Dim[] | null) => (d && d.length === 2 && typeof d[1] === 'number' ? d[1] : null);
 
-export async function openTeacher(cfg: Config['teacher']): Promise<Teacher> {
+export async function openTeacher(cfg: TeacherConfig): Promise<Teacher> {
   if (cfg.precomputed) return openPrecomputed(cfg.precomputed, cfg.batchSize);
   if (!cfg.model) {
     throw new EdgeDistillError('E_CONFIG', 'the config names no teacher: teacher.model and teacher.precomputed are both missing', 'Set teacher.model to an ONNX file (or train one with `edge-distill teacher train`), or give teacher.precomputed outputs.');
@@ -132,14 +132,14 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
 }
 
 /** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
-export function teacherInput(cfg: Config['teacher'], s: Split): { x: Rows; featureShape: number[] } {
+export function teacherInput(cfg: TeacherConfig, s: Split): { x: Rows; featureShape: number[] } {
   const featureShape = teacherFeatureShape(cfg, s);
   if (!cfg.featurizer) return { x: s.x, featureShape };
   return { x: new MemoryRows(featurizeMany(s.texts!, cfg.featurizer), s.n, cfg.featurizer.buckets), featureShape };
 }
 
 /** The per-example shape teacherInput gives, without featurizing anything (for checking the teacher up front). */
-export function teacherFeatureShape(cfg: Config['teacher'], s: Split): number[] {
+export function teacherFeatureShape(cfg: TeacherConfig, s: Split): number[] {
   const f = cfg.featurizer;
   if (!f) return s.featureShape;
   if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');

@@ -1,0 +1,70 @@
+// The run config's sections that decide how students are made: `student` (the architecture), `methods` (each
+// trains one student) and `train` (the optimiser's schedule). pipeline/config.ts composes them.
+import { z } from 'zod';
+
+export const StudentSchema = z.discriminatedUnion('arch', [
+  z.strictObject({ arch: z.literal('mlp'), hidden: z.array(z.number().int().positive()).min(1).default([8]) }),
+  z.strictObject({
+    arch: z.literal('cnn'),
+    filters: z.array(z.number().int().positive()).min(1).default([8, 16]),
+    kernelSize: z.number().int().min(1).max(7).default(3),
+    dense: z.array(z.number().int().positive()).default([32]),
+  }),
+]);
+
+// LELP's defaults (S=5, beta=1, tau=1) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.
+const LelpSchema = z.strictObject({
+  name: z.literal('lelp'),
+  /** S: pseudo-subclasses per class. */
+  subclasses: z.number().int().min(1).max(64).default(5),
+  /** Subclass softmax temperature on the standardised projections. */
+  beta: z.number().positive().default(1),
+  /** KD temperature. */
+  tau: z.number().positive().default(1),
+  /** Weight of the label cross-entropy added to the distillation loss (the paper uses 0). */
+  alpha: z.number().min(0).max(1).default(0),
+  nullSpace: z.boolean().default(true),
+  rotate: z.boolean().default(true),
+  projection: z.enum(['pca', 'random']).default('pca'),
+});
+const KdSchema = z.strictObject({
+  name: z.literal('kd'),
+  tau: z.number().positive().default(2),
+  alpha: z.number().min(0).max(1).default(0.5),
+});
+const FitnetSchema = z.strictObject({
+  name: z.literal('fitnet'),
+  /** Weight of the embedding loss: gamma * mean squared error between A h_student + b and the standardised teacher embedding. */
+  gamma: z.number().min(0).default(1),
+  tau: z.number().positive().default(2),
+  alpha: z.number().min(0).max(1).default(0.5),
+});
+const LabelSchema = z.strictObject({ name: z.literal('label') });
+
+/** A method that trains one student. */
+export const ConcreteMethodSchema = z.discriminatedUnion('name', [LelpSchema, KdSchema, FitnetSchema, LabelSchema]);
+
+export const MethodSchema = z.discriminatedUnion('name', [
+  LelpSchema,
+  KdSchema,
+  FitnetSchema,
+  LabelSchema,
+  z.strictObject({
+    name: z.literal('auto'),
+    /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/auto.ts. */
+    candidates: z.array(ConcreteMethodSchema).min(1).optional(),
+  }),
+]);
+
+export const TrainSchema = z.strictObject({
+  steps: z.number().int().positive().default(2500),
+  batchSize: z.number().int().positive().default(128),
+  learningRate: z.number().positive().default(1e-3),
+});
+
+export type StudentConfig = z.output<typeof StudentSchema>;
+export type TrainConfig = z.output<typeof TrainSchema>;
+/** A method that trains one student (every method but `auto`). */
+export type MethodConfig = z.output<typeof ConcreteMethodSchema>;
+export type MethodName = MethodConfig['name'];
+export type AutoMethodConfig = Extract<z.output<typeof MethodSchema>, { name: 'auto' }>;

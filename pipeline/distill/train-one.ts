@@ -1,0 +1,95 @@
+// One student trained with one method and evaluated in memory: the unit the distill stage repeats per method, `auto`
+// repeats per candidate and benchmarks/quality.ts per seed. Resumes from its training checkpoint when one is given.
+import type { Matrix } from 'ml-matrix';
+import type { MethodConfig, StudentConfig, TrainConfig } from './schema.ts';
+import type { Datasets } from '../data/dataset.ts';
+import type { Rows } from '../data/rows.ts';
+import { EdgeDistillError } from '../errors.ts';
+import { prepareMethod } from './losses.ts';
+import type { Progress } from '../util/progress.ts';
+import type { StudentResult } from '../report/types.ts';
+import { buildStudent, parameterCount, toStudentSpec } from './architectures.ts';
+import type { Teacher } from '../teacher/teacher.ts';
+import { accuracy, predictProbs, trainStudent } from './train.ts';
+import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
+import type { TrainedStudent } from './trained.ts';
+import { TOOL_VERSION } from '../util/versions.ts';
+
+/** What a student's training depends on besides its method, the data and the teacher: the config's `student`, `train`
+ * and `seed`, and the hash of the whole config (configHash) recorded in the student's metadata. */
+export interface StudentSetup {
+  student: StudentConfig;
+  train: TrainConfig;
+  seed: number;
+  configSha256: string;
+}
+
+/** The teacher's outputs on the transfer set plus what methods need to know about it. */
+export interface TransferSet {
+  logits: Float32Array;
+  /** [n, embeddingDim]: in memory or in the teacher cache file (streamed data). */
+  embedding: Rows;
+  groups: Int32Array;
+  teacher: Teacher;
+  /** The teacher's final linear layer from its graph, or null (LELP then fits it by least squares). */
+  head: Matrix | null;
+}
+
+/** Where training checkpoints go (the run's cache folder), and the files this run used (removed once it succeeds). */
+export interface Checkpoints {
+  dir: string;
+  used: Set<string>;
+}
+
+/** The width of the layer before a student's output layer (where FitNet's map starts). */
+function penultimateWidth(cfg: StudentConfig, features: number): number {
+  if (cfg.arch === 'mlp') return cfg.hidden.at(-1)!;
+  if (cfg.dense.length) return cfg.dense.at(-1)!;
+  throw new EdgeDistillError('E_CONFIG', 'a cnn student without dense layers has no penultimate layer for FitNet', `Give student.dense at least one size (${features} inputs).`);
+}
+
+/** Train and evaluate one student with one method. Used by every method, by `auto` and by benchmarks/quality. */
+export async function trainOne(
+  setup: StudentSetup,
+  m: MethodConfig,
+  name: string,
+  data: Datasets,
+  t: TransferSet,
+  opts: { progress: Progress; seed?: number; progressLabel?: string; checkpoints?: Checkpoints },
+): Promise<TrainedStudent & { result: StudentResult }> {
+  const seed = opts.seed ?? setup.seed;
+  const { train, validation, test } = data;
+  const C = t.teacher.classes;
+  const F = train.features;
+  const studentHidden = m.name === 'fitnet' ? penultimateWidth(setup.student, F) : 0;
+  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir });
+  const S = prepared.subclasses;
+  const model = buildStudent(setup.student, F, train.featureShape, C * S, seed);
+  const labels = train.labels ?? t.groups;
+  let checkpoint: { file: string; key: string } | undefined;
+  if (opts.checkpoints) {
+    // The teacher's outputs enter through the method's targets (and LELP's subclasses through the width).
+    const key = checkpointKey({ method: m, name, label: opts.progressLabel ?? null, seed, student: setup.student, train: setup.train, featureShape: train.featureShape, teacher: t.teacher.sha256, subclasses: S, width: prepared.width }, [train.x, labels, prepared.targets ?? null]);
+    checkpoint = { file: checkpointFile(opts.checkpoints.dir, key), key };
+    opts.checkpoints.used.add(checkpoint.file);
+  }
+  let trainRes;
+  try {
+    trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels, classes: C }, prepared, setup.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name, checkpoint });
+  } finally {
+    prepared.targets?.close();
+  }
+  const predict = (x: Rows | Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
+  const acc = accuracy(predict(test.x, test.n), test.labels!, C);
+  const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
+  const spec = toStudentSpec(model, {
+    features: F,
+    featureShape: train.featureShape,
+    arch: setup.student,
+    classes: C,
+    subclasses: S,
+    metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': setup.configSha256 },
+  });
+  const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
+  return { name, spec, predict, result, method: m, dispose: () => model.dispose() };
+}

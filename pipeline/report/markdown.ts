@@ -1,0 +1,114 @@
+// report.md: the run's results (report.json, types.ts) rendered as Markdown tables for people, and the number
+// formats report.html shares with it.
+import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
+import { renderBudgetTable } from './budgets.ts';
+
+/** Number formats shared by report.md and report.html. */
+export const pct = (x: number) => (x * 100).toFixed(2);
+export const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
+export const kb = (b: number) => (b / 1024).toFixed(1);
+export const mb = (x: number | null) => (x === null ? '-' : (x / 1048576).toFixed(1));
+
+/** A benchmark's memory in words: Node's peak RSS (and the model's growth of it), or the page's JS heap + wasm. */
+export function memoryText(b: BenchmarkResult): string {
+  const m = b.memory;
+  return b.environment === 'node' ? `RSS ${mb(m.peakRssBytes)}${m.rssGrowthBytes != null ? ` (+${mb(m.rssGrowthBytes)})` : ''}` : `heap ${mb(m.jsHeapBytes)} + wasm ${mb(m.wasmBytes)}`;
+}
+
+/** The largest difference from the in-memory student over the artifact's runtimes, or null when none was measured. */
+export function worstParityDiff(a: ArtifactResult): number | null {
+  return a.parity.length ? Math.max(...a.parity.map((p) => p.maxAbsDiff)) : null;
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function worstParity(a: ArtifactResult): string {
+  const w = worstParityDiff(a);
+  return w === null ? '-' : `${w.toExponential(1)} (${a.parity.map((p) => p.runtime).join(', ')})`;
+}
+
+export function renderMarkdown(r: Report): string {
+  const t = r.teacher;
+  const parts = [
+    `# edge-distill report`,
+    `Task: ${r.task.classes} classes${r.task.classNames ? ` (${r.task.classNames.join(', ')})` : ''}; ${r.task.train} transfer, ${r.task.validation} validation, ${r.task.test} test examples of ${r.task.features} features.`,
+    `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,
+  ];
+  if (r.students.length) {
+    parts.push(
+      `## Students`,
+      table(
+        ['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', 'params', 'train s', 'options'],
+        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - t.accuracy) * 100).toFixed(2), s.parameters, (s.trainMs / 1000).toFixed(1), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
+      ),
+    );
+  }
+  if (r.artifacts.length) {
+    parts.push(
+      `## Artifacts`,
+      table(
+        ['artifact', 'variant', 'format', 'KiB', 'gzip KiB', 'test acc %', 'drop (pts)', 'measured on', 'max |Δp| vs student', 'agreement', 'verdict'],
+        r.artifacts.map((a) => [a.name, a.variant, a.format, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2), a.accuracyRuntime, worstParity(a), a.parity.length ? `${pct(Math.min(...a.parity.map((p) => p.agreement)))} %` : '-', a.rejected ? `**rejected**: ${a.rejected}` : 'ok']),
+      ),
+    );
+  }
+  if (r.parity.length) {
+    parts.push(
+      `## Cross-runtime parity (fp32 artifacts vs each other and the in-memory student)`,
+      table(
+        ['student', 'variant', 'examples', 'outputs compared', 'max |Δp|', 'agreement'],
+        r.parity.map((g) => [g.student, g.variant, g.examples, g.compared.length, g.maxAbsDiff.toExponential(1), `${pct(g.agreement)} %`]),
+      ),
+    );
+  }
+  if (r.recommended.length) {
+    parts.push(`## Recommended`, ...r.recommended.map((x) => `- **${x.artifact}** (${x.format}): ${x.why}.`).join('\n').split('\n'));
+  }
+  if (r.benchmarks.length) {
+    parts.push(
+      `## Latency (ms)`,
+      table(
+        ['artifact', 'runtime', 'env', 'profile', 'batch', 'threads', 'init', 'first', 'p50', 'p90', 'p95', 'p99', 'mean ± std', 'runs', 'ex/s', 'memory MB'],
+        r.benchmarks.map((b) => [
+          b.artifact, b.runtime, b.environment, `${b.profile}${b.cpuThrottle > 1 ? ` (×${b.cpuThrottle})` : ''}`, b.batch, b.threads, ms(b.initMs), ms(b.firstRunMs), ms(b.p50Ms), ms(b.p90Ms), ms(b.p95Ms), ms(b.p99Ms),
+          `${ms(b.meanMs)} ± ${ms(b.stdMs)}`, b.runs, Math.round(b.throughput),
+          `${memoryText(b)}${b.memory.overProfileLimit ? ' **over profile limit**' : ''}`,
+        ]),
+      ),
+      'Latency is wall-clock time of one call from JavaScript, including making the input tensor and reading the output; Node benchmarks each run in a process of their own, Chromium ones in a fresh page. Profiles emulate slower devices: in Chromium by DevTools CPU throttling (×N), in Node only by their thread count. Machines are noisy (±30 %): compare rows of one report.',
+    );
+    const slow = profileSlowdowns(r.benchmarks);
+    if (slow.length) {
+      parts.push(
+        `## Profile slowdown (vs the least throttled profile, same artifact, runtime, environment and batch)`,
+        table(['artifact', 'runtime', 'env', 'batch', 'profile', 'vs', 'p50 ratio', 'mean ratio'], slow.map((x) => [x.artifact, x.runtime, x.environment, x.batch, x.profile, x.baseline, `${x.ratio.toFixed(2)}×`, `${x.meanRatio.toFixed(2)}×`])),
+        'Chromium throttles in slices of about 0.2 ms, so calls much shorter than that are often not slowed at all: for sub-millisecond models the mean ratio is the better guide.',
+      );
+    }
+  }
+  if (r.benchmarksSkipped?.length) {
+    parts.push(`## Not benchmarked`, ...r.benchmarksSkipped.map((s) => `- ${s.artifact} on ${s.runtime} (${s.environment}): ${s.reason}`).join('\n').split('\n'));
+  }
+  // Reports written before budgets existed have no field; they render as before.
+  if (r.budgets?.length) {
+    const broken = r.budgets.filter((b) => !b.ok).length;
+    parts.push(`## Budgets`, `${broken ? `**${broken} of ${r.budgets.length} broken**` : `All ${r.budgets.length} kept`}.`, renderBudgetTable(r.budgets));
+  }
+  return parts.join('\n\n') + '\n';
+}
+
+/** For each benchmark group, the p50 of every profile relative to the group's least throttled profile. */
+export function profileSlowdowns(rows: BenchmarkResult[]): { artifact: string; runtime: string; environment: string; batch: number; profile: string; baseline: string; ratio: number; meanRatio: number }[] {
+  const groups = new Map<string, BenchmarkResult[]>();
+  for (const b of rows) {
+    const key = [b.artifact, b.runtime, b.environment, b.batch].join('\u0000');
+    groups.set(key, [...(groups.get(key) ?? []), b]);
+  }
+  return [...groups.values()].flatMap((g) => {
+    if (g.length < 2) return [];
+    const base = g.reduce((a, b) => (b.cpuThrottle < a.cpuThrottle || (b.cpuThrottle === a.cpuThrottle && b.threads > a.threads) ? b : a));
+    return g.filter((b) => b !== base).map((b) => ({ artifact: b.artifact, runtime: b.runtime, environment: b.environment, batch: b.batch, profile: b.profile, baseline: base.profile, ratio: b.p50Ms / base.p50Ms, meanRatio: b.meanMs / base.meanMs }));
+  });
+}

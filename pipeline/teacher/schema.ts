@@ -1,0 +1,47 @@
+// The `teacher` section of the run config: the ONNX teacher (or its precomputed outputs), which of its inputs and
+// outputs play which role, how it is batched, and `edge-distill teacher train`'s settings. pipeline/config.ts
+// composes it.
+import { z } from 'zod';
+import { FeaturizerSchema } from '../data/schema.ts';
+
+const path = z.string().min(1);
+
+export const PrecomputedSchema = z.strictObject({
+  format: z.enum(['jsonl', 'npy']),
+  path: path.optional(),
+  idKey: z.string().optional(),
+  logitsKey: z.string().optional(),
+  embeddingKey: z.string().optional(),
+  logits: path.optional(),
+  embedding: path.optional(),
+  ids: path.optional(),
+});
+
+export const TeacherSchema = z.strictObject({
+  /** An ONNX model (e.g. exported from PyTorch); or give `precomputed` outputs instead. */
+  model: path.optional(),
+  /** Teacher outputs computed elsewhere, matched to the data rows by id (text sources carry ids). */
+  precomputed: PrecomputedSchema.optional(),
+  /** Text data: the teacher's own input featurizer when it differs from the student's (data.featurizer). */
+  featurizer: FeaturizerSchema.optional(),
+  /** `edge-distill teacher train`: the MLP teacher it trains on the labelled data and writes to teacher.model. */
+  train: z
+    .strictObject({
+      hidden: z.array(z.number().int().positive()).min(1).default([256, 64]),
+      steps: z.number().int().positive().default(3000),
+      batchSize: z.number().int().positive().default(128),
+      learningRate: z.number().positive().default(1e-3),
+    })
+    .prefault({}),
+  /** Input name; detected when the model has exactly one input. */
+  input: z.string().optional(),
+  /** Output holding the penultimate-layer embedding [N, D]; detected from shapes when possible. */
+  embedding: z.string().optional(),
+  /** Output holding the class logits [N, C]; detected from shapes when possible. */
+  logits: z.string().optional(),
+  batchSize: z.number().int().positive().default(256),
+  threads: z.number().int().positive().default(2),
+});
+
+/** The validated `teacher` section. */
+export type TeacherConfig = z.output<typeof TeacherSchema>;
