@@ -113,7 +113,7 @@ export const ConfigSchema = z.strictObject({
   cacheDir: z.string().optional(),
   /** TF.js backend for training and the TF.js runtime. */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-  /** Release budgets (pipeline/budgets.ts): limits on latency, size and accuracy; a broken one exits with code 3. */
+  /** Release budgets (pipeline/report/budgets.ts): limits on latency, size and accuracy; a broken one exits with code 3. */
   budgets: BudgetsSchema.optional(),
 });
 

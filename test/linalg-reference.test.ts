@@ -219,7 +219,7 @@ test('topPrincipalDirections at D = 4096, n = 500, k = 5 runs in well under O(D^
     timeout: (limit + 10) * 1000,
     env: {
       ...process.env,
-      MATH_URL: pathToFileURL(join(ROOT, 'pipeline', 'math.ts')).href,
+      MATH_URL: pathToFileURL(join(ROOT, 'pipeline', 'util', 'math.ts')).href,
       IDX_URL: pathToFileURL(join(ROOT, 'pipeline', 'data', 'idx.ts')).href,
       IMAGES: join(EXAMPLE_DIR, 'train-images-idx3-ubyte.gz'),
     },

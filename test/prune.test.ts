@@ -77,7 +77,7 @@ before(async () => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /**
- * The reference for structured pruning, written independently of pipeline/prune.ts: the ORIGINAL spec with
+ * The reference for structured pruning, written independently of pipeline/distill/prune.ts: the ORIGINAL spec with
  * the removed units' outgoing weights set to zero, walking the NHWC shapes explicitly.
  */
 function zeroOutgoing(spec: StudentSpec, removed: number[][]): StudentSpec {

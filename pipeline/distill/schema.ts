@@ -51,7 +51,7 @@ export const MethodSchema = z.discriminatedUnion('name', [
   LabelSchema,
   z.strictObject({
     name: z.literal('auto'),
-    /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/auto.ts. */
+    /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/distill/auto.ts. */
     candidates: z.array(ConcreteMethodSchema).min(1).optional(),
   }),
 ]);

@@ -1,6 +1,6 @@
 // `edge-distill inspect`: what is inside a model file, ours or anyone's — an ONNX file, or a TF.js model.json
 // (layers or graph model) with its weight files. This file finds and reads the files, checks them, and renders
-// the report; each format's parsing lives in inspect-onnx.ts / inspect-tfjs-layers.ts / inspect-tfjs-graph.ts.
+// the report; each format's parsing lives in onnx.ts / tfjs-layers.ts / tfjs-graph.ts.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { dirname, resolve, sep } from 'node:path';

@@ -15,7 +15,7 @@ export interface TensorInfo {
 
 /**
  * Estimated floating-point operations for one example (any free batch dim set to 1). Conventions (see
- * pipeline/flops.ts): a multiply-add is 2 FLOPs, element-wise ops 1 per output element, pooling the kernel
+ * flops.ts): a multiply-add is 2 FLOPs, element-wise ops 1 per output element, pooling the kernel
  * size per output element, softmax 5 per element; data movement (reshape, transpose, gather, ...) is free.
  */
 export interface FlopsEstimate {

@@ -17,7 +17,7 @@ export interface OnnxNodeView {
   attrs: Record<string, Attr>;
 }
 
-/** What the FLOP estimate needs of a graph; inspect-onnx.ts builds it from the ModelProto. */
+/** What the FLOP estimate needs of a graph; onnx.ts builds it from the ModelProto. */
 export interface OnnxGraphView {
   nodes: OnnxNodeView[];
   /** Initializers (and their values when small enough to matter for shapes). */

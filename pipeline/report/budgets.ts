@@ -1,6 +1,6 @@
 // Release budgets: the limits a build must meet (latency, size, accuracy), their config schema, and their
 // evaluation against a finished report. Pure: the runner stores the verdicts in the report, the CLI turns a broken
-// budget into exit code 3 (pipeline/cli.ts) and pipeline/junit.ts shows them to CI.
+// budget into exit code 3 (pipeline/cli.ts) and junit.ts shows them to CI.
 import { z } from 'zod';
 import type { ArtifactResult, BenchmarkResult, BudgetResult, Report } from './types.ts';
 

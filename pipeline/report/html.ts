@@ -1,5 +1,5 @@
 // report.html: the run's results as one self-contained page for people — tables plus the charts of
-// pipeline/report-charts.ts as inline SVG. No script, font, stylesheet or image is fetched (a CSP says so to the
+// charts.ts as inline SVG. No script, font, stylesheet or image is fetched (a CSP says so to the
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';

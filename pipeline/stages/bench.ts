@@ -26,7 +26,7 @@ export interface BenchTarget {
   format: ArtifactFormatName;
   /** Absolute path of what the runtime loads. */
   file: string;
-  /** Its inputs, size, parameters and FLOPs (pipeline/inspect.ts). */
+  /** Its inputs, size, parameters and FLOPs (pipeline/inspect/inspect.ts). */
   info: ModelInfo;
 }
 

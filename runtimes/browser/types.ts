@@ -1,4 +1,4 @@
-// The contract of the in-browser benchmark: what a caller (pipeline/bench.ts) asks for and what it gets back.
+// The contract of the in-browser benchmark: what a caller (pipeline/stages/bench.ts) asks for and what it gets back.
 // Interfaces and doc comments only; harness.ts implements it, page.js runs the measurement inside Chromium.
 
 export type BrowserRuntimeName = 'onnxruntime-web' | 'tfjs-wasm' | 'tfjs-webgl';
