@@ -1,0 +1,319 @@
+// Reverse-mode differentiation that writes ONNX: a small set of primitive ops, each with its gradient rule beside its
+// forward rule. A Tracer records the forward graph as it is built (every shape is static: the batch is fixed), and
+// `gradients` walks the record backwards, emitting the backward pass into the same graph. onnxruntime then runs
+// forward, backward and the optimizer as one graph; nothing is differentiated numerically.
+import { attr, OnnxGraphBuilder, type OnnxAttribute } from '../../exporters/onnx-builder.ts';
+
+/** A float32 tensor of the graph, with its static shape. */
+export interface Value {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** One recorded op: its inputs and output, and how a gradient of the output becomes gradients of the inputs. */
+interface TapeEntry {
+  inputs: readonly Value[];
+  output: Value;
+  /** Gradients with respect to each input (null where an input needs none), given the output's gradient. */
+  vjp: (g: Value) => (Value | null)[];
+}
+
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+/** The numpy broadcast of two shapes (trailing dimensions aligned). */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new RangeError(`shapes [${a}] and [${b}] do not broadcast`);
+    out.push(Math.max(x, y));
+  }
+  return out;
+}
+
+export class Tracer {
+  readonly builder: OnnxGraphBuilder;
+  private readonly tape: TapeEntry[] = [];
+  private readonly scalars = new Map<number, Value>();
+  private readonly int64s = new Map<string, string>();
+  private count = 0;
+
+  constructor(graphName: string, producerVersion: string) {
+    this.builder = new OnnxGraphBuilder({ graphName, producerVersion });
+  }
+
+  /** A fresh tensor name. */
+  fresh(prefix: string): string {
+    return `${prefix}_${this.count++}`;
+  }
+
+  /** A float32 graph input. */
+  input(name: string, shape: readonly number[]): Value {
+    this.builder.addInput(name, shape);
+    return { name, shape };
+  }
+
+  /** A float32 constant. */
+  constant(data: Float32Array, shape: readonly number[], prefix = 'const'): Value {
+    const name = this.builder.addFloatInitializer(this.fresh(prefix), shape, data);
+    return { name, shape };
+  }
+
+  /** A float32 scalar constant (shape []), one initializer per value. */
+  scalar(v: number): Value {
+    const key = Math.fround(v);
+    if (!this.scalars.has(key)) this.scalars.set(key, this.constant(Float32Array.of(key), [], 'scalar'));
+    return this.scalars.get(key)!;
+  }
+
+  /** An int64 constant (shapes, axes), shared by value. */
+  int64(values: readonly number[]): string {
+    const key = values.join(',');
+    if (!this.int64s.has(key)) this.int64s.set(key, this.builder.addInt64Initializer(this.fresh('i64'), [values.length], values));
+    return this.int64s.get(key)!;
+  }
+
+  /** Emits one node producing one float32 output of `shape`; records it for differentiation when `vjp` is given. */
+  private emit(opType: string, inputs: readonly (Value | string)[], shape: readonly number[], attributes?: Record<string, OnnxAttribute>, vjp?: TapeEntry['vjp'], extraOutputs: string[] = []): Value {
+    const name = this.fresh(opType.toLowerCase());
+    this.builder.addNode({ opType, inputs: inputs.map((i) => (typeof i === 'string' ? i : i.name)), outputs: [name, ...extraOutputs], ...(attributes ? { attributes } : {}) });
+    const output = { name, shape: [...shape] };
+    if (vjp) this.tape.push({ inputs: inputs.filter((i): i is Value => typeof i !== 'string'), output, vjp });
+    return output;
+  }
+
+  // ---- primitive ops: forward rule, then gradient rule ----
+
+  /** a + b (numpy broadcasting). d/da = g summed over a's broadcast axes; likewise b. */
+  add(a: Value, b: Value): Value {
+    return this.emit('Add', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(g, a.shape), this.unbroadcast(g, b.shape)]);
+  }
+
+  /** a - b. d/da = g, d/db = -g (each summed over its broadcast axes). */
+  sub(a: Value, b: Value): Value {
+    return this.emit('Sub', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(g, a.shape), this.unbroadcast(this.neg(g), b.shape)]);
+  }
+
+  /** a * b elementwise. d/da = g * b, d/db = g * a. */
+  mul(a: Value, b: Value): Value {
+    return this.emit('Mul', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(this.mul(g, b), a.shape), this.unbroadcast(this.mul(g, a), b.shape)]);
+  }
+
+  /** a / b elementwise. d/da = g / b, d/db = -g * a / b^2. */
+  div(a: Value, b: Value): Value {
+    const y = this.emit('Div', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [
+      this.unbroadcast(this.div(g, b), a.shape),
+      this.unbroadcast(this.neg(this.div(this.mul(g, y), b)), b.shape),
+    ]);
+    return y;
+  }
+
+  /** a * c for a constant c. */
+  scale(a: Value, c: number): Value {
+    return this.mul(a, this.scalar(c));
+  }
+
+  /** -x. */
+  neg(x: Value): Value {
+    return this.emit('Neg', [x], x.shape, undefined, (g) => [this.neg(g)]);
+  }
+
+  /** exp(x). d/dx = g * exp(x) (the output itself). */
+  exp(x: Value): Value {
+    const y = this.emit('Exp', [x], x.shape, undefined, (g) => [this.mul(g, y)]);
+    return y;
+  }
+
+  /** log(x). d/dx = g / x. */
+  log(x: Value): Value {
+    return this.emit('Log', [x], x.shape, undefined, (g) => [this.div(g, x)]);
+  }
+
+  /** max(x, c) for a constant c (no gradient: used on targets only). */
+  maxScalar(x: Value, c: number): Value {
+    return this.emit('Max', [x, this.scalar(c)], x.shape);
+  }
+
+  /** sqrt(x) (no gradient: used by the optimizer only). */
+  sqrt(x: Value): Value {
+    return this.emit('Sqrt', [x], x.shape);
+  }
+
+  /** max(x, 0). d/dx = g * [x > 0]. */
+  relu(x: Value): Value {
+    return this.emit('Relu', [x], x.shape, undefined, (g) => [this.mul(g, this.positiveMask(x))]);
+  }
+
+  /** [x > 0] as 1.0 / 0.0 (Greater -> Cast); no gradient. */
+  positiveMask(x: Value): Value {
+    const gt = this.fresh('greater');
+    this.builder.addNode({ opType: 'Greater', inputs: [x.name, this.scalar(0).name], outputs: [gt] });
+    return this.emit('Cast', [gt], x.shape, { to: attr.int(1) });
+  }
+
+  /**
+   * A 2-D matrix product op(a) @ op(b), op = transpose when the flag is set (ONNX Gemm without bias).
+   * With y = a @ b: d/da = g @ b^T, d/db = a^T @ g; the transposed cases follow by symmetry.
+   */
+  matmul(a: Value, b: Value, trans: { a?: boolean; b?: boolean } = {}): Value {
+    const [ta, tb] = [Boolean(trans.a), Boolean(trans.b)];
+    const [m, k] = ta ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+    const [k2, n] = tb ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+    if (a.shape.length !== 2 || b.shape.length !== 2 || k !== k2) throw new RangeError(`matmul: [${a.shape}]${ta ? 'T' : ''} @ [${b.shape}]${tb ? 'T' : ''}`);
+    return this.emit('Gemm', [a, b], [m, n], { transA: attr.int(ta ? 1 : 0), transB: attr.int(tb ? 1 : 0) }, (g) => [
+      ta ? this.matmul(b, g, { a: tb, b: true }) : this.matmul(g, b, { b: !tb }),
+      tb ? this.matmul(g, a, { a: true, b: ta }) : this.matmul(a, g, { a: !ta }),
+    ]);
+  }
+
+  /** Sum over `axes` (keepdims 0 or 1). d/dx = g broadcast back over the summed axes. */
+  reduceSum(x: Value, axes: readonly number[], keepdims = false): Value {
+    const ax = axes.map((a) => normAxis(a, x.shape.length));
+    const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+    const shape = keepdims ? kept : x.shape.filter((_, i) => !ax.includes(i));
+    return this.emit('ReduceSum', [x, this.int64(ax)], shape, { keepdims: attr.int(keepdims ? 1 : 0) }, (g) => [this.expand(this.reshape(g, kept), x.shape)]);
+  }
+
+  /** Mean over every element: a scalar. */
+  mean(x: Value): Value {
+    return this.scale(this.reduceSum(x, x.shape.map((_, i) => i)), 1 / numel(x.shape));
+  }
+
+  /** log softmax over `axis`. d/dx = g - softmax(x) * sum(g, axis). */
+  logSoftmax(x: Value, axis = -1): Value {
+    const ax = normAxis(axis, x.shape.length);
+    const y = this.emit('LogSoftmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [this.sub(g, this.mul(this.exp(y), this.reduceSum(g, [ax], true)))]);
+    return y;
+  }
+
+  /** softmax over `axis`. d/dx = y * (g - sum(g * y, axis)). */
+  softmax(x: Value, axis = -1): Value {
+    const ax = normAxis(axis, x.shape.length);
+    const y = this.emit('Softmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [this.mul(y, this.sub(g, this.reduceSum(this.mul(g, y), [ax], true)))]);
+    return y;
+  }
+
+  /** log sum exp over one axis (dropped). d/dx = g * exp(x - y): the softmax over that axis. */
+  logSumExp(x: Value, axis: number): Value {
+    const ax = normAxis(axis, x.shape.length);
+    const kept = x.shape.map((d, i) => (i === ax ? 1 : d));
+    const y = this.emit('ReduceLogSumExp', [x], x.shape.filter((_, i) => i !== ax), { axes: attr.ints([ax]), keepdims: attr.int(0) }, (g) => [
+      this.mul(this.reshape(g, kept), this.exp(this.sub(x, this.reshape(y, kept)))),
+    ]);
+    return y;
+  }
+
+  /** Same data, another shape. d/dx = g reshaped back. */
+  reshape(x: Value, shape: readonly number[]): Value {
+    if (numel(shape) !== numel(x.shape)) throw new RangeError(`reshape [${x.shape}] to [${shape}]`);
+    if (sameShape(shape, x.shape)) return x;
+    return this.emit('Reshape', [x, this.int64(shape)], shape, undefined, (g) => [this.reshape(g, x.shape)]);
+  }
+
+  /** Axes permuted. d/dx = g permuted by the inverse permutation. */
+  transpose(x: Value, perm: readonly number[]): Value {
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return this.emit('Transpose', [x], perm.map((p) => x.shape[p]!), { perm: attr.ints(perm) }, (g) => [this.transpose(g, inverse)]);
+  }
+
+  /** x broadcast to `shape` (no gradient rule needed: it only appears in backward passes). */
+  expand(x: Value, shape: readonly number[]): Value {
+    if (sameShape(x.shape, shape)) return x;
+    return this.emit('Expand', [x, this.int64(shape)], shape, undefined, (g) => [this.unbroadcast(g, x.shape)]);
+  }
+
+  /** Columns [from, to) of a 2-D tensor (Slice). d/dx = g padded with zeros back to the full width. */
+  sliceColumns(x: Value, from: number, to: number): Value {
+    const [rows, cols] = x.shape as [number, number];
+    return this.emit('Slice', [x, this.int64([from]), this.int64([to]), this.int64([1])], [rows, to - from], undefined, (g) => [
+      this.emit('Pad', [g, this.int64([0, from, 0, cols - to])], [rows, cols]),
+    ]);
+  }
+
+  /**
+   * 2-D convolution, NCHW input [B, Cin, H, W], OIHW weight [Cout, Cin, k, k], stride 1, symmetric `pad`.
+   * d/dx = ConvTranspose(g, w) with the same pads; d/dw = Conv of x^T [Cin, B, H, W] with g^T [Cout, B, Ho, Wo] as
+   * its kernel (each (cin, cout) pair correlates its input plane with its output gradient over the batch), then
+   * transposed from [Cin, Cout, k, k] to [Cout, Cin, k, k].
+   */
+  conv2d(x: Value, w: Value, pad: number): Value {
+    const [B, Cin, H, W] = x.shape as [number, number, number, number];
+    const [Cout, Cin2, k] = w.shape as [number, number, number, number];
+    if (Cin !== Cin2) throw new RangeError(`conv2d: input has ${Cin} channels, weight ${Cin2}`);
+    const [Ho, Wo] = [H + 2 * pad - k + 1, W + 2 * pad - k + 1];
+    const pads = attr.ints([pad, pad, pad, pad]);
+    return this.emit('Conv', [x, w], [B, Cout, Ho, Wo], { pads, kernel_shape: attr.ints([k, k]) }, (g) => {
+      const dx = this.emit('ConvTranspose', [g, w], x.shape, { pads, kernel_shape: attr.ints([k, k]) });
+      const xt = this.emit('Transpose', [x], [Cin, B, H, W], { perm: attr.ints([1, 0, 2, 3]) });
+      const gt = this.emit('Transpose', [g], [Cout, B, Ho, Wo], { perm: attr.ints([1, 0, 2, 3]) });
+      const dwt = this.emit('Conv', [xt, gt], [Cin, Cout, k, k], { pads, kernel_shape: attr.ints([Ho, Wo]) });
+      const dw = this.emit('Transpose', [dwt], [Cout, Cin, k, k], { perm: attr.ints([1, 0, 2, 3]) });
+      return [dx, dw];
+    });
+  }
+
+  /**
+   * Max pooling NCHW, window and stride `k`, no padding (floor). d/dx = g scattered to the argmax of each window:
+   * MaxPool's Indices output fed to MaxUnpool with the input's shape.
+   */
+  maxPool(x: Value, k: number): Value {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    const indices = this.fresh('maxpool_idx');
+    const y = this.emit('MaxPool', [x], [B, C, Math.floor(H / k), Math.floor(W / k)], { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }, (g) => [
+      this.emit('MaxUnpool', [g.name, indices, this.int64(x.shape)], x.shape, { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }),
+    ], [indices]);
+    return y;
+  }
+
+  /** g summed down to `shape` over the axes that broadcasting expanded. */
+  private unbroadcast(g: Value, shape: readonly number[]): Value {
+    if (sameShape(g.shape, shape)) return g;
+    const lead = g.shape.length - shape.length;
+    const axes = g.shape.map((d, i) => (i < lead || (shape[i - lead] === 1 && d !== 1) ? i : -1)).filter((i) => i >= 0);
+    return this.reshape(this.reduceSum(g, axes, true), shape);
+  }
+
+  /**
+   * The gradients of scalar `loss` with respect to each of `wrt`, emitted into the graph (reverse mode over the
+   * recorded ops). A Value that `loss` does not depend on gets a zero gradient.
+   */
+  gradients(loss: Value, wrt: readonly Value[]): Value[] {
+    if (loss.shape.length !== 0) throw new RangeError(`gradients: the loss must be a scalar, got [${loss.shape}]`);
+    // Only ops between a wrt value and the loss need a backward rule.
+    const needed = new Set(wrt.map((w) => w.name));
+    for (const e of this.tape) if (e.inputs.some((i) => needed.has(i.name))) needed.add(e.output.name);
+    const grads = new Map<string, Value>([[loss.name, this.scalar(1)]]);
+    const entries = this.tape.slice();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      const g = grads.get(e.output.name);
+      if (!g || !needed.has(e.output.name)) continue;
+      const gs = e.vjp(this.expand(g, e.output.shape));
+      e.inputs.forEach((input, j) => {
+        const gi = gs[j];
+        if (!gi || !needed.has(input.name)) return;
+        const prev = grads.get(input.name);
+        grads.set(input.name, prev ? this.add(prev, gi) : gi);
+      });
+    }
+    return wrt.map((w) => grads.get(w.name) ?? this.constant(new Float32Array(numel(w.shape)), w.shape, 'zero_grad'));
+  }
+
+  /** Marks `v` as a graph output (float32, its static shape). */
+  output(v: Value, name?: string): Value {
+    if (name && name !== v.name) {
+      this.builder.addNode({ opType: 'Identity', inputs: [v.name], outputs: [name] });
+      v = { name, shape: v.shape };
+    }
+    this.builder.addOutput(v.name, v.shape);
+    return v;
+  }
+
+  encode(): Uint8Array {
+    return this.builder.encode();
+  }
+}

@@ -1,0 +1,214 @@
+// The training-step compiler: a student's layers, a method's loss and Adam become one ONNX graph that takes a batch,
+// the parameters and Adam's moments, and returns the loss, the new parameters and the new moments. The forward pass
+// is the TF.js student's (same layouts, same layer order), so weights move between the engines unchanged except that
+// conv kernels are OIHW here and HWIO in a StudentSpec.
+import type { LayerSpec } from '../student/spec.ts';
+import { Tracer, type Value } from './autodiff.ts';
+
+/** The shape of a student as the compiler needs it: its layers (weights unused) and its input. */
+export interface TrainArch {
+  features: number;
+  /** NHWC image the flat input is reshaped to (CNN students); absent for MLPs. */
+  image?: { height: number; width: number; channels: number };
+  layers: readonly LayerSpec[];
+}
+
+/**
+ * A method's loss over the student's logits s (width C*S), the one-hot labels y [B, C], and the per-example targets
+ * t [B, W] when the method has them. Each formula is the one pipeline/distill/losses.ts trains with on TF.js.
+ */
+export type LossSpec =
+  | { kind: 'label' }
+  /** alpha*CE(y, s) + (1-alpha)*tau^2*KL(t || softmax(s/tau)); t = softmax(teacher/tau) [B, C]. */
+  | { kind: 'kd'; tau: number; alpha: number }
+  /** tau^2*KL(q || softmax(s/tau)) over C*S subclasses + alpha*CE(y, logsumexp over each class's S logits). */
+  | { kind: 'lelp'; tau: number; alpha: number; classes: number; subclasses: number }
+  /** KD on t[:, :C] + gamma*MSE(h A + b, t[:, C:]) with A [H, D], b [D] trained alongside; h the penultimate activations. */
+  | { kind: 'fitnet'; tau: number; alpha: number; gamma: number; classes: number; embeddingDim: number };
+
+/** Adam exactly as TF.js's AdamOptimizer: moments, then bias corrections by the running beta powers, then the step. */
+export interface AdamSpec {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** TF.js's defaults (tf.train.adam(lr)): beta1 0.9, beta2 0.999, epsilon the float32 backend's 1e-7. */
+export const TFJS_ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
+
+/** One trainable tensor: where it lives in the student (layer index and field) or in the loss (FitNet's map). */
+export interface ParamInfo {
+  name: string;
+  /** Shape in the graph: dense kernels [in, out], conv kernels OIHW [out, in, k, k], biases [n]. */
+  shape: number[];
+  owner: { layer: number; field: 'kernel' | 'bias' } | { loss: 'A' | 'b' };
+}
+
+export interface TrainGraph {
+  model: Uint8Array;
+  params: ParamInfo[];
+  batch: number;
+  /** Width of the targets input (0: the method takes none). */
+  targetWidth: number;
+  /** Graph input and output names, in the order the runner feeds and reads them. */
+  names: {
+    x: string;
+    y: string;
+    targets: string | null;
+    /** Scalars fed each step: 1 / (1 - beta1^t) and 1 / (1 - beta2^t) with t the step about to be taken. */
+    correction1: string;
+    correction2: string;
+    loss: string;
+    param(i: number): string;
+    m(i: number): string;
+    v(i: number): string;
+    paramOut(i: number): string;
+    mOut(i: number): string;
+    vOut(i: number): string;
+  };
+}
+
+/** The student's forward pass: logits [B, width], and the input of its last layer (FitNet's hint point). */
+export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[]): { logits: Value; penultimate: Value } {
+  const B = x.shape[0]!;
+  let h = x;
+  let p = 0;
+  if (arch.image) {
+    const { height: H, width: W, channels: C } = arch.image;
+    h = t.transpose(t.reshape(h, [B, H, W, C]), [0, 3, 1, 2]);
+  }
+  let penultimate = h;
+  arch.layers.forEach((l, i) => {
+    if (i === arch.layers.length - 1) penultimate = h;
+    if (l.kind === 'dense') {
+      h = t.add(t.matmul(h, params[p]!), params[p + 1]!);
+      p += 2;
+      if (l.activation === 'relu') h = t.relu(h);
+    } else if (l.kind === 'conv2d') {
+      const pad = l.padding === 'same' ? (l.kernelSize - 1) / 2 : 0;
+      if (!Number.isInteger(pad)) throw new RangeError(`conv2d 'same' with an even kernel (${l.kernelSize}) is not supported by the onnxruntime engine`);
+      h = t.conv2d(h, params[p]!, pad);
+      h = t.add(h, t.reshape(params[p + 1]!, [1, l.filters, 1, 1]));
+      p += 2;
+      if (l.activation === 'relu') h = t.relu(h);
+    } else if (l.kind === 'maxpool2d') {
+      h = t.maxPool(h, l.poolSize);
+    } else {
+      // TF.js flattens NHWC in H, W, C order: the dense kernel after it expects that order.
+      const [b, C, H, W] = h.shape as [number, number, number, number];
+      h = t.reshape(t.transpose(h, [0, 2, 3, 1]), [b, H * W * C]);
+    }
+  });
+  return { logits: h, penultimate };
+}
+
+/** Cross-entropy with one-hot labels: -mean_i sum_k y_ik log softmax(s)_ik. */
+function crossEntropy(t: Tracer, y: Value, s: Value): Value {
+  return t.neg(t.scale(t.reduceSum(t.mul(y, t.logSoftmax(s)), [0, 1]), 1 / s.shape[0]!));
+}
+
+/** tau^2 * mean_i sum_k q_ik (log q_ik - log softmax(s/tau)_ik); q_ik = 0 terms contribute 0 (log clamped at 1e-30). */
+function softKl(t: Tracer, q: Value, s: Value, tau: number): Value {
+  const logQ = t.log(t.maxScalar(q, 1e-30));
+  const kl = t.reduceSum(t.mul(q, t.sub(logQ, t.logSoftmax(t.scale(s, 1 / tau)))), [0, 1]);
+  return t.scale(kl, (tau * tau) / s.shape[0]!);
+}
+
+function kdLoss(t: Tracer, s: Value, teacherProbs: Value, y: Value, tau: number, alpha: number): Value {
+  return t.add(t.scale(crossEntropy(t, y, s), alpha), t.scale(softKl(t, teacherProbs, s, tau), 1 - alpha));
+}
+
+/** The parameters of a student's layers, in layer order, kernel then bias (graph layouts). */
+export function paramInfos(arch: TrainArch): ParamInfo[] {
+  const out: ParamInfo[] = [];
+  arch.layers.forEach((l, i) => {
+    if (l.kind === 'dense') {
+      out.push({ name: `l${i}_kernel`, shape: [l.inputs, l.units], owner: { layer: i, field: 'kernel' } }, { name: `l${i}_bias`, shape: [l.units], owner: { layer: i, field: 'bias' } });
+    } else if (l.kind === 'conv2d') {
+      out.push(
+        { name: `l${i}_kernel`, shape: [l.filters, l.inChannels, l.kernelSize, l.kernelSize], owner: { layer: i, field: 'kernel' } },
+        { name: `l${i}_bias`, shape: [l.filters], owner: { layer: i, field: 'bias' } },
+      );
+    }
+  });
+  return out;
+}
+
+/** The width of the logits: the last layer's units. */
+function logitsWidth(arch: TrainArch): number {
+  const last = arch.layers.at(-1);
+  if (!last || last.kind !== 'dense') throw new RangeError('a student ends with a dense layer');
+  return last.units;
+}
+
+/**
+ * One Adam training step as an ONNX graph: forward, loss, gradients of every parameter (analytic, by the rules of
+ * autodiff.ts), and TF.js's Adam update. `classes`: width of the one-hot labels.
+ */
+export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec, opts: { batch: number; classes: number; producerVersion: string }): TrainGraph {
+  const t = new Tracer('edge_distill_train_step', opts.producerVersion);
+  const B = opts.batch;
+  const C = opts.classes;
+  const width = logitsWidth(arch);
+  const targetWidth = loss.kind === 'label' ? 0 : loss.kind === 'kd' ? C : loss.kind === 'lelp' ? width : loss.classes + loss.embeddingDim;
+  const x = t.input('x', [B, arch.features]);
+  const y = t.input('y', [B, C]);
+  const targets = targetWidth ? t.input('targets', [B, targetWidth]) : null;
+  const c1 = t.input('correction1', []);
+  const c2 = t.input('correction2', []);
+  const infos = paramInfos(arch);
+  if (loss.kind === 'fitnet') {
+    const last = arch.layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>;
+    infos.push({ name: 'fitnet_A', shape: [last.inputs, loss.embeddingDim], owner: { loss: 'A' } }, { name: 'fitnet_b', shape: [loss.embeddingDim], owner: { loss: 'b' } });
+  }
+  const params = infos.map((p) => t.input(p.name, p.shape));
+  const ms = infos.map((p) => t.input(`${p.name}__m`, p.shape));
+  const vs = infos.map((p) => t.input(`${p.name}__v`, p.shape));
+
+  const { logits, penultimate } = emitForward(t, arch, x, params);
+  let lossValue: Value;
+  if (loss.kind === 'label') {
+    lossValue = crossEntropy(t, y, logits);
+  } else if (loss.kind === 'kd') {
+    lossValue = kdLoss(t, logits, targets!, y, loss.tau, loss.alpha);
+  } else if (loss.kind === 'lelp') {
+    const kl = softKl(t, targets!, logits, loss.tau);
+    lossValue = loss.alpha > 0
+      ? t.add(kl, t.scale(crossEntropy(t, y, t.logSumExp(t.reshape(logits, [B, loss.classes, loss.subclasses]), 2)), loss.alpha))
+      : kl;
+  } else {
+    const [A, b] = params.slice(-2) as [Value, Value];
+    const probs = t.sliceColumns(targets!, 0, loss.classes);
+    const emb = t.sliceColumns(targets!, loss.classes, loss.classes + loss.embeddingDim);
+    const diff = t.sub(t.add(t.matmul(penultimate, A), b), emb);
+    const hint = t.mean(t.mul(diff, diff));
+    lossValue = t.add(kdLoss(t, logits, probs, y, loss.tau, loss.alpha), t.scale(hint, loss.gamma));
+  }
+  const grads = t.gradients(lossValue, params);
+
+  // Adam (tfjs-core adam_optimizer.ts): m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2;
+  // w' = w - lr * (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps).
+  const out = { loss: t.output(lossValue, 'loss').name };
+  grads.forEach((g, i) => {
+    const m = t.add(t.scale(ms[i]!, adam.beta1), t.scale(g, 1 - adam.beta1));
+    const v = t.add(t.scale(vs[i]!, adam.beta2), t.scale(t.mul(g, g), 1 - adam.beta2));
+    const step = t.div(t.mul(m, c1), t.add(t.sqrt(t.mul(v, c2)), t.scalar(adam.epsilon)));
+    const w = t.add(t.scale(step, -adam.learningRate), params[i]!);
+    t.output(w, `${infos[i]!.name}__out`);
+    t.output(m, `${infos[i]!.name}__m_out`);
+    t.output(v, `${infos[i]!.name}__v_out`);
+  });
+  const name = (i: number) => infos[i]!.name;
+  return {
+    model: t.encode(),
+    params: infos,
+    batch: B,
+    targetWidth,
+    names: {
+      x: 'x', y: 'y', targets: targets ? 'targets' : null, correction1: 'correction1', correction2: 'correction2', loss: out.loss,
+      param: name, m: (i) => `${name(i)}__m`, v: (i) => `${name(i)}__v`,
+      paramOut: (i) => `${name(i)}__out`, mOut: (i) => `${name(i)}__m_out`, vOut: (i) => `${name(i)}__v_out`,
+    },
+  };
+}

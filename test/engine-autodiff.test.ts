@@ -1,0 +1,250 @@
+// Every gradient rule of pipeline/engine/autodiff.ts against central finite differences of a float64 reference, on
+// real Fashion-MNIST pixels where an op takes images: the graph (run by onnxruntime-node) computes
+// L = sum(op(inputs) * R) for a fixed random R and its gradients; the reference computes L in float64 from
+// definitions written here, independently of the graph, and differentiates it numerically.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { Tracer, type Value } from '../pipeline/engine/autodiff.ts';
+import { readIdx } from '../pipeline/data/idx.ts';
+import { rng } from '../pipeline/util/math.ts';
+import { EXAMPLE_DIR } from './helpers.ts';
+
+/** A float64 tensor of the reference. */
+interface T {
+  data: Float64Array;
+  shape: number[];
+}
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const strides = (s: number[]) => s.map((_, i) => numel(s.slice(i + 1)));
+const tensor = (shape: number[], f: (i: number) => number): T => ({ shape, data: Float64Array.from({ length: numel(shape) }, (_, i) => f(i)) });
+
+/** numpy broadcasting of a binary op. */
+function broadcast(a: T, b: T, f: (x: number, y: number) => number): T {
+  const r = Math.max(a.shape.length, b.shape.length);
+  const pa = [...Array(r - a.shape.length).fill(1), ...a.shape];
+  const pb = [...Array(r - b.shape.length).fill(1), ...b.shape];
+  const shape = pa.map((d, i) => Math.max(d, pb[i]!));
+  const [sa, sb, so] = [strides(pa), strides(pb), strides(shape)];
+  return tensor(shape, (i) => {
+    let ia = 0;
+    let ib = 0;
+    for (let k = 0; k < r; k++) {
+      const c = Math.floor(i / so[k]!) % shape[k]!;
+      ia += (pa[k] === 1 ? 0 : c) * sa[k]!;
+      ib += (pb[k] === 1 ? 0 : c) * sb[k]!;
+    }
+    return f(a.data[ia]!, b.data[ib]!);
+  });
+}
+
+/** Reduce one axis of a tensor with f over the values along it (the axis kept as 1). */
+function alongAxis(x: T, axis: number, f: (v: number[]) => number[]): T {
+  const out = new Float64Array(x.data.length);
+  const st = strides(x.shape);
+  const n = x.shape[axis]!;
+  const outer = numel(x.shape.slice(0, axis));
+  const inner = st[axis]!;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const idx = Array.from({ length: n }, (_, k) => o * n * inner + k * inner + i);
+      f(idx.map((j) => x.data[j]!)).forEach((v, k) => (out[idx[k]!] = v));
+    }
+  }
+  return { data: out, shape: x.shape };
+}
+const softmaxV = (v: number[]) => {
+  const m = Math.max(...v);
+  const e = v.map((z) => Math.exp(z - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((z) => z / s);
+};
+const lse = (v: number[]) => {
+  const m = Math.max(...v);
+  return m + Math.log(v.reduce((a, z) => a + Math.exp(z - m), 0));
+};
+
+function matmulRef(a: T, b: T, ta = false, tb = false): T {
+  const [m, k] = ta ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const n = tb ? b.shape[0]! : b.shape[1]!;
+  const A = (i: number, j: number) => (ta ? a.data[j * a.shape[1]! + i]! : a.data[i * a.shape[1]! + j]!);
+  const Bv = (i: number, j: number) => (tb ? b.data[j * b.shape[1]! + i]! : b.data[i * b.shape[1]! + j]!);
+  return tensor([m, n], (i) => {
+    const [r, c] = [Math.floor(i / n), i % n];
+    let s = 0;
+    for (let q = 0; q < k; q++) s += A(r, q) * Bv(q, c);
+    return s;
+  });
+}
+
+function conv2dRef(x: T, w: T, pad: number): T {
+  const [B, Cin, H, W] = x.shape as [number, number, number, number];
+  const [Cout, , k] = w.shape as [number, number, number, number];
+  const [Ho, Wo] = [H + 2 * pad - k + 1, W + 2 * pad - k + 1];
+  return tensor([B, Cout, Ho, Wo], (i) => {
+    const [b, o, y, xx] = [Math.floor(i / (Cout * Ho * Wo)), Math.floor(i / (Ho * Wo)) % Cout, Math.floor(i / Wo) % Ho, i % Wo];
+    let s = 0;
+    for (let c = 0; c < Cin; c++) {
+      for (let dy = 0; dy < k; dy++) {
+        for (let dx = 0; dx < k; dx++) {
+          const [iy, ix] = [y + dy - pad, xx + dx - pad];
+          if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue;
+          s += x.data[((b * Cin + c) * H + iy) * W + ix]! * w.data[((o * Cin + c) * k + dy) * k + dx]!;
+        }
+      }
+    }
+    return s;
+  });
+}
+
+function maxPoolRef(x: T, k: number): T {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  const [Ho, Wo] = [Math.floor(H / k), Math.floor(W / k)];
+  return tensor([B, C, Ho, Wo], (i) => {
+    const [bc, y, xx] = [Math.floor(i / (Ho * Wo)), Math.floor(i / Wo) % Ho, i % Wo];
+    let m = -Infinity;
+    for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) m = Math.max(m, x.data[(bc * H + y * k + dy) * W + xx * k + dx]!);
+    return m;
+  });
+}
+
+function transposeRef(x: T, perm: number[]): T {
+  const shape = perm.map((p) => x.shape[p]!);
+  const [si, so] = [strides(x.shape), strides(shape)];
+  return tensor(shape, (i) => {
+    let src = 0;
+    perm.forEach((p, k) => (src += (Math.floor(i / so[k]!) % shape[k]!) * si[p]!));
+    return x.data[src]!;
+  });
+}
+
+/** Seeded values in [lo, hi). */
+function uniform(shape: number[], seed: number, lo = -1, hi = 1): T {
+  const r = rng(seed);
+  return tensor(shape, () => lo + (hi - lo) * r());
+}
+
+let pixels: Float64Array | null = null;
+/** `count` real test images as [count, 1, 28, 28] in [0, 1], with tiny seeded jitter so that max-pool windows have no ties. */
+async function images(count: number, size = 28): Promise<T> {
+  pixels ??= Float64Array.from((await readIdx(join(EXAMPLE_DIR, 't10k-images-idx3-ubyte.gz'))).data, (v) => v / 255);
+  const r = rng(99);
+  return tensor([count, 1, size, size], (i) => {
+    const [n, y, x] = [Math.floor(i / (size * size)), Math.floor(i / size) % size, i % size];
+    return pixels![n * 784 + (y + 14 - Math.floor(size / 2)) * 28 + x + 14 - Math.floor(size / 2)]! + 1e-3 * r();
+  });
+}
+
+/**
+ * Check one op: `graph` builds it from the tracer's inputs, `ref` computes it in float64. Returns the worst relative
+ * error of the analytic gradients against central differences, and checks the forward values on the way.
+ */
+async function check(name: string, inputs: T[], graph: (t: Tracer, v: Value[]) => Value, ref: (v: T[]) => T, opts: { h?: number; tol?: number } = {}): Promise<void> {
+  const t = new Tracer(`grad_${name}`, 'test');
+  const vs = inputs.map((x, i) => t.input(`in${i}`, x.shape));
+  const y = graph(t, vs);
+  const R = uniform([...y.shape], 7);
+  const loss = t.reduceSum(t.mul(y, t.constant(Float32Array.from(R.data), y.shape)), y.shape.map((_, i) => i));
+  const grads = t.gradients(loss, vs);
+  t.output(loss, 'loss');
+  grads.forEach((g, i) => t.output(g, `grad${i}`));
+  const session = await ort.InferenceSession.create(t.encode(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+  const feeds = Object.fromEntries(inputs.map((x, i) => [`in${i}`, new ort.Tensor('float32', Float32Array.from(x.data), x.shape)]));
+  const out = await session.run(feeds);
+  await session.release();
+  // The reference sees the float32-rounded inputs the graph saw.
+  const rounded = inputs.map((x) => ({ shape: x.shape, data: Float64Array.from(Float32Array.from(x.data)) }));
+  const L = (xs: T[]) => {
+    const yr = ref(xs);
+    assert.deepEqual(yr.shape, [...y.shape], `${name}: reference shape`);
+    let s = 0;
+    for (let i = 0; i < yr.data.length; i++) s += yr.data[i]! * R.data[i]!;
+    return s;
+  };
+  const L0 = L(rounded);
+  const lossOrt = (out.loss!.data as Float32Array)[0]!;
+  assert.ok(Math.abs(lossOrt - L0) <= 1e-4 * Math.max(1, Math.abs(L0)), `${name}: forward ${lossOrt} vs reference ${L0}`);
+  const h = opts.h ?? 1e-5;
+  rounded.forEach((x, i) => {
+    const g = out[`grad${i}`]!.data as Float32Array;
+    let worst = 0;
+    let scale = 0;
+    const numeric = new Float64Array(x.data.length);
+    for (let j = 0; j < x.data.length; j++) {
+      const keep = x.data[j]!;
+      x.data[j] = keep + h;
+      const up = L(rounded);
+      x.data[j] = keep - h;
+      const down = L(rounded);
+      x.data[j] = keep;
+      numeric[j] = (up - down) / (2 * h);
+      scale = Math.max(scale, Math.abs(numeric[j]!));
+    }
+    for (let j = 0; j < x.data.length; j++) worst = Math.max(worst, Math.abs(g[j]! - numeric[j]!));
+    const rel = worst / Math.max(scale, 1e-6);
+    assert.ok(rel <= (opts.tol ?? 1e-4), `${name}: gradient of input ${i} differs from central differences by ${rel.toExponential(2)} (relative to max |g| ${scale.toExponential(2)})`);
+  });
+}
+
+test('elementwise rules (add, sub, mul, div with broadcasting; neg, exp, log, relu)', async () => {
+  const a = uniform([4, 5], 1);
+  const b = uniform([5], 2);
+  const pos = uniform([4, 5], 3, 0.5, 2);
+  await check('add', [a, b], (t, [x, y]) => t.add(x!, y!), ([x, y]) => broadcast(x!, y!, (p, q) => p + q));
+  await check('sub', [b, a], (t, [x, y]) => t.sub(x!, y!), ([x, y]) => broadcast(x!, y!, (p, q) => p - q));
+  await check('mul', [a, uniform([4, 1], 4)], (t, [x, y]) => t.mul(x!, y!), ([x, y]) => broadcast(x!, y!, (p, q) => p * q));
+  await check('div', [a, pos], (t, [x, y]) => t.div(x!, y!), ([x, y]) => broadcast(x!, y!, (p, q) => p / q));
+  await check('neg', [a], (t, [x]) => t.neg(x!), ([x]) => tensor(x!.shape, (i) => -x!.data[i]!));
+  await check('exp', [a], (t, [x]) => t.exp(x!), ([x]) => tensor(x!.shape, (i) => Math.exp(x!.data[i]!)));
+  await check('log', [pos], (t, [x]) => t.log(x!), ([x]) => tensor(x!.shape, (i) => Math.log(x!.data[i]!)));
+  // Values at least 0.05 from the kink, where the central difference is exact.
+  const away = tensor([4, 5], (i) => (a.data[i]! >= 0 ? 0.05 + a.data[i]! : -0.05 + a.data[i]!));
+  await check('relu', [away], (t, [x]) => t.relu(x!), ([x]) => tensor(x!.shape, (i) => Math.max(0, x!.data[i]!)));
+});
+
+test('matmul rules, every transpose combination', async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    const a = uniform(ta ? [6, 3] : [3, 6], 11);
+    const b = uniform(tb ? [4, 6] : [6, 4], 12);
+    await check(`matmul ${ta} ${tb}`, [a, b], (t, [x, y]) => t.matmul(x!, y!, { a: ta, b: tb }), ([x, y]) => matmulRef(x!, y!, ta, tb));
+  }
+});
+
+test('reductions and normalisations (reduceSum, mean, softmax, logSoftmax, logSumExp)', async () => {
+  const x = uniform([3, 4, 5], 21, -2, 2);
+  await check('reduceSum axis 1 keep', [x], (t, [v]) => t.reduceSum(v!, [1], true), ([v]) => {
+    const s = alongAxis(v!, 1, (vals) => vals.map(() => vals.reduce((p, q) => p + q, 0)));
+    return tensor([3, 1, 5], (i) => s.data[Math.floor(i / 5) * 20 + (i % 5)]!);
+  });
+  await check('reduceSum axes 0,2', [x], (t, [v]) => t.reduceSum(v!, [0, 2]), ([v]) => tensor([4], (j) => {
+    let s = 0;
+    for (let a = 0; a < 3; a++) for (let c = 0; c < 5; c++) s += v!.data[a * 20 + j * 5 + c]!;
+    return s;
+  }));
+  await check('mean', [x], (t, [v]) => t.mean(v!), ([v]) => tensor([], () => v!.data.reduce((p, q) => p + q, 0) / v!.data.length));
+  await check('softmax', [x], (t, [v]) => t.softmax(v!, 2), ([v]) => alongAxis(v!, 2, softmaxV));
+  await check('logSoftmax', [x], (t, [v]) => t.logSoftmax(v!, -1), ([v]) => alongAxis(v!, 2, (vals) => softmaxV(vals).map(Math.log)));
+  await check('logSoftmax axis 1', [x], (t, [v]) => t.logSoftmax(v!, 1), ([v]) => alongAxis(v!, 1, (vals) => softmaxV(vals).map(Math.log)));
+  await check('logSumExp', [x], (t, [v]) => t.logSumExp(v!, 2), ([v]) => tensor([3, 4], (i) => lse(Array.from(v!.data.subarray(i * 5, i * 5 + 5)))));
+});
+
+test('data movement (reshape, transpose, sliceColumns)', async () => {
+  const x = uniform([2, 3, 4], 31);
+  await check('reshape', [x], (t, [v]) => t.mul(t.reshape(v!, [6, 4]), t.constant(Float32Array.from({ length: 24 }, (_, i) => i / 10), [6, 4])), ([v]) => tensor([6, 4], (i) => v!.data[i]! * (Math.fround(i / 10))));
+  await check('transpose', [x], (t, [v]) => t.transpose(v!, [2, 0, 1]), ([v]) => transposeRef(v!, [2, 0, 1]));
+  const m = uniform([3, 7], 32);
+  await check('sliceColumns', [m], (t, [v]) => t.sliceColumns(v!, 2, 5), ([v]) => tensor([3, 3], (i) => v!.data[Math.floor(i / 3) * 7 + 2 + (i % 3)]!));
+});
+
+test('conv2d (input and weight gradients, same and valid padding) and maxPool on real images', async () => {
+  const x = await images(2, 8);
+  const w = uniform([3, 1, 3, 3], 41, -0.5, 0.5);
+  await check('conv2d same', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 1), ([v, k]) => conv2dRef(v!, k!, 1));
+  await check('conv2d valid', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 0), ([v, k]) => conv2dRef(v!, k!, 0));
+  const x2 = uniform([2, 3, 6, 6], 42);
+  const w2 = uniform([4, 3, 5, 5], 43, -0.3, 0.3);
+  await check('conv2d 3->4 channels k5', [x2, w2], (t, [v, k]) => t.conv2d(v!, k!, 2), ([v, k]) => conv2dRef(v!, k!, 2));
+  // Finite differences of a max need steps smaller than the gap between a window's two largest values.
+  await check('maxPool', [await images(2, 8)], (t, [v]) => t.maxPool(v!, 2), ([v]) => maxPoolRef(v!, 2), { h: 1e-7 });
+});
