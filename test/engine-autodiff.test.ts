@@ -147,8 +147,8 @@ async function check(name: string, inputs: T[], graph: (t: Tracer, v: Value[]) =
   const R = uniform([...y.shape], 7);
   const loss = t.reduceSum(t.mul(y, t.constant(Float32Array.from(R.data), y.shape)), y.shape.map((_, i) => i));
   const grads = t.gradients(loss, vs);
-  t.output(loss, 'loss');
-  grads.forEach((g, i) => t.output(g, `grad${i}`));
+  const lossName = t.output(loss).name;
+  const gradNames = grads.map((g) => t.output(g).name);
   const session = await ort.InferenceSession.create(t.encode(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
   const feeds = Object.fromEntries(inputs.map((x, i) => [`in${i}`, new ort.Tensor('float32', Float32Array.from(x.data), x.shape)]));
   const out = await session.run(feeds);
@@ -163,11 +163,11 @@ async function check(name: string, inputs: T[], graph: (t: Tracer, v: Value[]) =
     return s;
   };
   const L0 = L(rounded);
-  const lossOrt = (out.loss!.data as Float32Array)[0]!;
+  const lossOrt = (out[lossName]!.data as Float32Array)[0]!;
   assert.ok(Math.abs(lossOrt - L0) <= 1e-4 * Math.max(1, Math.abs(L0)), `${name}: forward ${lossOrt} vs reference ${L0}`);
   const h = opts.h ?? 1e-5;
   rounded.forEach((x, i) => {
-    const g = out[`grad${i}`]!.data as Float32Array;
+    const g = out[gradNames[i]!]!.data as Float32Array;
     let worst = 0;
     let scale = 0;
     const numeric = new Float64Array(x.data.length);
@@ -209,6 +209,7 @@ test('matmul rules, every transpose combination', async () => {
     const b = uniform(tb ? [4, 6] : [6, 4], 12);
     await check(`matmul ${ta} ${tb}`, [a, b], (t, [x, y]) => t.matmul(x!, y!, { a: ta, b: tb }), ([x, y]) => matmulRef(x!, y!, ta, tb));
   }
+  await check('linear (Gemm with bias)', [uniform([5, 6], 13), uniform([6, 4], 14), uniform([4], 15)], (t, [x, w, b]) => t.linear(x!, w!, b!), ([x, w, b]) => broadcast(matmulRef(x!, w!), b!, (p, q) => p + q));
 });
 
 test('reductions and normalisations (reduceSum, mean, softmax, logSoftmax, logSumExp)', async () => {
@@ -242,6 +243,7 @@ test('conv2d (input and weight gradients, same and valid padding) and maxPool on
   const w = uniform([3, 1, 3, 3], 41, -0.5, 0.5);
   await check('conv2d same', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 1), ([v, k]) => conv2dRef(v!, k!, 1));
   await check('conv2d valid', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 0), ([v, k]) => conv2dRef(v!, k!, 0));
+  await check('conv2d with bias', [x, w, uniform([3], 44)], (t, [v, k, b]) => t.conv2d(v!, k!, 1, b!), ([v, k, b]) => broadcast(conv2dRef(v!, k!, 1), { data: b!.data, shape: [3, 1, 1] }, (p, q) => p + q));
   const x2 = uniform([2, 3, 6, 6], 42);
   const w2 = uniform([4, 3, 5, 5], 43, -0.3, 0.3);
   await check('conv2d 3->4 channels k5', [x2, w2], (t, [v, k]) => t.conv2d(v!, k!, 2), ([v, k]) => conv2dRef(v!, k!, 2));

@@ -12,7 +12,7 @@ import { buildStudent, toStudentSpec } from '../pipeline/distill/architectures.t
 import { prepareMethod } from '../pipeline/distill/losses.ts';
 import type { MethodConfig, StudentConfig } from '../pipeline/distill/schema.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
-import { compileTrainStep, TFJS_ADAM, type LossSpec } from '../pipeline/engine/train-graph.ts';
+import { compileTrainStep, TFJS_ADAM, type AdamPlacement, type LossSpec } from '../pipeline/engine/train-graph.ts';
 import { readTeacherHead } from '../pipeline/teacher/head.ts';
 import { EXAMPLE_DIR } from './helpers.ts';
 
@@ -56,7 +56,7 @@ function lossSpec(m: MethodConfig, S: number): LossSpec {
   }
 }
 
-async function compare(arch: StudentConfig, method: MethodConfig): Promise<number> {
+async function compare(arch: StudentConfig, method: MethodConfig, adamIn: AdamPlacement): Promise<number> {
   await useBackend('wasm');
   const d = await realBatches();
   const n = STEPS * B;
@@ -75,7 +75,7 @@ async function compare(arch: StudentConfig, method: MethodConfig): Promise<numbe
   const infos = compileTrainStep(spec, loss, adam, { batch: B, classes: C, producerVersion: 'test' }).params;
   const lossParams = prepared.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
   const initial = infos.map((p, i) => ('layer' in p.owner ? paramFromSpec(p, spec.layers) : lossParams[i - (infos.length - lossParams.length)]!));
-  const ortTrainer = await OrtTrainer.create(spec, loss, adam, initial, { batch: B, classes: C, threads: 1, producerVersion: 'test' });
+  const ortTrainer = await OrtTrainer.create(spec, loss, adam, initial, { batch: B, classes: C, threads: 1, producerVersion: 'test', adamIn });
 
   // TF.js: the loop of distill/train.ts, on the same batches in order.
   const optimizer = tf.train.adam(LR);
@@ -141,7 +141,9 @@ const METHODS: MethodConfig[] = [
 ];
 
 for (const arch of [{ arch: 'mlp', hidden: [16] }, { arch: 'cnn', filters: [4, 8], kernelSize: 3, dense: [16] }] as StudentConfig[]) {
-  test(`${arch.arch}: a few training steps on onnxruntime equal TF.js's for every method`, async (t) => {
-    for (const m of METHODS) t.diagnostic(`${m.name}: largest weight difference after ${STEPS} steps ${(await compare(arch, m)).toExponential(2)}`);
+  test(`${arch.arch}: a few training steps on onnxruntime equal TF.js's for every method, Adam in the graph or on the host`, async (t) => {
+    for (const adamIn of ['host', 'graph'] as const) {
+      for (const m of METHODS) t.diagnostic(`${m.name}, Adam in ${adamIn}: largest weight difference after ${STEPS} steps ${(await compare(arch, m, adamIn)).toExponential(2)}`);
+    }
   });
 }

@@ -14,8 +14,11 @@ export interface Value {
 interface TapeEntry {
   inputs: readonly Value[];
   output: Value;
-  /** Gradients with respect to each input (null where an input needs none), given the output's gradient. */
-  vjp: (g: Value) => (Value | null)[];
+  /**
+   * Given the output's gradient, one thunk per input that emits that input's gradient (null: none). Thunks, so that
+   * gradients nobody needs (a data input's, say) are never written into the graph.
+   */
+  vjp: (g: Value) => ((() => Value) | null)[];
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -40,6 +43,9 @@ export class Tracer {
   private readonly tape: TapeEntry[] = [];
   private readonly scalars = new Map<number, Value>();
   private readonly int64s = new Map<string, string>();
+  /** Tensors made by nodes (not inputs or constants), and those already marked as graph outputs. */
+  private readonly produced = new Set<string>();
+  private readonly outputs = new Set<string>();
   private count = 0;
 
   constructor(graphName: string, producerVersion: string) {
@@ -81,6 +87,7 @@ export class Tracer {
   private emit(opType: string, inputs: readonly (Value | string)[], shape: readonly number[], attributes?: Record<string, OnnxAttribute>, vjp?: TapeEntry['vjp'], extraOutputs: string[] = []): Value {
     const name = this.fresh(opType.toLowerCase());
     this.builder.addNode({ opType, inputs: inputs.map((i) => (typeof i === 'string' ? i : i.name)), outputs: [name, ...extraOutputs], ...(attributes ? { attributes } : {}) });
+    this.produced.add(name);
     const output = { name, shape: [...shape] };
     if (vjp) this.tape.push({ inputs: inputs.filter((i): i is Value => typeof i !== 'string'), output, vjp });
     return output;
@@ -90,24 +97,24 @@ export class Tracer {
 
   /** a + b (numpy broadcasting). d/da = g summed over a's broadcast axes; likewise b. */
   add(a: Value, b: Value): Value {
-    return this.emit('Add', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(g, a.shape), this.unbroadcast(g, b.shape)]);
+    return this.emit('Add', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [() => this.unbroadcast(g, a.shape), () => this.unbroadcast(g, b.shape)]);
   }
 
   /** a - b. d/da = g, d/db = -g (each summed over its broadcast axes). */
   sub(a: Value, b: Value): Value {
-    return this.emit('Sub', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(g, a.shape), this.unbroadcast(this.neg(g), b.shape)]);
+    return this.emit('Sub', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [() => this.unbroadcast(g, a.shape), () => this.unbroadcast(this.neg(g), b.shape)]);
   }
 
   /** a * b elementwise. d/da = g * b, d/db = g * a. */
   mul(a: Value, b: Value): Value {
-    return this.emit('Mul', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [this.unbroadcast(this.mul(g, b), a.shape), this.unbroadcast(this.mul(g, a), b.shape)]);
+    return this.emit('Mul', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [() => this.unbroadcast(this.mul(g, b), a.shape), () => this.unbroadcast(this.mul(g, a), b.shape)]);
   }
 
   /** a / b elementwise. d/da = g / b, d/db = -g * a / b^2. */
   div(a: Value, b: Value): Value {
     const y = this.emit('Div', [a, b], broadcastShape(a.shape, b.shape), undefined, (g) => [
-      this.unbroadcast(this.div(g, b), a.shape),
-      this.unbroadcast(this.neg(this.div(this.mul(g, y), b)), b.shape),
+      () => this.unbroadcast(this.div(g, b), a.shape),
+      () => this.unbroadcast(this.neg(this.div(this.mul(g, y), b)), b.shape),
     ]);
     return y;
   }
@@ -119,18 +126,18 @@ export class Tracer {
 
   /** -x. */
   neg(x: Value): Value {
-    return this.emit('Neg', [x], x.shape, undefined, (g) => [this.neg(g)]);
+    return this.emit('Neg', [x], x.shape, undefined, (g) => [() => this.neg(g)]);
   }
 
   /** exp(x). d/dx = g * exp(x) (the output itself). */
   exp(x: Value): Value {
-    const y = this.emit('Exp', [x], x.shape, undefined, (g) => [this.mul(g, y)]);
+    const y = this.emit('Exp', [x], x.shape, undefined, (g) => [() => this.mul(g, y)]);
     return y;
   }
 
   /** log(x). d/dx = g / x. */
   log(x: Value): Value {
-    return this.emit('Log', [x], x.shape, undefined, (g) => [this.div(g, x)]);
+    return this.emit('Log', [x], x.shape, undefined, (g) => [() => this.div(g, x)]);
   }
 
   /** max(x, c) for a constant c (no gradient: used on targets only). */
@@ -143,16 +150,19 @@ export class Tracer {
     return this.emit('Sqrt', [x], x.shape);
   }
 
-  /** max(x, 0). d/dx = g * [x > 0]. */
+  /**
+   * max(x, 0). d/dx = g where y = relu(x) > 0, else 0 (Greater -> Where). The mask reads the output, not x, so that x
+   * has Relu as its only consumer and onnxruntime can fuse the Relu into the Conv or Gemm that makes x.
+   */
   relu(x: Value): Value {
-    return this.emit('Relu', [x], x.shape, undefined, (g) => [this.mul(g, this.positiveMask(x))]);
-  }
-
-  /** [x > 0] as 1.0 / 0.0 (Greater -> Cast); no gradient. */
-  positiveMask(x: Value): Value {
-    const gt = this.fresh('greater');
-    this.builder.addNode({ opType: 'Greater', inputs: [x.name, this.scalar(0).name], outputs: [gt] });
-    return this.emit('Cast', [gt], x.shape, { to: attr.int(1) });
+    const y = this.emit('Relu', [x], x.shape, undefined, (g) => [
+      () => {
+        const positive = this.fresh('greater');
+        this.builder.addNode({ opType: 'Greater', inputs: [y.name, this.scalar(0).name], outputs: [positive] });
+        return this.emit('Where', [positive, g, this.scalar(0)], x.shape);
+      },
+    ]);
+    return y;
   }
 
   /**
@@ -165,9 +175,19 @@ export class Tracer {
     const [k2, n] = tb ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
     if (a.shape.length !== 2 || b.shape.length !== 2 || k !== k2) throw new RangeError(`matmul: [${a.shape}]${ta ? 'T' : ''} @ [${b.shape}]${tb ? 'T' : ''}`);
     return this.emit('Gemm', [a, b], [m, n], { transA: attr.int(ta ? 1 : 0), transB: attr.int(tb ? 1 : 0) }, (g) => [
-      ta ? this.matmul(b, g, { a: tb, b: true }) : this.matmul(g, b, { b: !tb }),
-      tb ? this.matmul(g, a, { a: true, b: ta }) : this.matmul(a, g, { a: !ta }),
+      () => (ta ? this.matmul(b, g, { a: tb, b: true }) : this.matmul(g, b, { b: !tb })),
+      () => (tb ? this.matmul(g, a, { a: true, b: ta }) : this.matmul(a, g, { a: !ta })),
     ]);
+  }
+
+  /**
+   * x @ w + b in one Gemm (b broadcast over rows). d/dx = g @ w^T, d/dw = x^T @ g, d/db = sum of g over rows.
+   */
+  linear(x: Value, w: Value, b: Value): Value {
+    const [m, k] = x.shape as [number, number];
+    const n = w.shape[1]!;
+    if (w.shape[0] !== k || b.shape.length !== 1 || b.shape[0] !== n) throw new RangeError(`linear: [${x.shape}] @ [${w.shape}] + [${b.shape}]`);
+    return this.emit('Gemm', [x, w, b], [m, n], undefined, (g) => [() => this.matmul(g, w, { b: true }), () => this.matmul(x, g, { a: true }), () => this.reduceSum(g, [0])]);
   }
 
   /** Sum over `axes` (keepdims 0 or 1). d/dx = g broadcast back over the summed axes. */
@@ -175,7 +195,7 @@ export class Tracer {
     const ax = axes.map((a) => normAxis(a, x.shape.length));
     const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
     const shape = keepdims ? kept : x.shape.filter((_, i) => !ax.includes(i));
-    return this.emit('ReduceSum', [x, this.int64(ax)], shape, { keepdims: attr.int(keepdims ? 1 : 0) }, (g) => [this.expand(this.reshape(g, kept), x.shape)]);
+    return this.emit('ReduceSum', [x, this.int64(ax)], shape, { keepdims: attr.int(keepdims ? 1 : 0) }, (g) => [() => this.expand(this.reshape(g, kept), x.shape)]);
   }
 
   /** Mean over every element: a scalar. */
@@ -186,14 +206,14 @@ export class Tracer {
   /** log softmax over `axis`. d/dx = g - softmax(x) * sum(g, axis). */
   logSoftmax(x: Value, axis = -1): Value {
     const ax = normAxis(axis, x.shape.length);
-    const y = this.emit('LogSoftmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [this.sub(g, this.mul(this.exp(y), this.reduceSum(g, [ax], true)))]);
+    const y = this.emit('LogSoftmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [() => this.sub(g, this.mul(this.exp(y), this.reduceSum(g, [ax], true)))]);
     return y;
   }
 
   /** softmax over `axis`. d/dx = y * (g - sum(g * y, axis)). */
   softmax(x: Value, axis = -1): Value {
     const ax = normAxis(axis, x.shape.length);
-    const y = this.emit('Softmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [this.mul(y, this.sub(g, this.reduceSum(this.mul(g, y), [ax], true)))]);
+    const y = this.emit('Softmax', [x], x.shape, { axis: attr.int(ax) }, (g) => [() => this.mul(y, this.sub(g, this.reduceSum(this.mul(g, y), [ax], true)))]);
     return y;
   }
 
@@ -202,7 +222,7 @@ export class Tracer {
     const ax = normAxis(axis, x.shape.length);
     const kept = x.shape.map((d, i) => (i === ax ? 1 : d));
     const y = this.emit('ReduceLogSumExp', [x], x.shape.filter((_, i) => i !== ax), { axes: attr.ints([ax]), keepdims: attr.int(0) }, (g) => [
-      this.mul(this.reshape(g, kept), this.exp(this.sub(x, this.reshape(y, kept)))),
+      () => this.mul(this.reshape(g, kept), this.exp(this.sub(x, this.reshape(y, kept)))),
     ]);
     return y;
   }
@@ -211,49 +231,52 @@ export class Tracer {
   reshape(x: Value, shape: readonly number[]): Value {
     if (numel(shape) !== numel(x.shape)) throw new RangeError(`reshape [${x.shape}] to [${shape}]`);
     if (sameShape(shape, x.shape)) return x;
-    return this.emit('Reshape', [x, this.int64(shape)], shape, undefined, (g) => [this.reshape(g, x.shape)]);
+    return this.emit('Reshape', [x, this.int64(shape)], shape, undefined, (g) => [() => this.reshape(g, x.shape)]);
   }
 
   /** Axes permuted. d/dx = g permuted by the inverse permutation. */
   transpose(x: Value, perm: readonly number[]): Value {
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return this.emit('Transpose', [x], perm.map((p) => x.shape[p]!), { perm: attr.ints(perm) }, (g) => [this.transpose(g, inverse)]);
+    return this.emit('Transpose', [x], perm.map((p) => x.shape[p]!), { perm: attr.ints(perm) }, (g) => [() => this.transpose(g, inverse)]);
   }
 
   /** x broadcast to `shape` (no gradient rule needed: it only appears in backward passes). */
   expand(x: Value, shape: readonly number[]): Value {
     if (sameShape(x.shape, shape)) return x;
-    return this.emit('Expand', [x, this.int64(shape)], shape, undefined, (g) => [this.unbroadcast(g, x.shape)]);
+    return this.emit('Expand', [x, this.int64(shape)], shape, undefined, (g) => [() => this.unbroadcast(g, x.shape)]);
   }
 
   /** Columns [from, to) of a 2-D tensor (Slice). d/dx = g padded with zeros back to the full width. */
   sliceColumns(x: Value, from: number, to: number): Value {
     const [rows, cols] = x.shape as [number, number];
     return this.emit('Slice', [x, this.int64([from]), this.int64([to]), this.int64([1])], [rows, to - from], undefined, (g) => [
-      this.emit('Pad', [g, this.int64([0, from, 0, cols - to])], [rows, cols]),
+      () => this.emit('Pad', [g, this.int64([0, from, 0, cols - to])], [rows, cols]),
     ]);
   }
 
   /**
-   * 2-D convolution, NCHW input [B, Cin, H, W], OIHW weight [Cout, Cin, k, k], stride 1, symmetric `pad`.
+   * 2-D convolution, NCHW input [B, Cin, H, W], OIHW weight [Cout, Cin, k, k], stride 1, symmetric `pad`, and an
+   * optional bias [Cout] (d/dbias = g summed over batch and space).
    * d/dx = ConvTranspose(g, w) with the same pads; d/dw = Conv of x^T [Cin, B, H, W] with g^T [Cout, B, Ho, Wo] as
    * its kernel (each (cin, cout) pair correlates its input plane with its output gradient over the batch), then
    * transposed from [Cin, Cout, k, k] to [Cout, Cin, k, k].
    */
-  conv2d(x: Value, w: Value, pad: number): Value {
+  conv2d(x: Value, w: Value, pad: number, bias?: Value): Value {
     const [B, Cin, H, W] = x.shape as [number, number, number, number];
     const [Cout, Cin2, k] = w.shape as [number, number, number, number];
     if (Cin !== Cin2) throw new RangeError(`conv2d: input has ${Cin} channels, weight ${Cin2}`);
     const [Ho, Wo] = [H + 2 * pad - k + 1, W + 2 * pad - k + 1];
     const pads = attr.ints([pad, pad, pad, pad]);
-    return this.emit('Conv', [x, w], [B, Cout, Ho, Wo], { pads, kernel_shape: attr.ints([k, k]) }, (g) => {
-      const dx = this.emit('ConvTranspose', [g, w], x.shape, { pads, kernel_shape: attr.ints([k, k]) });
-      const xt = this.emit('Transpose', [x], [Cin, B, H, W], { perm: attr.ints([1, 0, 2, 3]) });
-      const gt = this.emit('Transpose', [g], [Cout, B, Ho, Wo], { perm: attr.ints([1, 0, 2, 3]) });
-      const dwt = this.emit('Conv', [xt, gt], [Cin, Cout, k, k], { pads, kernel_shape: attr.ints([Ho, Wo]) });
-      const dw = this.emit('Transpose', [dwt], [Cout, Cin, k, k], { perm: attr.ints([1, 0, 2, 3]) });
-      return [dx, dw];
-    });
+    return this.emit('Conv', bias ? [x, w, bias] : [x, w], [B, Cout, Ho, Wo], { pads, kernel_shape: attr.ints([k, k]) }, (g) => [
+      () => this.emit('ConvTranspose', [g, w], x.shape, { pads, kernel_shape: attr.ints([k, k]) }),
+      () => {
+        const xt = this.emit('Transpose', [x], [Cin, B, H, W], { perm: attr.ints([1, 0, 2, 3]) });
+        const gt = this.emit('Transpose', [g], [Cout, B, Ho, Wo], { perm: attr.ints([1, 0, 2, 3]) });
+        const dwt = this.emit('Conv', [xt, gt], [Cin, Cout, k, k], { pads, kernel_shape: attr.ints([Ho, Wo]) });
+        return this.emit('Transpose', [dwt], [Cout, Cin, k, k], { perm: attr.ints([1, 0, 2, 3]) });
+      },
+      ...(bias ? [() => this.reduceSum(g, [0, 2, 3])] : []),
+    ]);
   }
 
   /**
@@ -264,7 +287,7 @@ export class Tracer {
     const [B, C, H, W] = x.shape as [number, number, number, number];
     const indices = this.fresh('maxpool_idx');
     const y = this.emit('MaxPool', [x], [B, C, Math.floor(H / k), Math.floor(W / k)], { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }, (g) => [
-      this.emit('MaxUnpool', [g.name, indices, this.int64(x.shape)], x.shape, { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }),
+      () => this.emit('MaxUnpool', [g.name, indices, this.int64(x.shape)], x.shape, { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }),
     ], [indices]);
     return y;
   }
@@ -294,8 +317,8 @@ export class Tracer {
       if (!g || !needed.has(e.output.name)) continue;
       const gs = e.vjp(this.expand(g, e.output.shape));
       e.inputs.forEach((input, j) => {
-        const gi = gs[j];
-        if (!gi || !needed.has(input.name)) return;
+        if (!gs[j] || !needed.has(input.name)) return;
+        const gi = gs[j]();
         const prev = grads.get(input.name);
         grads.set(input.name, prev ? this.add(prev, gi) : gi);
       });
@@ -303,12 +326,17 @@ export class Tracer {
     return wrt.map((w) => grads.get(w.name) ?? this.constant(new Float32Array(numel(w.shape)), w.shape, 'zero_grad'));
   }
 
-  /** Marks `v` as a graph output (float32, its static shape). */
-  output(v: Value, name?: string): Value {
-    if (name && name !== v.name) {
+  /**
+   * Marks `v` as a graph output (float32, its static shape) under its own name, so that nothing is copied; a tensor
+   * that is a graph input, a constant or already an output goes out through an Identity. Returns the output.
+   */
+  output(v: Value): Value {
+    if (this.outputs.has(v.name) || !this.produced.has(v.name)) {
+      const name = this.fresh('out');
       this.builder.addNode({ opType: 'Identity', inputs: [v.name], outputs: [name] });
       v = { name, shape: v.shape };
     }
+    this.outputs.add(v.name);
     this.builder.addOutput(v.name, v.shape);
     return v;
   }

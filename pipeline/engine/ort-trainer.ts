@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { hwioToOihw } from '../../exporters/onnx-graph.ts';
-import { compileTrainStep, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
+import { adamScalars, adamUpdate, compileTrainStep, type AdamPlacement, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
 
 /** ONNX Conv weight [out, in, k, k] -> TF.js conv kernel [k, k, in, out]. */
 export function oihwToHwio(w: Float32Array, k: number, inC: number, outC: number): Float32Array {
@@ -49,6 +49,8 @@ export interface OrtTrainerOptions {
   /** onnxruntime's intra-op threads; a fixed count gives the same result every run. */
   threads: number;
   producerVersion: string;
+  /** Where Adam's update runs (train-graph.ts AdamPlacement); 'host' by default: measured faster (train-speed.ts). */
+  adamIn?: AdamPlacement;
 }
 
 /** TF.js's Adam state beyond the moments: the running powers of beta1 and beta2 (float32, as TF.js keeps them). */
@@ -57,13 +59,27 @@ export interface BetaPowers {
   beta2: number;
 }
 
+/** What a checkpoint needs to resume a trainer exactly: parameters and moments (graph layout) and the beta powers. */
+export interface TrainerState {
+  params: Float32Array[];
+  m: Float32Array[];
+  v: Float32Array[];
+  powers: BetaPowers;
+}
+
 export class OrtTrainer {
   private readonly feeds: Record<string, ort.Tensor> = {};
   private readonly xb: Float32Array;
   private readonly yb: Float32Array;
   private readonly tb: Float32Array | null;
+  /** 'host' placement: the parameters and moments, updated in place (the parameter tensors wrap `w`). */
+  private readonly w: Float32Array[] = [];
+  private readonly m: Float32Array[] = [];
+  private readonly v: Float32Array[] = [];
   /** The running beta powers after the steps taken so far (TF.js starts them at beta1, beta2). */
   readonly powers: BetaPowers;
+  /** Wall time spent inside onnxruntime's session.run so far (the rest of a step is JavaScript's share). */
+  runMs = 0;
 
   private constructor(
     readonly graph: TrainGraph,
@@ -71,7 +87,7 @@ export class OrtTrainer {
     private readonly adam: AdamSpec,
     dims: { features: number; classes: number },
     initial: readonly Float32Array[],
-    resume: { m: readonly Float32Array[]; v: readonly Float32Array[]; powers: BetaPowers } | null,
+    resume: Omit<TrainerState, 'params'> | null,
   ) {
     const { names, params, batch } = graph;
     this.xb = new Float32Array(batch * dims.features);
@@ -82,17 +98,25 @@ export class OrtTrainer {
     this.feeds[names.y] = new ort.Tensor('float32', this.yb, [batch, dims.classes]);
     if (names.targets) this.feeds[names.targets] = new ort.Tensor('float32', this.tb!, [batch, graph.targetWidth]);
     params.forEach((p, i) => {
-      const zeros = () => new Float32Array(initial[i]!.length);
-      this.feeds[names.param(i)] = new ort.Tensor('float32', Float32Array.from(initial[i]!), p.shape);
-      this.feeds[names.m(i)] = new ort.Tensor('float32', Float32Array.from(resume?.m[i] ?? zeros()), p.shape);
-      this.feeds[names.v(i)] = new ort.Tensor('float32', Float32Array.from(resume?.v[i] ?? zeros()), p.shape);
+      const w = Float32Array.from(initial[i]!);
+      const m = Float32Array.from(resume?.m[i] ?? new Float32Array(w.length));
+      const v = Float32Array.from(resume?.v[i] ?? new Float32Array(w.length));
+      this.feeds[names.param(i)] = new ort.Tensor('float32', w, p.shape);
+      if (graph.adamIn === 'graph') {
+        this.feeds[names.m(i)] = new ort.Tensor('float32', m, p.shape);
+        this.feeds[names.v(i)] = new ort.Tensor('float32', v, p.shape);
+      } else {
+        this.w.push(w);
+        this.m.push(m);
+        this.v.push(v);
+      }
     });
     this.powers = resume ? { ...resume.powers } : { beta1: Math.fround(adam.beta1), beta2: Math.fround(adam.beta2) };
   }
 
   /** Compiles the step for `arch` and `loss` and opens it with `initial` parameters (graph layout, ParamInfo order). */
-  static async create(arch: TrainArch, loss: LossSpec, adam: AdamSpec, initial: readonly Float32Array[], opts: OrtTrainerOptions, resume?: { m: Float32Array[]; v: Float32Array[]; powers: BetaPowers }): Promise<OrtTrainer> {
-    const graph = compileTrainStep(arch, loss, adam, { batch: opts.batch, classes: opts.classes, producerVersion: opts.producerVersion });
+  static async create(arch: TrainArch, loss: LossSpec, adam: AdamSpec, initial: readonly Float32Array[], opts: OrtTrainerOptions, resume?: Omit<TrainerState, 'params'>): Promise<OrtTrainer> {
+    const graph = compileTrainStep(arch, loss, adam, { batch: opts.batch, classes: opts.classes, producerVersion: opts.producerVersion, adamIn: opts.adamIn ?? 'host' });
     const session = await ort.InferenceSession.create(graph.model, {
       executionProviders: ['cpu'],
       intraOpNumThreads: opts.threads,
@@ -109,26 +133,34 @@ export class OrtTrainer {
 
   /** One Adam step on the batch in the buffers; returns the loss before the step. */
   async step(): Promise<number> {
-    const { names, params } = this.graph;
-    const c1 = Math.fround(1 / Math.fround(1 - this.powers.beta1));
-    const c2 = Math.fround(1 / Math.fround(1 - this.powers.beta2));
-    this.feeds[names.correction1] = new ort.Tensor('float32', Float32Array.of(c1), []);
-    this.feeds[names.correction2] = new ort.Tensor('float32', Float32Array.of(c2), []);
+    const { names, params, adamIn } = this.graph;
+    const s = adamScalars(this.adam, this.powers.beta1, this.powers.beta2);
+    if (adamIn === 'graph') {
+      this.feeds[names.stepSize] = new ort.Tensor('float32', Float32Array.of(s.stepSize), []);
+      this.feeds[names.epsilonHat] = new ort.Tensor('float32', Float32Array.of(s.epsilonHat), []);
+    }
+    const t0 = performance.now();
     const out = await this.session.run(this.feeds);
+    this.runMs += performance.now() - t0;
     params.forEach((_, i) => {
-      this.feeds[names.param(i)] = out[names.paramOut(i)]!;
-      this.feeds[names.m(i)] = out[names.mOut(i)]!;
-      this.feeds[names.v(i)] = out[names.vOut(i)]!;
+      if (adamIn === 'graph') {
+        this.feeds[names.param(i)] = out[names.paramOut(i)]!;
+        this.feeds[names.m(i)] = out[names.mOut(i)]!;
+        this.feeds[names.v(i)] = out[names.vOut(i)]!;
+      } else {
+        adamUpdate(this.w[i]!, this.m[i]!, this.v[i]!, out[names.gradOut(i)]!.data as Float32Array, this.adam, s);
+      }
     });
     this.powers.beta1 = Math.fround(this.powers.beta1 * Math.fround(this.adam.beta1));
     this.powers.beta2 = Math.fround(this.powers.beta2 * Math.fround(this.adam.beta2));
     return (out[names.loss]!.data as Float32Array)[0]!;
   }
 
-  /** Current parameters, first and second moments (graph layout, ParamInfo order). */
-  state(): { params: Float32Array[]; m: Float32Array[]; v: Float32Array[]; powers: BetaPowers } {
-    const { names, params } = this.graph;
+  /** Copies of the current parameters and moments (graph layout, ParamInfo order) and the beta powers. */
+  state(): TrainerState {
+    const { names, params, adamIn } = this.graph;
     const read = (name: string) => Float32Array.from(this.feeds[name]!.data as Float32Array);
+    if (adamIn === 'host') return { params: this.w.map((a) => a.slice()), m: this.m.map((a) => a.slice()), v: this.v.map((a) => a.slice()), powers: { ...this.powers } };
     return { params: params.map((_, i) => read(names.param(i))), m: params.map((_, i) => read(names.m(i))), v: params.map((_, i) => read(names.v(i))), powers: { ...this.powers } };
   }
 

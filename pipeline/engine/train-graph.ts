@@ -45,8 +45,16 @@ export interface ParamInfo {
   owner: { layer: number; field: 'kernel' | 'bias' } | { loss: 'A' | 'b' };
 }
 
+/**
+ * Where Adam's update runs: 'graph', as ONNX elementwise ops (12 passes over every parameter, each a kernel launch
+ * of its own), or 'host', one fused JavaScript loop over each parameter (adamUpdate) after the graph returned the
+ * gradients. Both compute the same formula in float32.
+ */
+export type AdamPlacement = 'graph' | 'host';
+
 export interface TrainGraph {
   model: Uint8Array;
+  adamIn: AdamPlacement;
   params: ParamInfo[];
   batch: number;
   /** Width of the targets input (0: the method takes none). */
@@ -56,16 +64,18 @@ export interface TrainGraph {
     x: string;
     y: string;
     targets: string | null;
-    /** Scalars fed each step: 1 / (1 - beta1^t) and 1 / (1 - beta2^t) with t the step about to be taken. */
-    correction1: string;
-    correction2: string;
+    /** Scalars fed each step (adamScalars): -lr * sqrt(1 - beta2^t) / (1 - beta1^t) and eps * sqrt(1 - beta2^t). */
+    stepSize: string;
+    epsilonHat: string;
     loss: string;
     param(i: number): string;
     m(i: number): string;
     v(i: number): string;
+    /** 'graph': the updated parameter and moments; 'host': the gradient (gradOut), and the three are ''. */
     paramOut(i: number): string;
     mOut(i: number): string;
     vOut(i: number): string;
+    gradOut(i: number): string;
   };
 }
 
@@ -82,14 +92,13 @@ export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[
   arch.layers.forEach((l, i) => {
     if (i === arch.layers.length - 1) penultimate = h;
     if (l.kind === 'dense') {
-      h = t.add(t.matmul(h, params[p]!), params[p + 1]!);
+      h = t.linear(h, params[p]!, params[p + 1]!);
       p += 2;
       if (l.activation === 'relu') h = t.relu(h);
     } else if (l.kind === 'conv2d') {
       const pad = l.padding === 'same' ? (l.kernelSize - 1) / 2 : 0;
       if (!Number.isInteger(pad)) throw new RangeError(`conv2d 'same' with an even kernel (${l.kernelSize}) is not supported by the onnxruntime engine`);
-      h = t.conv2d(h, params[p]!, pad);
-      h = t.add(h, t.reshape(params[p + 1]!, [1, l.filters, 1, 1]));
+      h = t.conv2d(h, params[p]!, pad, params[p + 1]!);
       p += 2;
       if (l.activation === 'relu') h = t.relu(h);
     } else if (l.kind === 'maxpool2d') {
@@ -146,7 +155,8 @@ function logitsWidth(arch: TrainArch): number {
  * One Adam training step as an ONNX graph: forward, loss, gradients of every parameter (analytic, by the rules of
  * autodiff.ts), and TF.js's Adam update. `classes`: width of the one-hot labels.
  */
-export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec, opts: { batch: number; classes: number; producerVersion: string }): TrainGraph {
+export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec, opts: { batch: number; classes: number; producerVersion: string; adamIn?: AdamPlacement }): TrainGraph {
+  const adamIn = opts.adamIn ?? 'graph';
   const t = new Tracer('edge_distill_train_step', opts.producerVersion);
   const B = opts.batch;
   const C = opts.classes;
@@ -155,16 +165,16 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
   const x = t.input('x', [B, arch.features]);
   const y = t.input('y', [B, C]);
   const targets = targetWidth ? t.input('targets', [B, targetWidth]) : null;
-  const c1 = t.input('correction1', []);
-  const c2 = t.input('correction2', []);
+  const stepSize = adamIn === 'graph' ? t.input('step_size', []) : null;
+  const epsilonHat = adamIn === 'graph' ? t.input('epsilon_hat', []) : null;
   const infos = paramInfos(arch);
   if (loss.kind === 'fitnet') {
     const last = arch.layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>;
     infos.push({ name: 'fitnet_A', shape: [last.inputs, loss.embeddingDim], owner: { loss: 'A' } }, { name: 'fitnet_b', shape: [loss.embeddingDim], owner: { loss: 'b' } });
   }
   const params = infos.map((p) => t.input(p.name, p.shape));
-  const ms = infos.map((p) => t.input(`${p.name}__m`, p.shape));
-  const vs = infos.map((p) => t.input(`${p.name}__v`, p.shape));
+  const ms = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__m`, p.shape)) : [];
+  const vs = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__v`, p.shape)) : [];
 
   const { logits, penultimate } = emitForward(t, arch, x, params);
   let lossValue: Value;
@@ -188,27 +198,58 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
   const grads = t.gradients(lossValue, params);
 
   // Adam (tfjs-core adam_optimizer.ts): m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2;
-  // w' = w - lr * (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps).
-  const out = { loss: t.output(lossValue, 'loss').name };
-  grads.forEach((g, i) => {
+  // w' = w - lr * (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps), computed in the equal form
+  // w' = w + stepSize * m' / (sqrt(v') + epsHat) with the scalars of adamScalars: 12 elementwise passes, not 14.
+  const lossOut = t.output(lossValue).name;
+  const outs = grads.map((g, i) => {
+    if (adamIn === 'host') return { w: '', m: '', v: '', g: t.output(g).name };
     const m = t.add(t.scale(ms[i]!, adam.beta1), t.scale(g, 1 - adam.beta1));
     const v = t.add(t.scale(vs[i]!, adam.beta2), t.scale(t.mul(g, g), 1 - adam.beta2));
-    const step = t.div(t.mul(m, c1), t.add(t.sqrt(t.mul(v, c2)), t.scalar(adam.epsilon)));
-    const w = t.add(t.scale(step, -adam.learningRate), params[i]!);
-    t.output(w, `${infos[i]!.name}__out`);
-    t.output(m, `${infos[i]!.name}__m_out`);
-    t.output(v, `${infos[i]!.name}__v_out`);
+    const w = t.add(t.mul(t.div(m, t.add(t.sqrt(v), epsilonHat!)), stepSize!), params[i]!);
+    return { w: t.output(w).name, m: t.output(m).name, v: t.output(v).name, g: '' };
   });
   const name = (i: number) => infos[i]!.name;
   return {
     model: t.encode(),
+    adamIn,
     params: infos,
     batch: B,
     targetWidth,
     names: {
-      x: 'x', y: 'y', targets: targets ? 'targets' : null, correction1: 'correction1', correction2: 'correction2', loss: out.loss,
+      x: 'x', y: 'y', targets: targets ? 'targets' : null, stepSize: 'step_size', epsilonHat: 'epsilon_hat', loss: lossOut,
       param: name, m: (i) => `${name(i)}__m`, v: (i) => `${name(i)}__v`,
-      paramOut: (i) => `${name(i)}__out`, mOut: (i) => `${name(i)}__m_out`, vOut: (i) => `${name(i)}__v_out`,
+      paramOut: (i) => outs[i]!.w, mOut: (i) => outs[i]!.m, vOut: (i) => outs[i]!.v, gradOut: (i) => outs[i]!.g,
     },
   };
+}
+
+/**
+ * The step's two scalars for the step about to be taken, from TF.js's running beta powers p1 = beta1^t and
+ * p2 = beta2^t (float32, as TF.js keeps them): stepSize = -lr * sqrt(1 - p2) / (1 - p1), epsHat = eps * sqrt(1 - p2).
+ */
+export function adamScalars(adam: AdamSpec, p1: number, p2: number): { stepSize: number; epsilonHat: number } {
+  const root = Math.sqrt(1 - p2);
+  return { stepSize: Math.fround((-adam.learningRate * root) / (1 - p1)), epsilonHat: Math.fround(adam.epsilon * root) };
+}
+
+/**
+ * The 'host' Adam step, in place: the graph's formula in one loop. Moments and weights are stored as float32; within
+ * the loop they stay float64 (reading the stored values back costs a third of the time).
+ */
+export function adamUpdate(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, adam: AdamSpec, s: { stepSize: number; epsilonHat: number }): void {
+  const b1 = adam.beta1;
+  const b2 = adam.beta2;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  const stepSize = s.stepSize;
+  const eps = s.epsilonHat;
+  const n = w.length;
+  for (let j = 0; j < n; j++) {
+    const gj = g[j]!;
+    const mj = b1 * m[j]! + c1 * gj;
+    const vj = b2 * v[j]! + c2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    w[j] = w[j]! + (stepSize * mj) / (Math.sqrt(vj) + eps);
+  }
 }
