@@ -34,6 +34,8 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   steps: { path: 'train.steps', type: 'number', describe: 'training steps per student' },
   'batch-size': { path: 'train.batchSize', type: 'number', describe: 'training batch size' },
   lr: { path: 'train.learningRate', type: 'number', describe: 'Adam learning rate' },
+  engine: { path: 'train.engine', type: 'string', describe: 'training engine: tfjs (default) | onnxruntime (faster per step)' },
+  'train-threads': { path: 'train.threads', type: 'number', describe: 'onnxruntime training engine: threads (default: every core)' },
   'train-size': { path: 'data.trainSize', type: 'number', describe: 'use this many transfer examples (seeded subset)' },
   formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs-layers tfjs-graph' },
   runtimes: { path: 'bench.runtimes', type: 'array', describe: 'Node runtimes: onnxruntime-node onnxruntime-web tfjs-wasm tfjs-cpu tfjs-node tfjs-graph-wasm' },

@@ -16,7 +16,8 @@ import { fineTunePruned, magnitudePrune, polynomialSparsity, sparsityOf, structu
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { buildTrainable, parameterCount, toStudentSpec } from '../pipeline/distill/architectures.ts';
 import { useBackend } from '../pipeline/util/tfjs.ts';
-import { accuracy, predictProbs, type TrainSet } from '../pipeline/distill/train.ts';
+import { accuracy, predictProbs } from '../pipeline/distill/train.ts';
+import type { TrainSet } from '../pipeline/distill/train-contract.ts';
 import { TOOL_VERSION } from '../pipeline/util/versions.ts';
 import { cli, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
 

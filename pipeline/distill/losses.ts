@@ -6,6 +6,7 @@ import { fitLelp, lelpTargets, type LelpProjection } from './lelp.ts';
 import { permutation, rng, softmaxRows } from '../util/math.ts';
 import { asRows, buildRows, forEachBlock, MemoryRows, readAll, type Rows } from '../data/rows.ts';
 import type { Matrix } from 'ml-matrix';
+import type { LossSpec } from '../engine/train-graph.ts';
 
 type T2 = tf.Tensor2D;
 
@@ -72,6 +73,11 @@ export interface PreparedMethod {
   targets: Rows | null;
   width: number;
   loss(out: StudentOutputs, targets: T2 | null, onehot: T2): tf.Scalar;
+  /**
+   * The same loss for the onnxruntime engine, which compiles it into the training graph (engine/train-graph.ts).
+   * Every method has one; a hand-made loss without it trains on TF.js only.
+   */
+  lossSpec?: LossSpec;
   /** Trainable variables of the loss itself (FitNet's linear map), freed after training. */
   variables: tf.Variable[];
   /** Facts worth reporting (e.g. where LELP's null space came from). */
@@ -120,7 +126,7 @@ export function lelpFitRows(n: number, seed: number): Int32Array | null {
 export const METHODS = {
   label: {
     summary: 'label-only: cross-entropy on the ground-truth labels (no teacher)',
-    prepare: () => ({ subclasses: 1, targets: null, width: 0, variables: [], notes: {}, loss: (o, _t, y) => crossEntropy(y, o.logits) }),
+    prepare: () => ({ subclasses: 1, targets: null, width: 0, variables: [], notes: {}, loss: (o, _t, y) => crossEntropy(y, o.logits), lossSpec: { kind: 'label' } }),
   } satisfies ImplFor<'label'>,
   kd: {
     summary: 'vanilla KD (Hinton 2015): alpha*CE(y,s) + (1-alpha)*tau^2*KL(softmax(t/tau) || softmax(s/tau))',
@@ -131,6 +137,7 @@ export const METHODS = {
       variables: [],
       notes: { tau: cfg.tau, alpha: cfg.alpha },
       loss: (o, tt, y) => kdLoss(o.logits, tt!, y, cfg.tau, cfg.alpha),
+      lossSpec: { kind: 'kd', tau: cfg.tau, alpha: cfg.alpha },
     }),
   } satisfies ImplFor<'kd'>,
   fitnet: {
@@ -159,6 +166,7 @@ export const METHODS = {
         width: C + D,
         variables: [A, b],
         notes: { gamma: cfg.gamma, tau: cfg.tau, alpha: cfg.alpha },
+        lossSpec: { kind: 'fitnet', tau: cfg.tau, alpha: cfg.alpha, gamma: cfg.gamma, classes: C, embeddingDim: D },
         loss: (o, tt, y) =>
           tf.tidy(() => {
             const [p, e] = tf.split(tt!, [C, D], 1) as [T2, T2];
@@ -185,6 +193,7 @@ export const METHODS = {
         targets: buildRows(t.spillDir ?? null, t.n, C * S, (from, count) => lelpTargets(proj, embedding.read(from, count), t.logits.subarray(from * C, (from + count) * C), count, D, cfg), 4096),
         width: t.classes * S,
         variables: [],
+        lossSpec: { kind: 'lelp', tau: cfg.tau, alpha: cfg.alpha, classes: C, subclasses: S },
         notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },
         loss: (o, q, y) =>
           tf.tidy(() => {

@@ -9,7 +9,8 @@ import { createProgress, type Progress } from '../util/progress.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { buildTrainable, toStudentSpec } from './architectures.ts';
 import { tf } from '../util/tfjs.ts';
-import { trainStudent, type TrainResult, type TrainSet } from './train.ts';
+import { trainStudent } from './train.ts';
+import type { TrainResult, TrainSet } from './train-contract.ts';
 
 type Weighted = Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;
 
@@ -257,7 +258,9 @@ export async function fineTunePruned(spec: StudentSpec, opts: FineTuneOptions): 
     afterStep = (step) => trace.push(prune(step + 1));
   }
   try {
-    const train = await trainStudent(model, opts.data, opts.method, opts.train, {
+    // A per-step mask needs the TF.js weights: magnitude-pruning fine-tunes run on TF.js whatever the engine.
+    const trainCfg = afterStep && opts.train.engine === 'onnxruntime' ? { ...opts.train, engine: 'tfjs' as const } : opts.train;
+    const train = await trainStudent(model, opts.data, opts.method, trainCfg, {
       seed: opts.seed,
       progress: opts.progress ?? createProgress({ quiet: true }),
       label: 'fine-tune pruned',

@@ -4,64 +4,24 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
 import type { TrainConfig } from './schema.ts';
 import type { PreparedMethod } from './losses.ts';
-import { permutation, rng } from '../util/math.ts';
+import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type TrainSet } from './train-contract.ts';
+import { trainOnOnnxruntime } from './train-onnxruntime.ts';
 import type { Progress } from '../util/progress.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
 
-export interface TrainSet {
-  /** [n, F]: in memory or a row store (read a batch at a time). */
-  x: Rows | Float32Array;
-  n: number;
-  features: number;
-  labels: Int32Array; // class per example (labels, or teacher argmax when unlabeled)
-  classes: number;
-}
-
-export interface TrainResult {
-  steps: number;
-  finalLoss: number;
-  ms: number;
-}
-
-export async function trainStudent(
-  model: tfl.LayersModel,
-  data: TrainSet,
-  method: PreparedMethod,
-  cfg: TrainConfig,
-  opts: {
-    seed: number;
-    progress: Progress;
-    label: string;
-    /** Called after each optimizer step (outside any tidy), e.g. to re-apply a pruning mask to the weights. */
-    afterStep?: (step: number) => void;
-    /**
-     * Save the training state to `file` after every complete epoch (floor(n / batch) steps) and at the end, and
-     * resume from it when it holds a checkpoint of the same job (`key`; see train-checkpoint.ts).
-     */
-    checkpoint?: { file: string; key: string };
-  },
-): Promise<TrainResult> {
+/** Trains `model` in place with the method's loss and Adam, on the engine `cfg.engine` names (TF.js when absent). */
+export async function trainStudent(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  if (cfg.engine === 'onnxruntime') return trainOnOnnxruntime(model, data, method, cfg, opts);
   const t0 = performance.now();
   const { n, features: F, labels, classes: C } = data;
   const x = asRows(data.x, n, F);
   const B = Math.min(cfg.batchSize, n);
-  const rand = rng(opts.seed ^ 0x5eed);
   const optimizer = tf.train.adam(cfg.learningRate);
   const xb = new Float32Array(B * F);
   const yb = new Float32Array(B * C);
   const tb = method.targets ? new Float32Array(B * method.width) : null;
-  let order = permutation(n, rand);
-  let pos = 0;
-  // Where the next batch starts in `order`; a new permutation once the rest of this one is shorter than a batch.
-  const nextBatch = () => {
-    if (pos + B > n) {
-      order = permutation(n, rand);
-      pos = 0;
-    }
-    pos += B;
-    return pos - B;
-  };
+  const nextBatch = batchOrder(n, B, opts.seed);
   let lastLoss = NaN;
   let start = 0;
   if (opts.checkpoint) {
@@ -83,10 +43,8 @@ export async function trainStudent(
   if (start) step.tick(start, 'resumed');
   let ticked = start;
   for (let s = start; s < cfg.steps; s++) {
-    const at = nextBatch();
-    yb.fill(0);
-    const batch = order.subarray(at, at + B);
-    for (let k = 0; k < B; k++) yb[k * C + labels[batch[k]!]!] = 1;
+    const batch = nextBatch();
+    oneHotRows(labels, batch, C, yb);
     x.gather(batch, xb);
     if (tb) method.targets!.gather(batch, tb);
     const report = s === cfg.steps - 1 || s % 100 === 0;

@@ -144,6 +144,16 @@ export function paramInfos(arch: TrainArch): ParamInfo[] {
   return out;
 }
 
+/** Everything a step trains, in graph input order: the student's parameters, then the loss's own (FitNet's A, b). */
+export function trainParams(arch: TrainArch, loss: LossSpec): ParamInfo[] {
+  const infos = paramInfos(arch);
+  if (loss.kind === 'fitnet') {
+    const last = arch.layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>;
+    infos.push({ name: 'fitnet_A', shape: [last.inputs, loss.embeddingDim], owner: { loss: 'A' } }, { name: 'fitnet_b', shape: [loss.embeddingDim], owner: { loss: 'b' } });
+  }
+  return infos;
+}
+
 /** The width of the logits: the last layer's units. */
 function logitsWidth(arch: TrainArch): number {
   const last = arch.layers.at(-1);
@@ -167,11 +177,7 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
   const targets = targetWidth ? t.input('targets', [B, targetWidth]) : null;
   const stepSize = adamIn === 'graph' ? t.input('step_size', []) : null;
   const epsilonHat = adamIn === 'graph' ? t.input('epsilon_hat', []) : null;
-  const infos = paramInfos(arch);
-  if (loss.kind === 'fitnet') {
-    const last = arch.layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>;
-    infos.push({ name: 'fitnet_A', shape: [last.inputs, loss.embeddingDim], owner: { loss: 'A' } }, { name: 'fitnet_b', shape: [loss.embeddingDim], owner: { loss: 'b' } });
-  }
+  const infos = trainParams(arch, loss);
   const params = infos.map((p) => t.input(p.name, p.shape));
   const ms = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__m`, p.shape)) : [];
   const vs = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__v`, p.shape)) : [];

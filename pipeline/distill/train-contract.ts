@@ -1,0 +1,58 @@
+// What a training run takes and returns, whichever engine runs it (train.ts on TF.js, train-onnxruntime.ts), and the
+// seeded order of mini-batches both draw: for one seed they see the same batches in the same order, and a resumed
+// run draws the batches the killed one would have.
+import { permutation, rng } from '../util/math.ts';
+import type { Rows } from '../data/rows.ts';
+import type { Progress } from '../util/progress.ts';
+
+export interface TrainSet {
+  /** [n, F]: in memory or a row store (read a batch at a time). */
+  x: Rows | Float32Array;
+  n: number;
+  features: number;
+  labels: Int32Array; // class per example (labels, or teacher argmax when unlabeled)
+  classes: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  finalLoss: number;
+  ms: number;
+}
+
+export interface TrainOptions {
+  seed: number;
+  progress: Progress;
+  label: string;
+  /** Called after each optimizer step (outside any tidy), e.g. to re-apply a pruning mask to the weights (TF.js only). */
+  afterStep?: (step: number) => void;
+  /**
+   * Save the training state to `file` after every complete epoch (floor(n / batch) steps) and at the end, and
+   * resume from it when it holds a checkpoint of the same job (`key`; see train-checkpoint.ts).
+   */
+  checkpoint?: { file: string; key: string };
+}
+
+/**
+ * Returns the next batch's row indices on each call: consecutive slices of a seeded permutation of the n rows, and a
+ * fresh permutation once the rest of the current one is shorter than a batch.
+ */
+export function batchOrder(n: number, batch: number, seed: number): () => Int32Array {
+  const rand = rng(seed ^ 0x5eed);
+  let order = permutation(n, rand);
+  let pos = 0;
+  return () => {
+    if (pos + batch > n) {
+      order = permutation(n, rand);
+      pos = 0;
+    }
+    pos += batch;
+    return order.subarray(pos - batch, pos);
+  };
+}
+
+/** Writes one-hot rows for `labels[rows[k]]` into `out` [rows.length, classes]. */
+export function oneHotRows(labels: Int32Array, rows: Int32Array, classes: number, out: Float32Array): void {
+  out.fill(0);
+  for (let k = 0; k < rows.length; k++) out[k * classes + labels[rows[k]!]!] = 1;
+}

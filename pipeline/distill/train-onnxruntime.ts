@@ -1,0 +1,137 @@
+// The training loop on the onnxruntime engine (train.engine "onnxruntime"): the TF.js student's layers and initial
+// weights, the method's loss (PreparedMethod.lossSpec) and TF.js's Adam compiled into one ONNX step (pipeline/engine),
+// the same seeded batches as the TF.js loop, checkpoints after every epoch, and the trained weights written back into
+// the TF.js model, so that prediction, export and everything after training are the same for both engines.
+import { cpus } from 'node:os';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '../util/tfjs.ts';
+import { EdgeDistillError } from '../errors.ts';
+import type { TrainConfig } from './schema.ts';
+import type { PreparedMethod } from './losses.ts';
+import { asRows } from '../data/rows.ts';
+import { layerSpecs } from './architectures.ts';
+import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type TrainSet } from './train-contract.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
+import { OrtTrainer, layersWithParams, paramFromSpec, type TrainerState } from '../engine/ort-trainer.ts';
+import { TFJS_ADAM, trainParams, type ParamInfo, type TrainArch } from '../engine/train-graph.ts';
+import type { LayerSpec } from '../student/spec.ts';
+import { TOOL_VERSION } from '../util/versions.ts';
+
+/** The student as the compiler sees it: its input (an NHWC image when the model starts with a Reshape) and layers. */
+function archOf(model: tfl.LayersModel, features: number): TrainArch {
+  const reshape = model.layers[0]?.getClassName() === 'Reshape' ? (model.layers[0].getConfig() as { targetShape: number[] }).targetShape : null;
+  return {
+    features,
+    ...(reshape ? { image: { height: reshape[0]!, width: reshape[1]!, channels: reshape[2]! } } : {}),
+    layers: layerSpecs(model.layers),
+  };
+}
+
+/** The tensors a checkpoint of this engine holds: parameters, first and second moments, the two beta powers. */
+function checkpointTensors(params: ParamInfo[], s: TrainerState): CheckpointTensor[] {
+  return [
+    ...params.flatMap((p, i) => [
+      { name: `ort/param/${p.name}`, shape: p.shape, data: s.params[i]! },
+      { name: `ort/m/${p.name}`, shape: p.shape, data: s.m[i]! },
+      { name: `ort/v/${p.name}`, shape: p.shape, data: s.v[i]! },
+    ]),
+    { name: 'ort/beta1Power', shape: [], data: Float32Array.of(s.powers.beta1) },
+    { name: 'ort/beta2Power', shape: [], data: Float32Array.of(s.powers.beta2) },
+  ];
+}
+
+/** A checkpoint's state when it was written by this engine for these parameters, else null. */
+function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerState | null {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const get = (name: string, shape: number[]) => {
+    const t = byName.get(name);
+    return t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]) ? t.data : null;
+  };
+  const state: TrainerState = { params: [], m: [], v: [], powers: { beta1: 0, beta2: 0 } };
+  for (const p of params) {
+    const [w, m, v] = [get(`ort/param/${p.name}`, p.shape), get(`ort/m/${p.name}`, p.shape), get(`ort/v/${p.name}`, p.shape)];
+    if (!w || !m || !v) return null;
+    state.params.push(w);
+    state.m.push(m);
+    state.v.push(v);
+  }
+  const [b1, b2] = [get('ort/beta1Power', []), get('ort/beta2Power', [])];
+  if (!b1 || !b2) return null;
+  state.powers = { beta1: b1[0]!, beta2: b2[0]! };
+  return state;
+}
+
+/** Writes trained parameters (graph layout) back into the TF.js model and the method's variables. */
+function writeBack(model: tfl.LayersModel, method: PreparedMethod, arch: TrainArch, params: ParamInfo[], values: Float32Array[]): void {
+  const layers = layersWithParams(arch.layers, params, values);
+  const weights = layers.flatMap((l: LayerSpec) =>
+    l.kind === 'dense' ? [tf.tensor(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)] : l.kind === 'conv2d' ? [tf.tensor(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)] : [],
+  );
+  model.setWeights(weights);
+  tf.dispose(weights);
+  const lossValues = values.slice(values.length - method.variables.length);
+  method.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(lossValues[i]!, v.shape))));
+}
+
+export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  if (!method.lossSpec) throw new EdgeDistillError('E_CONFIG', 'this loss has no form the onnxruntime engine can compile', 'Train it with train.engine "tfjs".');
+  if (opts.afterStep) throw new EdgeDistillError('E_CONFIG', 'a per-step weight hook (magnitude pruning) needs the TF.js engine', 'Fine-tune with train.engine "tfjs".');
+  const { n, features: F, labels, classes: C } = data;
+  const x = asRows(data.x, n, F);
+  const B = Math.min(cfg.batchSize, n);
+  const nextBatch = batchOrder(n, B, opts.seed);
+  const arch = archOf(model, F);
+  const lossParams = method.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  const adam = { learningRate: cfg.learningRate, ...TFJS_ADAM };
+  const trainerOptions = { batch: B, classes: C, threads: cfg.threads ?? cpus().length, producerVersion: TOOL_VERSION };
+
+  let start = 0;
+  let lastLoss = NaN;
+  let resumed: TrainerState | null = null;
+  // The parameters the graph will have, to read a checkpoint against before compiling anything.
+  const infos = trainParams(arch, method.lossSpec);
+  if (opts.checkpoint) {
+    const { checkpoint, reason } = loadCheckpoint(opts.checkpoint.file, opts.checkpoint.key);
+    resumed = checkpoint && checkpoint.steps === cfg.steps ? stateFrom(checkpoint.tensors, infos) : null;
+    if (checkpoint && resumed) {
+      start = checkpoint.step;
+      lastLoss = checkpoint.lastLoss;
+      for (let s = 0; s < start; s++) nextBatch();
+      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${cfg.steps}`);
+    } else if (checkpoint) {
+      opts.progress.note(`train ${opts.label}: ${opts.checkpoint.file} does not fit this student; training starts over`);
+    } else if (reason !== 'no checkpoint') {
+      opts.progress.note(`train ${opts.label}: ${reason}`);
+    }
+  }
+  const initial = resumed?.params ?? infos.map((p, i) => ('layer' in p.owner ? paramFromSpec(p, arch.layers) : lossParams[i - (infos.length - lossParams.length)]!));
+  const trainer = await OrtTrainer.create(arch, method.lossSpec, adam, initial, trainerOptions, resumed ?? undefined);
+  try {
+    const stepsPerEpoch = Math.floor(n / B);
+    const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
+    if (start) step.tick(start, 'resumed');
+    let ticked = start;
+    const batch = trainer.batch;
+    for (let s = start; s < cfg.steps; s++) {
+      const rows = nextBatch();
+      oneHotRows(labels, rows, C, batch.y);
+      x.gather(rows, batch.x);
+      if (batch.targets) method.targets!.gather(rows, batch.targets);
+      lastLoss = await trainer.step();
+      if (s % 50 === 49 || s === cfg.steps - 1) {
+        step.tick(s + 1 - ticked, `loss ${lastLoss.toFixed(4)}`);
+        ticked = s + 1;
+      }
+      if (opts.checkpoint && ((s + 1) % stepsPerEpoch === 0 || s === cfg.steps - 1)) {
+        saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: checkpointTensors(trainer.graph.params, trainer.state()) });
+      }
+    }
+    writeBack(model, method, arch, trainer.graph.params, trainer.state().params);
+    step.done(`loss ${lastLoss.toFixed(4)}`);
+  } finally {
+    await trainer.release();
+  }
+  tf.dispose(method.variables);
+  return { steps: cfg.steps, finalLoss: lastLoss, ms: performance.now() - t0 };
+}
