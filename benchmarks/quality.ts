@@ -1,6 +1,7 @@
 // Quality benchmark: test accuracy (mean ± std over seeds) of label-only, KD, FitNet, LELP and LELP's ablations
 // on real few-class tasks, for small and larger transfer sets and watch- and phone-size MLP students.
-//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--out DIR]
+//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--engine tfjs|onnxruntime] [--out DIR]
+// With --engine onnxruntime the results go to quality-onnxruntime.md/json, beside the TF.js engine's quality.md/json.
 // Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it). Writes quality.json and quality.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { accuracy } from '../pipeline/distill/train.ts';
 import { ensureThreeClassTeacher } from './three-class-teacher.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+type Engine = 'tfjs' | 'onnxruntime';
 const ROOT = join(HERE, '..');
 export const FMNIST = '/usr/share/datasets/fashion-mnist';
 
@@ -115,7 +117,7 @@ export interface Contender {
 /** Train every contender on every setting and seed of a task; returns the teacher's test accuracy. */
 export async function runTask(
   task: Task,
-  opts: { seeds: number[]; steps: number; cacheDir: string; contenders: Contender[]; settings?: Task['settings'] },
+  opts: { seeds: number[]; steps: number; cacheDir: string; contenders: Contender[]; settings?: Task['settings']; engine?: Engine },
   rows: Row[],
   log: (s: string) => void,
 ): Promise<number> {
@@ -126,7 +128,7 @@ export async function runTask(
   for (const setting of opts.settings ?? task.settings) {
     for (const seed of seeds) {
       const cfg: Config = parseConfig(
-        { data: { ...task.data, ...(setting.trainSize < Number.MAX_SAFE_INTEGER ? { trainSize: setting.trainSize } : {}) }, teacher: { model: teacherPath, ...task.teacherOutputs, ...(task.teacherFeaturizer ? { featurizer: task.teacherFeaturizer } : {}) }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps: task.steps ?? steps }, seed, out: join(cacheDir, 'unused') },
+        { data: { ...task.data, ...(setting.trainSize < Number.MAX_SAFE_INTEGER ? { trainSize: setting.trainSize } : {}) }, teacher: { model: teacherPath, ...task.teacherOutputs, ...(task.teacherFeaturizer ? { featurizer: task.teacherFeaturizer } : {}) }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps: task.steps ?? steps, ...(opts.engine === 'onnxruntime' ? { engine: opts.engine } : {}) }, seed, out: join(cacheDir, 'unused') },
         ROOT,
       );
       const teacher = await openTeacher(cfg.teacher);
@@ -176,27 +178,30 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
   return out.join('\n');
 }
 
-function renderMarkdown(seeds: number, steps: number, backend: string, taskMinutes: Record<string, number>, rows: Row[], teachers: Record<string, number>): string {
+function renderMarkdown(seeds: number, steps: number, backend: string, taskMinutes: Record<string, number>, rows: Row[], teachers: Record<string, number>, engine: Engine = 'tfjs'): string {
   const minutes = Object.entries(taskMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
   return [
     `# Quality benchmark`,
     '',
-    `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds} --steps ${steps} [--tasks ...]\`, TF.js backend ${backend}${minutes ? `; minutes per task on this machine: ${minutes}` : ''}. Fashion-MNIST students: MLP 784-h-C, Adam 1e-3, ${steps} steps of 128, validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (a seeded split, so the split changes with the seed; the teacher's accuracy is on the first seed's split).`,
+    `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds} --steps ${steps}${engine === 'onnxruntime' ? ' --engine onnxruntime' : ''} [--tasks ...]\`, ${engine === 'onnxruntime' ? 'training on the onnxruntime engine (every core)' : `training on TF.js, backend ${backend}`}${minutes ? `; minutes per task on this machine: ${minutes}` : ''}. Fashion-MNIST students: MLP 784-h-C, Adam 1e-3, ${steps} steps of 128, validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (a seeded split, so the split changes with the seed; the teacher's accuracy is on the first seed's split).`,
     '',
     renderTables(rows, teachers, seeds),
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'tfjs' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const engine = values.engine as Engine;
+  if (engine !== 'tfjs' && engine !== 'onnxruntime') throw new Error(`--engine ${engine}: use tfjs or onnxruntime`);
+  const base = engine === 'onnxruntime' ? 'quality-onnxruntime' : 'quality';
   if (!existsSync(`${FMNIST}/train-images-idx3-ubyte.gz`)) {
     console.error(`benchmarks/quality needs the full Fashion-MNIST from Debian: sudo apt-get install dataset-fashion-mnist (${FMNIST})`);
     process.exit(1);
   }
   if (values.render) {
     // Rebuild quality.md from quality.json (e.g. after a change to the tables' layout), without training anything.
-    const q = JSON.parse(readFileSync(join(values.out!, 'quality.json'), 'utf8'));
-    writeFileSync(join(values.out!, 'quality.md'), renderMarkdown(q.seeds, q.steps, q.backend, q.taskMinutes ?? {}, q.rows, q.teachers) + '\n');
+    const q = JSON.parse(readFileSync(join(values.out!, `${base}.json`), 'utf8'));
+    writeFileSync(join(values.out!, `${base}.md`), renderMarkdown(q.seeds, q.steps, q.backend, q.taskMinutes ?? {}, q.rows, q.teachers, q.engine ?? 'tfjs') + '\n');
     return;
   }
   const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
@@ -206,7 +211,7 @@ async function main(): Promise<void> {
   const backend = await useBackend('auto');
   const t0 = performance.now();
   // Tasks not re-run keep their rows from the last run, so one task can be (re)measured without the others.
-  const previousFile = join(values.out!, 'quality.json');
+  const previousFile = join(values.out!, `${base}.json`);
   const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')) : null;
   const rerun = new Set(tasks.map((t) => t.name));
   const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !rerun.has(r.task)) : [];
@@ -214,13 +219,13 @@ async function main(): Promise<void> {
   const taskMinutes: Record<string, number> = { ...(previous?.taskMinutes ?? {}) };
   for (const task of tasks) {
     const t1 = performance.now();
-    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS }, rows, (s) => console.log(s));
+    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS, engine }, rows, (s) => console.log(s));
     taskMinutes[task.name] = (performance.now() - t1) / 60000;
   }
   const minutes = (performance.now() - t0) / 60000;
-  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers);
-  writeFileSync(join(values.out!, 'quality.json'), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), minutes, taskMinutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
-  writeFileSync(join(values.out!, 'quality.md'), md + '\n');
+  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers, engine);
+  writeFileSync(join(values.out!, `${base}.json`), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), engine, minutes, taskMinutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
+  writeFileSync(join(values.out!, `${base}.md`), md + '\n');
   console.log('\n' + md);
 }
 
