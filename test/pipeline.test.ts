@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cli, tempDir, EXAMPLE_DIR, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
+import { cli, tempDir, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
@@ -63,6 +63,12 @@ test('the bundled example runs end to end and its artifacts check out', async (t
   await t.test('manifest lists every file with its size and hash; nothing is left staged', () => {
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     assert.ok(manifest.packages['onnxruntime-node'] && manifest.config.seed === 0);
+    // Every tracked package that is a dependency is installed, so it has a version, whatever its exports map hides.
+    const deps = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies as Record<string, string>;
+    for (const [name, version] of Object.entries(manifest.packages as Record<string, string>)) {
+      if (name in deps) assert.match(version, /^\d+\.\d+\.\d+/, `${name}: ${version}`);
+    }
+    assert.equal(manifest.trainEngine, 'tfjs');
     const paths = manifest.files.map((f: { path: string }) => f.path);
     for (const p of ['report.json', 'report.md', 'artifacts/lelp/onnx/model.onnx', 'artifacts/lelp/onnx/deploy.json', 'artifacts/lelp/tfjs-layers/model.json', 'artifacts/lelp/tfjs-graph/weights.bin', 'students/lelp/student.json']) assert.ok(paths.includes(p), p);
     for (const f of manifest.files) {
