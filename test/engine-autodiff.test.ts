@@ -250,3 +250,60 @@ test('conv2d (input and weight gradients, same and valid padding) and maxPool on
   // Finite differences of a max need steps smaller than the gap between a window's two largest values.
   await check('maxPool', [await images(2, 8)], (t, [v]) => t.maxPool(v!, 2), ([v]) => maxPoolRef(v!, 2), { h: 1e-7 });
 });
+
+/** Row-wise softmax of [B, W] logits divided by tau, in float64. */
+const softmaxRowsRef = (s: T, tau = 1): T => alongAxis({ data: s.data.map((v) => v / tau), shape: s.shape }, 1, softmaxV);
+/** -mean_i sum_k y_ik log softmax(s)_ik. */
+function ceRef(y: T, s: T): number {
+  const p = softmaxRowsRef(s);
+  let acc = 0;
+  for (let i = 0; i < p.data.length; i++) acc -= y.data[i]! * Math.log(p.data[i]!);
+  return acc / s.shape[0]!;
+}
+/** tau^2 mean_i sum_k q_ik (log max(q_ik, 1e-30) - log softmax(s/tau)_ik). */
+function klRef(q: T, s: T, tau: number): number {
+  const p = softmaxRowsRef(s, tau);
+  let acc = 0;
+  for (let i = 0; i < p.data.length; i++) acc += q.data[i]! * (Math.log(Math.max(q.data[i]!, 1e-30)) - Math.log(p.data[i]!));
+  return (tau * tau * acc) / s.shape[0]!;
+}
+
+test('every loss (label, KD, LELP with and without alpha, FitNet) against central differences of its float64 definition', async () => {
+  const { emitLoss } = await import('../pipeline/engine/train-graph.ts');
+  const [B, C, S, H, D] = [6, 2, 3, 5, 4];
+  const labels = [0, 1, 1, 0, 1, 0];
+  const y = tensor([B, C], (i) => (labels[Math.floor(i / C)] === i % C ? 1 : 0));
+  const yv = (t: Tracer) => t.constant(Float32Array.from(y.data), [B, C]);
+  // Soft targets with a zero (the clamped log) in them, as a teacher's one-hot-like output has.
+  const probs = (w: number, seed: number) => {
+    const r = uniform([B, w], seed, 0, 1);
+    const z = alongAxis(r, 1, (v) => { const s = v.reduce((a, b) => a + b, 0); return v.map((x) => x / s); });
+    z.data[1] = 0;
+    z.data[0] = z.data[0]! + r.data[1]! / r.data.slice(0, w).reduce((a, b) => a + b, 0);
+    return z;
+  };
+  const scalar = (v: number): T => ({ data: Float64Array.of(v), shape: [] });
+  const s2 = uniform([B, C], 51, -2, 2);
+  const q2 = probs(C, 52);
+  const constant = (t: Tracer, x: T) => t.constant(Float32Array.from(x.data), x.shape);
+  const none = { penultimate: null as never, fitnet: null };
+
+  await check('label loss', [s2], (t, [s]) => emitLoss(t, { kind: 'label' }, { logits: s!, y: yv(t), targets: null, ...none }), ([s]) => scalar(ceRef(y, s!)));
+  await check('kd loss', [s2], (t, [s]) => emitLoss(t, { kind: 'kd', tau: 2, alpha: 0.3 }, { logits: s!, y: yv(t), targets: constant(t, q2), ...none }), ([s]) => scalar(0.3 * ceRef(y, s!) + 0.7 * klRef(q2, s!, 2)));
+  const sSub = uniform([B, C * S], 53, -2, 2);
+  const qSub = probs(C * S, 54);
+  const classLse = (s: T) => tensor([B, C], (i) => lse(Array.from(s.data.subarray(i * S, i * S + S))));
+  for (const alpha of [0, 0.5]) {
+    await check(`lelp loss alpha ${alpha}`, [sSub], (t, [s]) => emitLoss(t, { kind: 'lelp', tau: 1.5, alpha, classes: C, subclasses: S }, { logits: s!, y: yv(t), targets: constant(t, qSub), ...none }), ([s]) => scalar(klRef(qSub, s!, 1.5) + alpha * ceRef(y, classLse(s!))));
+  }
+  // FitNet: the gradient reaches the logits, the penultimate activations and the hint map A, b.
+  const emb = uniform([B, D], 55);
+  const targets = tensor([B, C + D], (i) => { const [r, c] = [Math.floor(i / (C + D)), i % (C + D)]; return c < C ? q2.data[r * C + c]! : emb.data[r * D + c - C]!; });
+  const fitRef = ([s, h, A, b]: T[]) => {
+    const pred = broadcast(matmulRef(h!, A!), b!, (p, q) => p + q);
+    let mse = 0;
+    for (let i = 0; i < pred.data.length; i++) mse += (pred.data[i]! - emb.data[i]!) ** 2;
+    return scalar(0.5 * ceRef(y, s!) + 0.5 * klRef(q2, s!, 2) + 0.7 * (mse / pred.data.length));
+  };
+  await check('fitnet loss', [s2, uniform([B, H], 56), uniform([H, D], 57), uniform([D], 58)], (t, [s, h, A, b]) => emitLoss(t, { kind: 'fitnet', tau: 2, alpha: 0.5, gamma: 0.7, classes: C, embeddingDim: D }, { logits: s!, penultimate: h!, y: yv(t), targets: constant(t, targets), fitnet: [A!, b!] }), fitRef);
+});

@@ -128,6 +128,33 @@ function kdLoss(t: Tracer, s: Value, teacherProbs: Value, y: Value, tau: number,
   return t.add(t.scale(crossEntropy(t, y, s), alpha), t.scale(softKl(t, teacherProbs, s, tau), 1 - alpha));
 }
 
+/**
+ * The method's loss (a scalar) from the student's logits [B, W], its penultimate activations (FitNet), the one-hot
+ * labels y [B, C] and the targets [B, W'] (null for label-only); `fitnet`: the hint map's A [H, D] and b [D].
+ */
+export function emitLoss(t: Tracer, loss: LossSpec, v: { logits: Value; penultimate: Value; y: Value; targets: Value | null; fitnet: [Value, Value] | null }): Value {
+  const { logits, y, targets } = v;
+  const B = logits.shape[0]!;
+  switch (loss.kind) {
+    case 'label':
+      return crossEntropy(t, y, logits);
+    case 'kd':
+      return kdLoss(t, logits, targets!, y, loss.tau, loss.alpha);
+    case 'lelp': {
+      const kl = softKl(t, targets!, logits, loss.tau);
+      if (loss.alpha === 0) return kl;
+      return t.add(kl, t.scale(crossEntropy(t, y, t.logSumExp(t.reshape(logits, [B, loss.classes, loss.subclasses]), 2)), loss.alpha));
+    }
+    case 'fitnet': {
+      const [A, b] = v.fitnet!;
+      const probs = t.sliceColumns(targets!, 0, loss.classes);
+      const emb = t.sliceColumns(targets!, loss.classes, loss.classes + loss.embeddingDim);
+      const diff = t.sub(t.add(t.matmul(v.penultimate, A), b), emb);
+      return t.add(kdLoss(t, logits, probs, y, loss.tau, loss.alpha), t.scale(t.mean(t.mul(diff, diff)), loss.gamma));
+    }
+  }
+}
+
 /** The parameters of a student's layers, in layer order, kernel then bias (graph layouts). */
 export function paramInfos(arch: TrainArch): ParamInfo[] {
   const out: ParamInfo[] = [];
@@ -183,24 +210,7 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
   const vs = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__v`, p.shape)) : [];
 
   const { logits, penultimate } = emitForward(t, arch, x, params);
-  let lossValue: Value;
-  if (loss.kind === 'label') {
-    lossValue = crossEntropy(t, y, logits);
-  } else if (loss.kind === 'kd') {
-    lossValue = kdLoss(t, logits, targets!, y, loss.tau, loss.alpha);
-  } else if (loss.kind === 'lelp') {
-    const kl = softKl(t, targets!, logits, loss.tau);
-    lossValue = loss.alpha > 0
-      ? t.add(kl, t.scale(crossEntropy(t, y, t.logSumExp(t.reshape(logits, [B, loss.classes, loss.subclasses]), 2)), loss.alpha))
-      : kl;
-  } else {
-    const [A, b] = params.slice(-2) as [Value, Value];
-    const probs = t.sliceColumns(targets!, 0, loss.classes);
-    const emb = t.sliceColumns(targets!, loss.classes, loss.classes + loss.embeddingDim);
-    const diff = t.sub(t.add(t.matmul(penultimate, A), b), emb);
-    const hint = t.mean(t.mul(diff, diff));
-    lossValue = t.add(kdLoss(t, logits, probs, y, loss.tau, loss.alpha), t.scale(hint, loss.gamma));
-  }
+  const lossValue = emitLoss(t, loss, { logits, penultimate, y, targets, fitnet: loss.kind === 'fitnet' ? (params.slice(-2) as [Value, Value]) : null });
   const grads = t.gradients(lossValue, params);
 
   // Adam (tfjs-core adam_optimizer.ts): m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g^2;
