@@ -61,16 +61,14 @@ function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerSta
   return state;
 }
 
-/** Writes trained parameters (graph layout) back into the TF.js model and the method's variables. */
-function writeBack(model: tfl.LayersModel, method: PreparedMethod, arch: TrainArch, params: ParamInfo[], values: Float32Array[]): void {
+/** Writes the trained student parameters (graph layout) back into the TF.js model (the loss's own are discarded). */
+function writeBack(model: tfl.LayersModel, arch: TrainArch, params: ParamInfo[], values: Float32Array[]): void {
   const layers = layersWithParams(arch.layers, params, values);
   const weights = layers.flatMap((l: LayerSpec) =>
     l.kind === 'dense' ? [tf.tensor(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)] : l.kind === 'conv2d' ? [tf.tensor(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)] : [],
   );
   model.setWeights(weights);
   tf.dispose(weights);
-  const lossValues = values.slice(values.length - method.variables.length);
-  method.variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(lossValues[i]!, v.shape))));
 }
 
 export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -127,7 +125,7 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
         saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: checkpointTensors(trainer.graph.params, trainer.state()) });
       }
     }
-    writeBack(model, method, arch, trainer.graph.params, trainer.state().params);
+    writeBack(model, arch, trainer.graph.params, trainer.state().params);
     step.done(`loss ${lastLoss.toFixed(4)}`);
   } finally {
     await trainer.release();
