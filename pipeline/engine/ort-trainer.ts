@@ -1,6 +1,7 @@
-// Runs a compiled training step (train-graph.ts) on onnxruntime-node. The parameters and Adam's moments stay in the
-// tensors onnxruntime returned from the previous step, which are fed straight back: JavaScript copies nothing but
-// the batch, which is written into the same three buffers every step.
+// Runs a compiled training step (train-graph.ts) on onnxruntime-node. Each step's batch is written into the same three
+// input buffers (onnxruntime reads an input tensor's memory in place). With Adam on the host (the default) the
+// parameters and moments are Float32Arrays that the parameter tensors wrap and one loop updates after each run; with
+// Adam in the graph they stay in the tensors onnxruntime returned, which are fed straight back.
 import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
