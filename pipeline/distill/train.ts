@@ -1,12 +1,12 @@
-// The training loop shared by every method: seeded mini-batches, Adam, the method's loss; plus batched
-// in-memory prediction of class probabilities (the reference every exported artifact is compared against).
+// The training loop on TF.js, shared by every method: seeded mini-batches, Adam, the method's loss (train.engine
+// "onnxruntime" hands the same job to train-onnxruntime.ts); plus batched in-memory prediction of class probabilities
+// (the reference every exported artifact is compared against).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
 import type { TrainConfig } from './schema.ts';
 import type { PreparedMethod } from './losses.ts';
 import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type TrainSet } from './train-contract.ts';
 import { trainOnOnnxruntime } from './train-onnxruntime.ts';
-import type { Progress } from '../util/progress.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
 
