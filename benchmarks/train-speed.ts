@@ -15,12 +15,12 @@ import * as ort from 'onnxruntime-node';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../pipeline/util/tfjs.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { buildStudent, toStudentSpec } from '../pipeline/distill/architectures.ts';
+import { buildStudent, parameterCount, toStudentSpec } from '../pipeline/distill/architectures.ts';
 import type { StudentConfig } from '../pipeline/distill/schema.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
 import { paramInfos, TFJS_ADAM } from '../pipeline/engine/train-graph.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
-import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { inspectOnnx } from '../pipeline/inspect/onnx.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const EXAMPLE = join(HERE, '..', 'examples', 'fmnist-bin');
@@ -32,18 +32,6 @@ const MODELS: { name: string; arch: StudentConfig }[] = [
   { name: 'phone MLP 784-1024-1024-2', arch: { arch: 'mlp', hidden: [1024, 1024] } },
   { name: 'CNN conv8-pool-conv16-pool-32-2', arch: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } },
 ];
-
-/** Forward FLOPs of one example (a multiply-add is 2), the convention of pipeline/inspect/flops.ts. */
-function forwardFlops(spec: StudentSpec): number {
-  let flops = 0;
-  let hw = spec.image ? spec.image.height * spec.image.width : 1;
-  for (const l of spec.layers as LayerSpec[]) {
-    if (l.kind === 'dense') flops += 2 * l.inputs * l.units;
-    else if (l.kind === 'conv2d') flops += 2 * l.kernelSize * l.kernelSize * l.inChannels * l.filters * hw;
-    else if (l.kind === 'maxpool2d') hw = Math.floor(Math.sqrt(hw) / l.poolSize) ** 2;
-  }
-  return flops;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -75,8 +63,10 @@ async function main(): Promise<void> {
   for (const m of MODELS) {
     const model = buildStudent(m.arch, 784, [28, 28], C, 1);
     const spec = toStudentSpec(model, { features: 784, featureShape: [28, 28], arch: m.arch, classes: C, subclasses: 1, metadata: {} });
-    const flops = forwardFlops(spec);
-    const parameters = spec.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'conv2d' ? l.kernel.length + l.bias.length : 0), 0);
+    // Forward FLOPs per example as `edge-distill inspect` counts them, on the exported model the yardstick runs.
+    const onnxModel = exportOnnx(spec, { producerVersion: 'bench' });
+    const flops = inspectOnnx('student.onnx', onnxModel).flops.perExample;
+    const parameters = parameterCount(spec);
 
     // TF.js wasm: the loop of distill/train.ts (minimize over the model's layers), one thread (tfjs issue 3830).
     const optimizer = tf.train.adam(1e-3);
@@ -120,7 +110,7 @@ async function main(): Promise<void> {
       await trainer.release();
 
       // The yardstick: onnxruntime-node's forward pass of the same model (our ONNX export) at the same batch.
-      const session = await ort.InferenceSession.create(exportOnnx(spec, { producerVersion: 'bench' }), { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(onnxModel, { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
       const feeds = { [spec.inputName]: new ort.Tensor('float32', x, [B, 784]) };
       for (let i = 0; i < 10; i++) await session.run(feeds);
       const fwd: number[] = [];

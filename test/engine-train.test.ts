@@ -12,7 +12,7 @@ import { buildStudent, toStudentSpec } from '../pipeline/distill/architectures.t
 import { prepareMethod } from '../pipeline/distill/losses.ts';
 import type { MethodConfig, StudentConfig } from '../pipeline/distill/schema.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
-import { compileTrainStep, TFJS_ADAM, type AdamPlacement, type LossSpec } from '../pipeline/engine/train-graph.ts';
+import { compileTrainStep, TFJS_ADAM, type AdamPlacement } from '../pipeline/engine/train-graph.ts';
 import { readTeacherHead } from '../pipeline/teacher/head.ts';
 import { EXAMPLE_DIR } from './helpers.ts';
 
@@ -43,19 +43,6 @@ async function realBatches(): Promise<Batches> {
   return batches;
 }
 
-function lossSpec(m: MethodConfig, S: number): LossSpec {
-  switch (m.name) {
-    case 'label':
-      return { kind: 'label' };
-    case 'kd':
-      return { kind: 'kd', tau: m.tau, alpha: m.alpha };
-    case 'lelp':
-      return { kind: 'lelp', tau: m.tau, alpha: m.alpha, classes: C, subclasses: S };
-    case 'fitnet':
-      return { kind: 'fitnet', tau: m.tau, alpha: m.alpha, gamma: m.gamma, classes: C, embeddingDim: 256 };
-  }
-}
-
 async function compare(arch: StudentConfig, method: MethodConfig, adamIn: AdamPlacement): Promise<number> {
   await useBackend('wasm');
   const d = await realBatches();
@@ -70,7 +57,7 @@ async function compare(arch: StudentConfig, method: MethodConfig, adamIn: AdamPl
   d.labels.forEach((l, i) => (onehot[i * C + l] = 1));
 
   // onnxruntime: parameters from the TF.js model (and FitNet's map from the TF.js variables), one thread.
-  const loss = lossSpec(method, S);
+  const loss = prepared.lossSpec!;
   const adam = { learningRate: LR, ...TFJS_ADAM };
   const infos = compileTrainStep(spec, loss, adam, { batch: B, classes: C, producerVersion: 'test' }).params;
   const lossParams = prepared.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
