@@ -4,7 +4,7 @@
 // it in — static, type-only (`import type`) and dynamic (`import('…')`) alike, so no kind of circle hides.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 /** File -> the project files it imports. Paths are relative to the project root, with '/' separators. */
 export type ImportGraph = Map<string, Set<string>>;
@@ -146,10 +146,4 @@ export function ruleViolations(graph: ImportGraph, rules: FolderRule[]): RuleVio
     }
   }
   return out;
-}
-
-/** Folder -> folders it imports from (files directly in `pipeline/` count as their own units), for a summary. */
-export function unitOf(file: string): string {
-  const d = dirname(file);
-  return d === 'pipeline' || d === '.' ? file : d;
 }
