@@ -78,19 +78,25 @@ function matmulRef(a: T, b: T, ta = false, tb = false): T {
   });
 }
 
-function conv2dRef(x: T, w: T, pad: number): T {
+/** Cross-correlation as ONNX Conv defines it: strides, pads [top, left, bottom, right], groups. */
+function conv2dRef(x: T, w: T, pad: number, o: { strides?: [number, number]; pads?: [number, number, number, number]; groups?: number } = {}): T {
   const [B, Cin, H, W] = x.shape as [number, number, number, number];
-  const [Cout, , k] = w.shape as [number, number, number, number];
-  const [Ho, Wo] = [H + 2 * pad - k + 1, W + 2 * pad - k + 1];
+  const [Cout, cinG, kh, kw] = w.shape as [number, number, number, number];
+  const G = o.groups ?? 1;
+  const [sh, sw] = o.strides ?? [1, 1];
+  const [pt, pl, pb, pr] = o.pads ?? [pad, pad, pad, pad];
+  const [Ho, Wo] = [Math.floor((H + pt + pb - kh) / sh) + 1, Math.floor((W + pl + pr - kw) / sw) + 1];
   return tensor([B, Cout, Ho, Wo], (i) => {
-    const [b, o, y, xx] = [Math.floor(i / (Cout * Ho * Wo)), Math.floor(i / (Ho * Wo)) % Cout, Math.floor(i / Wo) % Ho, i % Wo];
+    const [b, oc, y, xx] = [Math.floor(i / (Cout * Ho * Wo)), Math.floor(i / (Ho * Wo)) % Cout, Math.floor(i / Wo) % Ho, i % Wo];
+    const group = Math.floor(oc / (Cout / G));
     let s = 0;
-    for (let c = 0; c < Cin; c++) {
-      for (let dy = 0; dy < k; dy++) {
-        for (let dx = 0; dx < k; dx++) {
-          const [iy, ix] = [y + dy - pad, xx + dx - pad];
+    for (let ci = 0; ci < cinG; ci++) {
+      const c = group * cinG + ci;
+      for (let dy = 0; dy < kh; dy++) {
+        for (let dx = 0; dx < kw; dx++) {
+          const [iy, ix] = [y * sh + dy - pt, xx * sw + dx - pl];
           if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue;
-          s += x.data[((b * Cin + c) * H + iy) * W + ix]! * w.data[((o * Cin + c) * k + dy) * k + dx]!;
+          s += x.data[((b * Cin + c) * H + iy) * W + ix]! * w.data[((oc * cinG + ci) * kh + dy) * kw + dx]!;
         }
       }
     }
@@ -241,12 +247,23 @@ test('data movement (reshape, transpose, sliceColumns)', async () => {
 test('conv2d (input and weight gradients, same and valid padding) and maxPool on real images', async () => {
   const x = await images(2, 8);
   const w = uniform([3, 1, 3, 3], 41, -0.5, 0.5);
-  await check('conv2d same', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 1), ([v, k]) => conv2dRef(v!, k!, 1));
-  await check('conv2d valid', [x, w], (t, [v, k]) => t.conv2d(v!, k!, 0), ([v, k]) => conv2dRef(v!, k!, 0));
-  await check('conv2d with bias', [x, w, uniform([3], 44)], (t, [v, k, b]) => t.conv2d(v!, k!, 1, b!), ([v, k, b]) => broadcast(conv2dRef(v!, k!, 1), { data: b!.data, shape: [3, 1, 1] }, (p, q) => p + q));
+  await check('conv2d same', [x, w], (t, [v, k]) => t.conv2d(v!, k!, { pads: [1, 1, 1, 1] }), ([v, k]) => conv2dRef(v!, k!, 1));
+  await check('conv2d valid', [x, w], (t, [v, k]) => t.conv2d(v!, k!), ([v, k]) => conv2dRef(v!, k!, 0));
+  await check('conv2d with bias', [x, w, uniform([3], 44)], (t, [v, k, b]) => t.conv2d(v!, k!, { pads: [1, 1, 1, 1] }, b!), ([v, k, b]) => broadcast(conv2dRef(v!, k!, 1), { data: b!.data, shape: [3, 1, 1] }, (p, q) => p + q));
   const x2 = uniform([2, 3, 6, 6], 42);
   const w2 = uniform([4, 3, 5, 5], 43, -0.3, 0.3);
-  await check('conv2d 3->4 channels k5', [x2, w2], (t, [v, k]) => t.conv2d(v!, k!, 2), ([v, k]) => conv2dRef(v!, k!, 2));
+  await check('conv2d 3->4 channels k5', [x2, w2], (t, [v, k]) => t.conv2d(v!, k!, { pads: [2, 2, 2, 2] }), ([v, k]) => conv2dRef(v!, k!, 2));
+  // The geometry of the next students (MobileNet-style and 1-D): strided with TF's asymmetric 'same' padding,
+  // depthwise, grouped, pointwise, and a 1-D kernel.
+  const x3 = uniform([2, 4, 7, 8], 45);
+  const strided = { pads: [1, 0, 1, 1] as [number, number, number, number] };
+  await check('conv2d stride 2, asymmetric pads', [x3, uniform([3, 4, 3, 3], 46, -0.3, 0.3)], (t, [v, k]) => t.conv2d(v!, k!, { strides: [2, 2], pads: [1, 0, 1, 1] }), ([v, k]) => conv2dRef(v!, k!, 0, { strides: [2, 2], pads: [1, 0, 1, 1] }));
+  await check('conv2d depthwise', [x3, uniform([4, 1, 3, 3], 47, -0.3, 0.3), uniform([4], 48)], (t, [v, k, b]) => t.conv2d(v!, k!, { pads: [1, 1, 1, 1], groups: 4 }, b!), ([v, k, b]) => broadcast(conv2dRef(v!, k!, 1, { groups: 4 }), { data: b!.data, shape: [4, 1, 1] }, (p, q) => p + q));
+  await check('conv2d depthwise stride 2', [x3, uniform([4, 1, 3, 3], 49, -0.3, 0.3)], (t, [v, k]) => t.conv2d(v!, k!, { ...strided, strides: [2, 2], groups: 4 }), ([v, k]) => conv2dRef(v!, k!, 0, { ...strided, strides: [2, 2], groups: 4 }));
+  await check('conv2d 2 groups, 2 outputs each', [x3, uniform([4, 2, 3, 3], 50, -0.3, 0.3)], (t, [v, k]) => t.conv2d(v!, k!, { pads: [1, 1, 1, 1], groups: 2 }), ([v, k]) => conv2dRef(v!, k!, 1, { groups: 2 }));
+  await check('conv2d pointwise 1x1', [x3, uniform([5, 4, 1, 1], 51, -0.3, 0.3)], (t, [v, k]) => t.conv2d(v!, k!), ([v, k]) => conv2dRef(v!, k!, 0));
+  const x1d = uniform([2, 3, 1, 12], 52);
+  await check('conv1d k5 stride 2', [x1d, uniform([4, 3, 1, 5], 53, -0.3, 0.3)], (t, [v, k]) => t.conv2d(v!, k!, { strides: [1, 2], pads: [0, 2, 0, 2] }), ([v, k]) => conv2dRef(v!, k!, 0, { strides: [1, 2], pads: [0, 2, 0, 2] }));
   // Finite differences of a max need steps smaller than the gap between a window's two largest values.
   await check('maxPool', [await images(2, 8)], (t, [v]) => t.maxPool(v!, 2), ([v]) => maxPoolRef(v!, 2), { h: 1e-7 });
 });

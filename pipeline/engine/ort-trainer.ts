@@ -1,12 +1,14 @@
 // Runs a compiled training step (train-graph.ts) on onnxruntime-node. Each step's batch is written into the same three
 // input buffers (onnxruntime reads an input tensor's memory in place). With Adam on the host (the default) the
-// parameters and moments are Float32Arrays that the parameter tensors wrap and one loop updates after each run; with
-// Adam in the graph they stay in the tensors onnxruntime returned, which are fed straight back.
+// parameters, moments and gradients live in a WasmAdam arena: the parameter tensors wrap its views, onnxruntime
+// writes the gradients into it (pre-allocated outputs), and its SIMD loop updates them after each run. With Adam in
+// the graph they stay in the tensors onnxruntime returned, which are fed straight back.
 import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { hwioToOihw } from '../../exporters/onnx-graph.ts';
-import { adamScalars, adamUpdate, compileTrainStep, type AdamPlacement, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
+import { WasmAdam } from './wasm-adam.ts';
+import { adamScalars, compileTrainStep, type AdamPlacement, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
 
 /** ONNX Conv weight [out, in, k, k] -> TF.js conv kernel [k, k, in, out]. */
 export function oihwToHwio(w: Float32Array, k: number, inC: number, outC: number): Float32Array {
@@ -73,10 +75,10 @@ export class OrtTrainer {
   private readonly xb: Float32Array;
   private readonly yb: Float32Array;
   private readonly tb: Float32Array | null;
-  /** 'host' placement: the parameters and moments, updated in place (the parameter tensors wrap `w`). */
-  private readonly w: Float32Array[] = [];
-  private readonly m: Float32Array[] = [];
-  private readonly v: Float32Array[] = [];
+  /** 'host' placement: the parameters, moments and gradients, updated in place (the parameter tensors wrap them). */
+  private readonly host: WasmAdam | null;
+  /** 'host' placement: the outputs onnxruntime writes into (the loss and the gradients in `host`). */
+  private readonly fetches: Record<string, ort.Tensor> = {};
   /** The running beta powers after the steps taken so far (TF.js starts them at beta1, beta2). */
   readonly powers: BetaPowers;
   /** Wall time spent inside onnxruntime's session.run so far (the rest of a step is JavaScript's share). */
@@ -98,18 +100,20 @@ export class OrtTrainer {
     this.feeds[names.x] = new ort.Tensor('float32', this.xb, [batch, dims.features]);
     this.feeds[names.y] = new ort.Tensor('float32', this.yb, [batch, dims.classes]);
     if (names.targets) this.feeds[names.targets] = new ort.Tensor('float32', this.tb!, [batch, graph.targetWidth]);
+    this.host = graph.adamIn === 'host' ? WasmAdam.create(params.map((_, i) => initial[i]!.length)) : null;
+    if (this.host) this.fetches[names.loss] = new ort.Tensor('float32', new Float32Array(1), []);
     params.forEach((p, i) => {
-      const w = Float32Array.from(initial[i]!);
-      const m = Float32Array.from(resume?.m[i] ?? new Float32Array(w.length));
-      const v = Float32Array.from(resume?.v[i] ?? new Float32Array(w.length));
-      this.feeds[names.param(i)] = new ort.Tensor('float32', w, p.shape);
-      if (graph.adamIn === 'graph') {
-        this.feeds[names.m(i)] = new ort.Tensor('float32', m, p.shape);
-        this.feeds[names.v(i)] = new ort.Tensor('float32', v, p.shape);
+      const zeros = () => new Float32Array(initial[i]!.length);
+      if (this.host) {
+        this.host.w[i]!.set(initial[i]!);
+        this.host.m[i]!.set(resume?.m[i] ?? zeros());
+        this.host.v[i]!.set(resume?.v[i] ?? zeros());
+        this.feeds[names.param(i)] = new ort.Tensor('float32', this.host.w[i]!, p.shape);
+        this.fetches[names.gradOut(i)] = new ort.Tensor('float32', this.host.g[i]!, p.shape);
       } else {
-        this.w.push(w);
-        this.m.push(m);
-        this.v.push(v);
+        this.feeds[names.param(i)] = new ort.Tensor('float32', Float32Array.from(initial[i]!), p.shape);
+        this.feeds[names.m(i)] = new ort.Tensor('float32', Float32Array.from(resume?.m[i] ?? zeros()), p.shape);
+        this.feeds[names.v(i)] = new ort.Tensor('float32', Float32Array.from(resume?.v[i] ?? zeros()), p.shape);
       }
     });
     this.powers = resume ? { ...resume.powers } : { beta1: Math.fround(adam.beta1), beta2: Math.fround(adam.beta2) };
@@ -141,27 +145,28 @@ export class OrtTrainer {
       this.feeds[names.epsilonHat] = new ort.Tensor('float32', Float32Array.of(s.epsilonHat), []);
     }
     const t0 = performance.now();
-    const out = await this.session.run(this.feeds);
+    const out = this.host ? await this.session.run(this.feeds, this.fetches) : await this.session.run(this.feeds);
     this.runMs += performance.now() - t0;
     params.forEach((_, i) => {
-      if (adamIn === 'graph') {
+      if (this.host) {
+        // onnxruntime-node filled the pre-allocated outputs: the gradients are in the arena.
+        this.host.update(i, this.adam, s);
+      } else {
         this.feeds[names.param(i)] = out[names.paramOut(i)]!;
         this.feeds[names.m(i)] = out[names.mOut(i)]!;
         this.feeds[names.v(i)] = out[names.vOut(i)]!;
-      } else {
-        adamUpdate(this.w[i]!, this.m[i]!, this.v[i]!, out[names.gradOut(i)]!.data as Float32Array, this.adam, s);
       }
     });
     this.powers.beta1 = Math.fround(this.powers.beta1 * Math.fround(this.adam.beta1));
     this.powers.beta2 = Math.fround(this.powers.beta2 * Math.fround(this.adam.beta2));
-    return (out[names.loss]!.data as Float32Array)[0]!;
+    return ((this.host ? this.fetches : out)[names.loss]!.data as Float32Array)[0]!;
   }
 
   /** Copies of the current parameters and moments (graph layout, ParamInfo order) and the beta powers. */
   state(): TrainerState {
-    const { names, params, adamIn } = this.graph;
+    const { names, params } = this.graph;
     const read = (name: string) => Float32Array.from(this.feeds[name]!.data as Float32Array);
-    if (adamIn === 'host') return { params: this.w.map((a) => a.slice()), m: this.m.map((a) => a.slice()), v: this.v.map((a) => a.slice()), powers: { ...this.powers } };
+    if (this.host) return { params: this.host.w.map((a) => a.slice()), m: this.host.m.map((a) => a.slice()), v: this.host.v.map((a) => a.slice()), powers: { ...this.powers } };
     return { params: params.map((_, i) => read(names.param(i))), m: params.map((_, i) => read(names.m(i))), v: params.map((_, i) => read(names.v(i))), powers: { ...this.powers } };
   }
 

@@ -47,7 +47,7 @@ export interface ParamInfo {
 
 /**
  * Where Adam's update runs: 'graph', as ONNX elementwise ops (12 passes over every parameter, each a kernel launch
- * of its own), or 'host', one fused JavaScript loop over each parameter (adamUpdate) after the graph returned the
+ * of its own), or 'host', one fused SIMD loop over each parameter (wasm-adam.ts) after the graph returned the
  * gradients. Both compute the same formula in float32.
  */
 export type AdamPlacement = 'graph' | 'host';
@@ -98,7 +98,7 @@ export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[
     } else if (l.kind === 'conv2d') {
       const pad = l.padding === 'same' ? (l.kernelSize - 1) / 2 : 0;
       if (!Number.isInteger(pad)) throw new RangeError(`conv2d 'same' with an even kernel (${l.kernelSize}) is not supported by the onnxruntime engine`);
-      h = t.conv2d(h, params[p]!, pad, params[p + 1]!);
+      h = t.conv2d(h, params[p]!, { pads: [pad, pad, pad, pad] }, params[p + 1]!);
       p += 2;
       if (l.activation === 'relu') h = t.relu(h);
     } else if (l.kind === 'maxpool2d') {
@@ -246,26 +246,4 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
 export function adamScalars(adam: AdamSpec, p1: number, p2: number): { stepSize: number; epsilonHat: number } {
   const root = Math.sqrt(1 - p2);
   return { stepSize: Math.fround((-adam.learningRate * root) / (1 - p1)), epsilonHat: Math.fround(adam.epsilon * root) };
-}
-
-/**
- * The 'host' Adam step, in place: the graph's formula in one loop. Moments and weights are stored as float32; within
- * the loop they stay float64 (reading the stored values back costs a third of the time).
- */
-export function adamUpdate(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, adam: AdamSpec, s: { stepSize: number; epsilonHat: number }): void {
-  const b1 = adam.beta1;
-  const b2 = adam.beta2;
-  const c1 = 1 - b1;
-  const c2 = 1 - b2;
-  const stepSize = s.stepSize;
-  const eps = s.epsilonHat;
-  const n = w.length;
-  for (let j = 0; j < n; j++) {
-    const gj = g[j]!;
-    const mj = b1 * m[j]! + c1 * gj;
-    const vj = b2 * v[j]! + c2 * gj * gj;
-    m[j] = mj;
-    v[j] = vj;
-    w[j] = w[j]! + (stepSize * mj) / (Math.sqrt(vj) + eps);
-  }
 }
