@@ -1,8 +1,9 @@
 // Quality benchmark: test accuracy (mean ± std over seeds) of label-only, KD, FitNet, LELP and LELP's ablations
 // on real few-class tasks, for small and larger transfer sets and watch- and phone-size MLP students.
-//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--engine tfjs|onnxruntime] [--out DIR]
-// With --engine onnxruntime the results go to quality-onnxruntime.md/json, beside the TF.js engine's quality.md/json.
-// Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it). Writes quality.json and quality.md.
+//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--engine onnxruntime|tfjs] [--out DIR]
+// The pipeline's default engine (onnxruntime) writes quality-onnxruntime.md/json; --engine tfjs writes the TF.js
+// engine's quality.md/json, the table the onnxruntime engine was checked against.
+// Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,7 +191,7 @@ function renderMarkdown(seeds: number, steps: number, backend: string, taskMinut
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'tfjs' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'onnxruntime' }, out: { type: 'string', default: join(HERE, 'results') } } });
   const engine = values.engine as Engine;
   if (engine !== 'tfjs' && engine !== 'onnxruntime') throw new Error(`--engine ${engine}: use tfjs or onnxruntime`);
   const base = engine === 'onnxruntime' ? 'quality-onnxruntime' : 'quality';

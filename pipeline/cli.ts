@@ -34,7 +34,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   steps: { path: 'train.steps', type: 'number', describe: 'training steps per student' },
   'batch-size': { path: 'train.batchSize', type: 'number', describe: 'training batch size' },
   lr: { path: 'train.learningRate', type: 'number', describe: 'Adam learning rate' },
-  engine: { path: 'train.engine', type: 'string', describe: 'training engine: tfjs (default) | onnxruntime (faster per step)' },
+  engine: { path: 'train.engine', type: 'string', describe: 'training engine: onnxruntime (default) | tfjs (TF.js autodiff, slower)' },
   'train-threads': { path: 'train.threads', type: 'number', describe: 'onnxruntime training engine: threads (default: every core)' },
   'train-size': { path: 'data.trainSize', type: 'number', describe: 'use this many transfer examples (seeded subset)' },
   formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs-layers tfjs-graph' },

@@ -49,7 +49,7 @@ export interface Manifest {
   config: Config;
   packages: Record<string, string>;
   tfjsBackend: string;
-  /** What ran the training steps (train.engine; TF.js when the config names none). */
+  /** What ran the training steps (train.engine). */
   trainEngine: 'tfjs' | 'onnxruntime';
   /** Why @tensorflow/tfjs-node was not used (it is optional; its native binding cannot install everywhere), or null. */
   tfjsNodeUnavailable: string | null;
@@ -142,7 +142,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       config: cfg,
       packages: packageVersions(),
       tfjsBackend: backend,
-      trainEngine: cfg.train.engine ?? 'tfjs',
+      trainEngine: cfg.train.engine,
       tfjsNodeUnavailable: backend === 'tensorflow' ? null : tfjsNodeUnavailableReason(),
       stages: [...stageMs].map(([name, ms]) => ({ name, ms: Math.round(ms) })),
       files: files.map((f) => {

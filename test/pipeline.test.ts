@@ -68,7 +68,7 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     for (const [name, version] of Object.entries(manifest.packages as Record<string, string>)) {
       if (name in deps) assert.match(version, /^\d+\.\d+\.\d+/, `${name}: ${version}`);
     }
-    assert.equal(manifest.trainEngine, 'tfjs');
+    assert.equal(manifest.trainEngine, 'onnxruntime', 'the default engine trained the students');
     const paths = manifest.files.map((f: { path: string }) => f.path);
     for (const p of ['report.json', 'report.md', 'artifacts/lelp/onnx/model.onnx', 'artifacts/lelp/onnx/deploy.json', 'artifacts/lelp/tfjs-layers/model.json', 'artifacts/lelp/tfjs-graph/weights.bin', 'students/lelp/student.json']) assert.ok(paths.includes(p), p);
     for (const f of manifest.files) {

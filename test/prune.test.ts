@@ -23,7 +23,7 @@ import { cli, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
 
 const F = 784;
 const C = 2;
-const TRAIN = { steps: 300, batchSize: 128, learningRate: 1e-3 };
+const TRAIN = { steps: 300, batchSize: 128, learningRate: 1e-3, engine: 'onnxruntime' as const };
 
 let tmp: string;
 let mlp: StudentSpec;

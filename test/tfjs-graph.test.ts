@@ -74,7 +74,7 @@ async function trainedSpec(c: Case): Promise<StudentSpec> {
   const S = c.subclasses;
   const model = buildStudent(c.arch, 784, [28, 28], C * S, 7);
   const method = { subclasses: S, targets: null, width: 0, variables: [], notes: {}, loss: (o: { logits: tf.Tensor2D }, _t: unknown, y: tf.Tensor2D) => crossEntropy(y, classLogits(o.logits, C, S)) };
-  await trainStudent(model, { x: trainX, n: TRAIN_N, features: 784, labels: trainY, classes: C }, method, { steps: c.steps, batchSize: 64, learningRate: 3e-3 }, { seed: 1, progress: createProgress({ quiet: true }), label: c.name });
+  await trainStudent(model, { x: trainX, n: TRAIN_N, features: 784, labels: trainY, classes: C }, method, { steps: c.steps, batchSize: 64, learningRate: 3e-3, engine: 'tfjs' }, { seed: 1, progress: createProgress({ quiet: true }), label: c.name });
   const spec = toStudentSpec(model, { features: 784, featureShape: [28, 28], arch: c.arch, classes: C, subclasses: S, metadata: { 'edge-distill.method': 'test', 'edge-distill.config-hash': 'abc123' } });
   model.dispose();
   return spec;

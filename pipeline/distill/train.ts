@@ -1,5 +1,5 @@
-// The training loop on TF.js, shared by every method: seeded mini-batches, Adam, the method's loss (train.engine
-// "onnxruntime" hands the same job to train-onnxruntime.ts); plus batched in-memory prediction of class probabilities
+// The training loop on TF.js (train.engine "tfjs"), shared by every method: seeded mini-batches, Adam, the method's
+// loss; the default engine, "onnxruntime", does the same job in train-onnxruntime.ts. Plus batched in-memory prediction of class probabilities
 // (the reference every exported artifact is compared against).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
@@ -10,9 +10,9 @@ import { trainOnOnnxruntime } from './train-onnxruntime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
 
-/** Trains `model` in place with the method's loss and Adam, on the engine `cfg.engine` names (TF.js when absent). */
+/** Trains `model` in place with the method's loss and Adam, on the engine `cfg.engine` names. */
 export async function trainStudent(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
-  if (cfg.engine === 'onnxruntime') return trainOnOnnxruntime(model, data, method, cfg, opts);
+  if (cfg.engine !== 'tfjs') return trainOnOnnxruntime(model, data, method, cfg, opts);
   const t0 = performance.now();
   const { n, features: F, labels, classes: C } = data;
   const x = asRows(data.x, n, F);

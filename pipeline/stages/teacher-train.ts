@@ -26,7 +26,7 @@ export interface TrainedTeacher {
   trainMs: number;
 }
 
-export async function trainTeacher(cfg: Pick<Config, 'data' | 'teacher' | 'seed'>, opts: { progress: Progress }): Promise<TrainedTeacher> {
+export async function trainTeacher(cfg: Pick<Config, 'data' | 'teacher' | 'seed' | 'train'>, opts: { progress: Progress }): Promise<TrainedTeacher> {
   const t = cfg.teacher.train;
   const save = cfg.teacher.model;
   if (!save) throw new EdgeDistillError('E_CONFIG', 'teacher.model is not set: `teacher train` writes the trained teacher there', 'Set teacher.model to the .onnx path to write.');
@@ -44,7 +44,7 @@ export async function trainTeacher(cfg: Pick<Config, 'data' | 'teacher' | 'seed'
   const model = buildStudent(arch, F, [F], classes, cfg.seed);
   try {
     const method = prepareMethod({ name: 'label' }, { n: data.train.n, classes, embeddingDim: 0, logits: new Float32Array(0), embedding: new Float32Array(0), groups: data.train.labels, head: null, seed: cfg.seed, studentHidden: 0 });
-    const res = await trainStudent(model, { x: xTrain, n: data.train.n, features: F, labels: data.train.labels, classes }, method, { steps: t.steps, batchSize: t.batchSize, learningRate: t.learningRate }, { seed: cfg.seed, progress: opts.progress, label: 'teacher' });
+    const res = await trainStudent(model, { x: xTrain, n: data.train.n, features: F, labels: data.train.labels, classes }, method, { steps: t.steps, batchSize: t.batchSize, learningRate: t.learningRate, engine: cfg.train.engine, threads: cfg.train.threads }, { seed: cfg.seed, progress: opts.progress, label: 'teacher' });
     const acc = (x: Rows | Float32Array, s: Split) => accuracy(predictProbs(model, x, s.n, F, classes, 1), s.labels!, classes);
     const spec = toStudentSpec(model, { features: F, featureShape: [F], arch, classes, subclasses: 1, metadata: { 'edge-distill.role': 'teacher', 'edge-distill.version': TOOL_VERSION } });
     writeAtomic(save, exportOnnx({ ...spec, inputName: 'input' }, { producerVersion: TOOL_VERSION, teacherOutputs: TEACHER_OUTPUTS }));
