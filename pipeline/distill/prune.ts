@@ -8,8 +8,7 @@ import type { PreparedMethod } from './losses.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { buildTrainable, toStudentSpec } from './architectures.ts';
-import { tf } from '../util/tfjs.ts';
-import { trainStudent } from './train.ts';
+import { editKernels, trainStudent } from './train.ts';
 import type { TrainResult, TrainSet } from './train-contract.ts';
 
 type Weighted = Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;
@@ -230,37 +229,29 @@ export async function fineTunePruned(spec: StudentSpec, opts: FineTuneOptions): 
   }
   const model = buildTrainable(spec);
   const trace: number[] = [];
-  let afterStep: ((step: number) => void) | undefined;
+  let afterStep: ((step: number, kernels: readonly Float32Array[]) => void) | undefined;
   if (sched) {
-    const kernels = model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
-    const masks: Uint8Array[] = kernels.map((v) => {
-      const w = v.read().dataSync() as Float32Array;
-      return Uint8Array.from(w, (x) => (x === 0 ? 0 : 1));
-    });
+    let masks: Uint8Array[] | null = null;
     const T = sched.rampSteps ?? Math.round(0.75 * opts.train.steps);
-    const total = masks.reduce((a, m) => a + m.length, 0);
-    // Step t's mask: the previous mask plus the smallest weights up to s_t; written back as the kernel.
-    const prune = (t: number): number => {
+    // Step t's mask: the previous mask plus the smallest weights up to s_t, applied to the kernels in place.
+    const prune = (t: number, kernels: readonly Float32Array[]): number => {
+      masks ??= kernels.map((w) => Uint8Array.from(w, (x) => (x === 0 ? 0 : 1)));
       const s = polynomialSparsity(t, T, sched.target, sched.initial ?? 0);
       let zeros = 0;
-      kernels.forEach((v, i) => {
-        const w = Float32Array.from(v.read().dataSync() as Float32Array);
-        masks[i] = magnitudeMask(w, Math.round(s * w.length), masks[i]);
-        for (let j = 0; j < w.length; j++) if (!masks[i]![j]) w[j] = 0;
+      let total = 0;
+      kernels.forEach((w, i) => {
+        masks![i] = magnitudeMask(w, Math.round(s * w.length), masks![i]);
+        for (let j = 0; j < w.length; j++) if (!masks![i]![j]) w[j] = 0;
         for (const x of w) if (x === 0) zeros++;
-        const next = tf.tensor(w, v.shape as number[]);
-        v.write(next);
-        next.dispose();
+        total += w.length;
       });
       return zeros / total;
     };
-    prune(0);
-    afterStep = (step) => trace.push(prune(step + 1));
+    editKernels(model, (kernels) => prune(0, kernels));
+    afterStep = (step, kernels) => trace.push(prune(step + 1, kernels));
   }
   try {
-    // A per-step mask needs the TF.js weights: magnitude-pruning fine-tunes run on TF.js whatever the engine.
-    const trainCfg = afterStep && opts.train.engine === 'onnxruntime' ? { ...opts.train, engine: 'tfjs' as const } : opts.train;
-    const train = await trainStudent(model, opts.data, opts.method, trainCfg, {
+    const train = await trainStudent(model, opts.data, opts.method, opts.train, {
       seed: opts.seed,
       progress: opts.progress ?? createProgress({ quiet: true }),
       label: 'fine-tune pruned',

@@ -62,8 +62,8 @@ export const TrainSchema = z.strictObject({
   learningRate: z.number().positive().default(1e-3),
   /**
    * What runs the training steps: `onnxruntime` (the default; pipeline/engine: each step one ONNX graph on
-   * onnxruntime-node, 12-36x faster per step than TF.js wasm, see benchmarks/results/train-speed.md) or `tfjs`
-   * (TF.js autodiff on the configured backend, the cross-check). Magnitude-pruning fine-tunes always run on TF.js.
+   * onnxruntime-node, 11-35x faster per step than TF.js wasm, see benchmarks/results/train-speed.md) or `tfjs`
+   * (TF.js autodiff on the configured backend, the cross-check).
    */
   engine: z.enum(['tfjs', 'onnxruntime']).default('onnxruntime'),
   /** onnxruntime engine: intra-op threads (default: every core). A fixed count gives byte-identical results. */

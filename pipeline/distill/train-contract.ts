@@ -24,8 +24,12 @@ export interface TrainOptions {
   seed: number;
   progress: Progress;
   label: string;
-  /** Called after each optimizer step (outside any tidy), e.g. to re-apply a pruning mask to the weights (TF.js only). */
-  afterStep?: (step: number) => void;
+  /**
+   * Called after each optimizer step with the student's dense and conv kernels, in layer order and in StudentSpec's
+   * layout (conv kernels HWIO), to change in place (magnitude pruning re-applies its mask); both engines train on
+   * the changed values.
+   */
+  afterStep?: (step: number, kernels: readonly Float32Array[]) => void;
   /**
    * Save the training state to `file` after every complete epoch (floor(n / batch) steps) and at the end, and
    * resume from it when it holds a checkpoint of the same job (`key`; see train-checkpoint.ts).

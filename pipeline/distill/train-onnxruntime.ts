@@ -74,7 +74,6 @@ function writeBack(model: tfl.LayersModel, arch: TrainArch, params: ParamInfo[],
 export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   if (!method.lossSpec) throw new EdgeDistillError('E_CONFIG', 'this loss has no form the onnxruntime engine can compile', 'Train it with train.engine "tfjs".');
-  if (opts.afterStep) throw new EdgeDistillError('E_CONFIG', 'a per-step weight hook (magnitude pruning) needs the TF.js engine', 'Fine-tune with train.engine "tfjs".');
   const { n, features: F, labels, classes: C } = data;
   const x = asRows(data.x, n, F);
   const B = Math.min(cfg.batchSize, n);
@@ -117,6 +116,7 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
       x.gather(rows, batch.x);
       if (batch.targets) method.targets!.gather(rows, batch.targets);
       lastLoss = await trainer.step();
+      if (opts.afterStep) trainer.editKernels(arch.layers, (kernels) => opts.afterStep!(s, kernels));
       if (s % 50 === 49 || s === cfg.steps - 1) {
         step.tick(s + 1 - ticked, `loss ${lastLoss.toFixed(4)}`);
         ticked = s + 1;

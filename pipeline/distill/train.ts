@@ -10,6 +10,18 @@ import { trainOnOnnxruntime } from './train-onnxruntime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
 
+/** The model's dense and conv kernels (layer order, HWIO) handed to `edit` as arrays, and written back. */
+export function editKernels(model: tfl.LayersModel, edit: (kernels: Float32Array[]) => void): void {
+  const vars = model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
+  const kernels = vars.map((v) => Float32Array.from(v.read().dataSync() as Float32Array));
+  edit(kernels);
+  vars.forEach((v, i) => {
+    const next = tf.tensor(kernels[i]!, v.shape as number[]);
+    v.write(next);
+    next.dispose();
+  });
+}
+
 /** Trains `model` in place with the method's loss and Adam, on the engine `cfg.engine` names. */
 export async function trainStudent(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   if (cfg.engine !== 'tfjs') return trainOnOnnxruntime(model, data, method, cfg, opts);
@@ -57,7 +69,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
       return method.loss({ logits: logits!, hidden: hidden! }, tt, yt);
     }, report);
     tf.dispose([xt, yt, ...(tt ? [tt] : [])]);
-    opts.afterStep?.(s);
+    if (opts.afterStep) editKernels(model, (kernels) => opts.afterStep!(s, kernels));
     if (loss) {
       lastLoss = (await loss.data())[0]!;
       loss.dispose();

@@ -162,6 +162,28 @@ export class OrtTrainer {
     return ((this.host ? this.fetches : out)[names.loss]!.data as Float32Array)[0]!;
   }
 
+  /** The array onnxruntime reads parameter i from at the next step (graph layout): a change to it is trained on. */
+  private live(i: number): Float32Array {
+    return this.host ? this.host.w[i]! : (this.feeds[this.graph.names.param(i)]!.data as Float32Array);
+  }
+
+  /**
+   * The live dense and conv kernels of the student's `layers` handed to `edit` in StudentSpec's layout (layer order,
+   * conv HWIO), to change in place before the next step: dense kernels where onnxruntime reads them, conv kernels
+   * through an HWIO copy written back.
+   */
+  editKernels(layers: readonly LayerSpec[], edit: (kernels: Float32Array[]) => void): void {
+    const kernels: { i: number; conv: Extract<LayerSpec, { kind: 'conv2d' }> | null; values: Float32Array }[] = [];
+    this.graph.params.forEach((p, i) => {
+      if (!('layer' in p.owner) || p.owner.field !== 'kernel') return;
+      const l = layers[p.owner.layer]!;
+      const live = this.live(i);
+      kernels.push(l.kind === 'conv2d' ? { i, conv: l, values: oihwToHwio(live, l.kernelSize, l.inChannels, l.filters) } : { i, conv: null, values: live });
+    });
+    edit(kernels.map((k) => k.values));
+    for (const k of kernels) if (k.conv) this.live(k.i).set(hwioToOihw(k.values, k.conv.kernelSize, k.conv.inChannels, k.conv.filters));
+  }
+
   /** Copies of the current parameters and moments (graph layout, ParamInfo order) and the beta powers. */
   state(): TrainerState {
     const { names, params } = this.graph;
