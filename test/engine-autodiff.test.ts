@@ -268,6 +268,56 @@ test('conv2d (input and weight gradients, same and valid padding) and maxPool on
   await check('maxPool', [await images(2, 8)], (t, [v]) => t.maxPool(v!, 2), ([v]) => maxPoolRef(v!, 2), { h: 1e-7 });
 });
 
+const map = (x: T, f: (v: number) => number): T => ({ shape: x.shape, data: x.data.map(f) });
+const relu6Ref = (x: T): T => map(x, (v) => Math.min(Math.max(v, 0), 6));
+
+function globalAvgPoolRef(x: T): T {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  return tensor([B, C], (i) => {
+    let s = 0;
+    for (let j = 0; j < H * W; j++) s += x.data[i * H * W + j]!;
+    return s / (H * W);
+  });
+}
+
+/** Training-mode batch norm per channel (axis 1) with the batch's mean and biased variance. */
+function batchNormRef(x: T, gamma: T, beta: T, eps: number): T {
+  const C = x.shape[1]!;
+  const inner = numel(x.shape.slice(2));
+  const channelOf = (i: number) => Math.floor(i / inner) % C;
+  const count = x.data.length / C;
+  const mean = new Float64Array(C);
+  const variance = new Float64Array(C);
+  x.data.forEach((v, i) => (mean[channelOf(i)]! += v / count));
+  x.data.forEach((v, i) => (variance[channelOf(i)]! += (v - mean[channelOf(i)]!) ** 2 / count));
+  return tensor(x.shape, (i) => {
+    const c = channelOf(i);
+    return ((x.data[i]! - mean[c]!) / Math.sqrt(variance[c]! + eps)) * gamma.data[c]! + beta.data[c]!;
+  });
+}
+
+test('the layers of MobileNet-style students: relu6, global average pooling, batch norm, and a residual block of them', async () => {
+  // Values kept at least 0.05 from ReLU6's kinks at 0 and 6, where the derivative jumps.
+  const away = (x: T): T => map(x, (v) => (Math.abs(v) < 0.05 ? v + 0.1 : Math.abs(v - 6) < 0.05 ? v + 0.1 : v));
+  await check('relu6', [away(uniform([3, 4, 5], 61, -3, 9))], (t, [v]) => t.relu6(v!), ([v]) => relu6Ref(v!));
+  await check('globalAvgPool', [uniform([2, 3, 4, 5], 62)], (t, [v]) => t.globalAvgPool(v!), ([v]) => globalAvgPoolRef(v!));
+  const gamma = uniform([3], 63, 0.5, 1.5);
+  const beta = uniform([3], 64);
+  await check('batchNorm NCHW', [uniform([4, 3, 3, 3], 65, -2, 2), gamma, beta], (t, [v, g, b]) => t.batchNorm(v!, g!, b!, 1e-3).y, ([v, g, b]) => batchNormRef(v!, g!, b!, 1e-3));
+  await check('batchNorm [B, C]', [uniform([6, 3], 66, -2, 2), gamma, beta], (t, [v, g, b]) => t.batchNorm(v!, g!, b!, 1e-3).y, ([v, g, b]) => batchNormRef(v!, g!, b!, 1e-3));
+  // x + relu6(bn(depthwise(x))), then pooled: every gradient flows through both branches of the residual add.
+  const x = await images(2, 6);
+  const x4 = { shape: [2, 4, 6, 6], data: Float64Array.from({ length: 2 * 4 * 36 }, (_, i) => x.data[(Math.floor(i / 144) * 36) + (i % 36)]! * (1 + (Math.floor(i / 36) % 4))) };
+  const dw = uniform([4, 1, 3, 3], 67, -0.5, 0.5);
+  const [g4, b4] = [uniform([4], 68, 0.5, 1.5), uniform([4], 69, 1, 2)];
+  await check(
+    'residual depthwise block',
+    [x4, dw, g4, b4],
+    (t, [v, k, g, b]) => t.globalAvgPool(t.add(v!, t.relu6(t.batchNorm(t.conv2d(v!, k!, { pads: [1, 1, 1, 1], groups: 4 }), g!, b!, 1e-3).y))),
+    ([v, k, g, b]) => globalAvgPoolRef(broadcast(v!, relu6Ref(batchNormRef(conv2dRef(v!, k!, 1, { groups: 4 }), g!, b!, 1e-3)), (p, q) => p + q)),
+  );
+});
+
 /** Row-wise softmax of [B, W] logits divided by tau, in float64. */
 const softmaxRowsRef = (s: T, tau = 1): T => alongAxis({ data: s.data.map((v) => v / tau), shape: s.shape }, 1, softmaxV);
 /** -mean_i sum_k y_ik log softmax(s)_ik. */

@@ -152,9 +152,58 @@ export class Tracer {
     return this.emit('Max', [x, this.scalar(c)], x.shape);
   }
 
-  /** sqrt(x) (no gradient: used by the optimizer only). */
+  /** sqrt(x). d/dx = g / (2 sqrt(x)) (the output read). */
   sqrt(x: Value): Value {
-    return this.emit('Sqrt', [x], x.shape);
+    const y = this.emit('Sqrt', [x], x.shape, undefined, (g) => [() => this.div(this.scale(g, 0.5), y)]);
+    return y;
+  }
+
+  /** A 0/1 float mask from a comparison of y with a scalar (no gradient). */
+  private compare(op: 'Greater' | 'Less', y: Value, c: number): string {
+    const out = this.fresh(op.toLowerCase());
+    this.builder.addNode({ opType: op, inputs: [y.name, this.scalar(c).name], outputs: [out] });
+    return out;
+  }
+
+  /**
+   * min(max(x, 0), 6) (ReLU6: ONNX Clip). d/dx = g where 0 < y < 6, else 0 (the output read, as relu does, so the
+   * Clip can fuse into the conv before it).
+   */
+  relu6(x: Value): Value {
+    const y = this.emit('Clip', [x, this.scalar(0), this.scalar(6)], x.shape, undefined, (g) => [
+      () => {
+        const inside = this.fresh('and');
+        this.builder.addNode({ opType: 'And', inputs: [this.compare('Greater', y, 0), this.compare('Less', y, 6)], outputs: [inside] });
+        return this.emit('Mul', [g, this.emit('Cast', [inside], y.shape, { to: attr.int(1) })], x.shape);
+      },
+    ]);
+    return y;
+  }
+
+  /** The mean over the spatial axes of NCHW [B, C, H, W], as [B, C] (GlobalAveragePool). d/dx = g / (H*W) spread. */
+  globalAvgPool(x: Value): Value {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    const pooled = this.emit('GlobalAveragePool', [x], [B, C, 1, 1], undefined, (g) => [() => this.expand(this.scale(g, 1 / (H * W)), x.shape)]);
+    return this.reshape(pooled, [B, C]);
+  }
+
+  /**
+   * Batch normalisation in training mode, per channel (axis 1) of NCHW [B, C, H, W] or [B, C]: the batch's mean and
+   * biased variance over every other axis, y = (x - mean) / sqrt(variance + epsilon) * gamma + beta (gamma, beta
+   * [C]). Composed of primitive ops, so its gradient is theirs. Also returns the batch statistics [C] (the running
+   * averages an exporter folds into the preceding conv are updated from them).
+   */
+  batchNorm(x: Value, gamma: Value, beta: Value, epsilon: number): { y: Value; mean: Value; variance: Value } {
+    const C = x.shape[1]!;
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const perChannel = x.shape.map((d, i) => (i === 1 ? d : 1));
+    const count = numel(x.shape) / C;
+    const mean = this.scale(this.reduceSum(x, axes, true), 1 / count);
+    const centred = this.sub(x, mean);
+    const variance = this.scale(this.reduceSum(this.mul(centred, centred), axes, true), 1 / count);
+    const normalised = this.div(centred, this.sqrt(this.add(variance, this.scalar(epsilon))));
+    const y = this.add(this.mul(normalised, this.reshape(gamma, perChannel)), this.reshape(beta, perChannel));
+    return { y, mean: this.reshape(mean, [C]), variance: this.reshape(variance, [C]) };
   }
 
   /**
@@ -163,13 +212,7 @@ export class Tracer {
    * so that x has Relu as its only consumer and onnxruntime can fuse the Relu into the Conv or Gemm that makes x.
    */
   relu(x: Value): Value {
-    const y = this.emit('Relu', [x], x.shape, undefined, (g) => [
-      () => {
-        const positive = this.fresh('greater');
-        this.builder.addNode({ opType: 'Greater', inputs: [y.name, this.scalar(0).name], outputs: [positive] });
-        return this.emit('Mul', [g, this.emit('Cast', [positive], y.shape, { to: attr.int(1) })], x.shape);
-      },
-    ]);
+    const y = this.emit('Relu', [x], x.shape, undefined, (g) => [() => this.emit('Mul', [g, this.emit('Cast', [this.compare('Greater', y, 0)], y.shape, { to: attr.int(1) })], x.shape)]);
     return y;
   }
 
