@@ -2,7 +2,8 @@
 // reference forward pass on real examples one layer at a time.
 
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
-import { EdgeDistillError } from '../pipeline/errors.ts';
+import { EdgeDistillError, unsupportedLayer } from '../pipeline/errors.ts';
+import { foldBatchNorms } from '../pipeline/student/fold.ts';
 import { inputShape, isWeighted, layerOutputShape, sizeOf } from './onnx-graph.ts';
 import type { Shape } from './onnx-graph.ts';
 import { checkCalibrationMethod, DEFAULT_PERCENTILE, quantizeConfigError } from './quantize-mode.ts';
@@ -15,8 +16,12 @@ import { forwardSpec } from './reference-forward.ts';
  * (100 − p)-th percentiles of all values at that point (linear interpolation between order statistics, as
  * numpy's default), which ignores rare outliers at the cost of clipping them.
  */
-export function calibrate(spec: StudentSpec, x: Float32Array, n: number, method: CalibrationMethod, percentile?: number): Calibration {
+export function calibrate(student: StudentSpec, x: Float32Array, n: number, method: CalibrationMethod, percentile?: number): Calibration {
   checkCalibrationMethod(method);
+  // The quantized exporter folds batch norms before it reads the calibration: measure the folded layers.
+  const spec = foldBatchNorms(student);
+  const addAt = spec.layers.findIndex((l) => l.kind === 'add');
+  if (addAt >= 0) throw unsupportedLayer('add', addAt, 'Calibration for static quantization', 'Quantize this student with dynamic int8 or float16.');
   const p = method === 'percentile' ? (percentile ?? DEFAULT_PERCENTILE) : undefined;
   if (p !== undefined && !(p > 50 && p <= 100)) {
     throw quantizeConfigError(`calibration percentile must be in (50, 100], got ${p}`, `Use e.g. ${DEFAULT_PERCENTILE} (clips the 0.01 % most extreme values).`);

@@ -4,8 +4,8 @@
 // layer's weights are stored is left to a WeightedEmitter: float32 in onnx.ts, the quantized forms in
 // quantize-emitters.ts.
 
-import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
-import { EdgeDistillError } from '../pipeline/errors.ts';
+import { kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { EdgeDistillError, unsupportedLayer } from '../pipeline/errors.ts';
 import { attr, BATCH_DIM } from './onnx-builder.ts';
 import type { OnnxAttribute, OnnxGraphBuilder } from './onnx-builder.ts';
 
@@ -70,15 +70,25 @@ export function layerOutputShape(layer: LayerSpec, x: Shape, p: string, target: 
       return { kind: 'flat', size: layer.units };
     case 'conv2d': {
       if (x.kind !== 'image') throw specError(target, `${p} conv2d needs an image input (spec.image, before any flatten)`);
-      const k = layer.kernelSize;
+      const [kh, kw] = kernelDims(layer);
+      const { strides: s = 1, groups = 1 } = layer;
       if (x.channels !== layer.inChannels) throw specError(target, `${p} conv2d expects ${layer.inChannels} channels, gets ${x.channels}`);
-      if (!Number.isSafeInteger(k) || k < 1) throw specError(target, `${p} conv2d kernelSize must be a positive integer, got ${k}`);
-      const shrink = layer.padding === 'same' ? 0 : k - 1;
-      const height = x.height - shrink;
-      const width = x.width - shrink;
-      if (height < 1 || width < 1) throw specError(target, `${p} conv2d ${k}x${k} 'valid' does not fit a ${x.height}x${x.width} map`);
+      if (![kh, kw, s, groups].every((v) => Number.isSafeInteger(v) && v >= 1)) throw specError(target, `${p} conv2d kernel [${kh}, ${kw}], strides ${s} and groups ${groups} must be positive integers`);
+      if (layer.inChannels % groups !== 0 || layer.filters % groups !== 0) throw specError(target, `${p} conv2d: ${groups} groups do not divide ${layer.inChannels} input and ${layer.filters} output channels`);
+      const { height, width } = convOutput(layer, x);
+      if (height < 1 || width < 1) throw specError(target, `${p} conv2d ${kh}x${kw} 'valid' does not fit a ${x.height}x${x.width} map`);
       return { kind: 'image', height, width, channels: layer.filters };
     }
+    case 'batchNorm': {
+      const channels = x.kind === 'image' ? x.channels : x.size;
+      if (channels !== layer.channels) throw specError(target, `${p} batchNorm expects ${layer.channels} channels, gets ${channels}`);
+      return x;
+    }
+    case 'globalAvgPool':
+      if (x.kind !== 'image') throw specError(target, `${p} globalAvgPool needs an image input`);
+      return { kind: 'flat', size: x.channels };
+    case 'add':
+      return x;
     case 'maxpool2d': {
       if (x.kind !== 'image') throw specError(target, `${p} maxpool2d needs an image input`);
       const s = layer.poolSize;
@@ -107,9 +117,10 @@ export function emitInput(ctx: GraphContext, spec: StudentSpec, tensor: string):
 
 /**
  * One layer, named `<p>/<Op>`. Max pooling and flatten keep x's quantization: on uint8 they are exact, as they
- * commute with a monotone quantizer. A weighted layer's output is float32.
+ * commute with a monotone quantizer. A weighted layer's output is float32. `earlier`: the outputs of the layers
+ * before it (an add reads one of them).
  */
-export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEmitter<C, Q>, layer: LayerSpec, p: string, x: Emitted<Q>): Emitted<Q> {
+export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEmitter<C, Q>, layer: LayerSpec, p: string, x: Emitted<Q>, earlier: readonly Emitted<Q>[] = []): Emitted<Q> {
   const { g } = ctx;
   const shape = layerOutputShape(layer, x.shape, p, ctx.target);
   switch (layer.kind) {
@@ -117,9 +128,33 @@ export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEm
       checkWeights(ctx.target, p, layer.kernel.length, layer.inputs * layer.units, layer.bias.length, layer.units);
       return { tensor: activation(g, p, emitter.dense(ctx, layer, p, x), layer.activation), shape };
     case 'conv2d': {
-      const k = layer.kernelSize;
-      checkWeights(ctx.target, p, layer.kernel.length, k * k * layer.inChannels * layer.filters, layer.bias.length, layer.filters);
-      return { tensor: activation(g, p, emitter.conv(ctx, layer, p, x, convAttributes(layer)), layer.activation), shape };
+      const [kh, kw] = kernelDims(layer);
+      checkWeights(ctx.target, p, layer.kernel.length, kh * kw * (layer.inChannels / (layer.groups ?? 1)) * layer.filters, layer.bias.length, layer.filters);
+      return { tensor: activation(g, p, emitter.conv(ctx, layer, p, x, convAttributes(layer, x.shape)), layer.activation), shape };
+    }
+    case 'batchNorm': {
+      // Left unfolded (foldBatchNorms folds it into a conv or dense before it where it can): x * scale + shift per channel.
+      if (x.quant !== undefined) throw unsupportedLayer('batchNorm on quantized activations', Number(p.split('.').at(-1)), ctx.target);
+      const C = layer.channels;
+      const scale = Float32Array.from(layer.gamma, (gm, c) => gm / Math.sqrt(layer.movingVariance[c]! + layer.epsilon));
+      const shift = Float32Array.from(layer.beta, (b, c) => b - layer.movingMean[c]! * scale[c]!);
+      const dims = x.shape.kind === 'image' ? [C, 1, 1] : [C];
+      const scaled = g.addNode({ opType: 'Mul', inputs: [x.tensor, g.addFloatInitializer(`${p}/scale`, dims, scale)], outputs: [`${p}/Mul_output`], name: `${p}/Mul` });
+      const y = g.addNode({ opType: 'Add', inputs: [scaled, g.addFloatInitializer(`${p}/shift`, dims, shift)], outputs: [`${p}/Add_output`], name: `${p}/Add` });
+      return { tensor: activation(g, p, y, layer.activation), shape };
+    }
+    case 'globalAvgPool': {
+      if (x.quant !== undefined) throw unsupportedLayer('globalAvgPool on quantized activations', Number(p.split('.').at(-1)), ctx.target);
+      const pooled = g.addNode({ opType: 'GlobalAveragePool', inputs: [x.tensor], outputs: [`${p}/GlobalAveragePool_output`], name: `${p}/GlobalAveragePool` });
+      const y = g.addNode({ opType: 'Flatten', inputs: [pooled], outputs: [`${p}/Flatten_output`], name: `${p}/Flatten`, attributes: { axis: attr.int(1) } });
+      return { tensor: y, shape };
+    }
+    case 'add': {
+      const from = earlier[layer.from];
+      if (!from) throw specError(ctx.target, `${p} add refers to layer ${layer.from}, which does not come before it`);
+      if (x.quant !== undefined || from.quant !== undefined) throw unsupportedLayer('add on quantized activations', Number(p.split('.').at(-1)), ctx.target);
+      if (JSON.stringify(from.shape) !== JSON.stringify(x.shape)) throw specError(ctx.target, `${p} add: layer ${layer.from}'s output ${JSON.stringify(from.shape)} is not the shape ${JSON.stringify(x.shape)} it is added to`);
+      return { tensor: g.addNode({ opType: 'Add', inputs: [x.tensor, from.tensor], outputs: [`${p}/Add_output`], name: `${p}/Add` }), shape };
     }
     case 'maxpool2d': {
       // ONNX ceil_mode=0 with no pads matches TF.js's 'valid' pooling.
@@ -149,18 +184,29 @@ export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEm
   }
 }
 
-/** Conv / ConvInteger attributes of a stride-1 conv2d. */
-function convAttributes(layer: ConvLayer): Record<string, OnnxAttribute> {
-  const k = layer.kernelSize;
-  // TF 'same' with stride 1 pads k-1 in total per axis, the odd one out at the end (bottom/right).
-  const before = layer.padding === 'same' ? Math.floor((k - 1) / 2) : 0;
-  const after = layer.padding === 'same' ? k - 1 - before : 0;
+/** A conv2d's output size (TF.js: 'same' gives ceil(in / stride), 'valid' floor((in - k) / stride) + 1). */
+function convOutput(layer: ConvLayer, x: { height: number; width: number }): { height: number; width: number } {
+  const [kh, kw] = kernelDims(layer);
+  const s = layer.strides ?? 1;
+  if (layer.padding === 'same') return { height: Math.ceil(x.height / s), width: Math.ceil(x.width / s) };
+  return { height: Math.floor((x.height - kh) / s) + 1, width: Math.floor((x.width - kw) / s) + 1 };
+}
+
+/** Conv / ConvInteger attributes of a conv2d on an x.height x x.width map. */
+function convAttributes(layer: ConvLayer, x: Shape): Record<string, OnnxAttribute> {
+  const [kh, kw] = kernelDims(layer);
+  const s = layer.strides ?? 1;
+  const { height: H, width: W } = x as Extract<Shape, { kind: 'image' }>;
+  const out = convOutput(layer, { height: H, width: W });
+  // TF 'same' pads max((out-1)*s + k - in, 0) in total per axis, the odd one out at the end (bottom/right).
+  const total = (o: number, k: number, i: number) => (layer.padding === 'same' ? Math.max((o - 1) * s + k - i, 0) : 0);
+  const [th, tw] = [total(out.height, kh, H), total(out.width, kw, W)];
   return {
-    kernel_shape: attr.ints([k, k]),
-    pads: attr.ints([before, before, after, after]),
-    strides: attr.ints([1, 1]),
+    kernel_shape: attr.ints([kh, kw]),
+    pads: attr.ints([Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)]),
+    strides: attr.ints([s, s]),
     dilations: attr.ints([1, 1]),
-    group: attr.int(1),
+    group: attr.int(layer.groups ?? 1),
   };
 }
 
@@ -194,24 +240,39 @@ export function emitHead(ctx: GraphContext, spec: StudentSpec, x: Emitted<unknow
   g.addOutput(outputNames.subclassLogits, [BATCH_DIM, C * S]);
 }
 
-function activation(g: OnnxGraphBuilder, p: string, x: string, kind: 'relu' | 'linear'): string {
+function activation(g: OnnxGraphBuilder, p: string, x: string, kind: Activation): string {
   if (kind === 'linear') return x;
+  if (kind === 'relu6') {
+    const bounds = [g.addFloatInitializer(`${p}/relu6_min`, [], Float32Array.of(0)), g.addFloatInitializer(`${p}/relu6_max`, [], Float32Array.of(6))];
+    return g.addNode({ opType: 'Clip', inputs: [x, ...bounds], outputs: [`${p}/Clip_output`], name: `${p}/Clip` });
+  }
   return g.addNode({ opType: 'Relu', inputs: [x], outputs: [`${p}/Relu_output`], name: `${p}/Relu` });
 }
 
-/** TF.js conv kernel [kh, kw, in, out] -> ONNX Conv weight [out, in, kh, kw]. */
-export function hwioToOihw(kernel: Float32Array, k: number, inC: number, outC: number): Float32Array {
+/**
+ * TF.js conv kernel [kh, kw, in, out] -> ONNX Conv weight [out, in, kh, kw]; `k` is kh = kw or [kh, kw], `inC` the
+ * input channels per group.
+ */
+export function hwioToOihw(kernel: Float32Array, k: number | [number, number], inC: number, outC: number): Float32Array {
+  const [KH, KW] = typeof k === 'number' ? [k, k] : k;
   const w = new Float32Array(kernel.length);
-  for (let kh = 0; kh < k; kh++) {
-    for (let kw = 0; kw < k; kw++) {
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
       for (let i = 0; i < inC; i++) {
         for (let o = 0; o < outC; o++) {
-          w[((o * inC + i) * k + kh) * k + kw] = kernel[((kh * k + kw) * inC + i) * outC + o]!;
+          w[((o * inC + i) * KH + kh) * KW + kw] = kernel[((kh * KW + kw) * inC + i) * outC + o]!;
         }
       }
     }
   }
   return w;
+}
+
+/** A conv2d layer's ONNX weight: its dims [out, in / groups, kh, kw] and values. */
+export function convWeight(l: ConvLayer): { dims: number[]; data: Float32Array } {
+  const [kh, kw] = kernelDims(l);
+  const inPerGroup = l.inChannels / (l.groups ?? 1);
+  return { dims: [l.filters, inPerGroup, kh, kw], data: hwioToOihw(l.kernel, [kh, kw], inPerGroup, l.filters) };
 }
 
 /** spec.metadata plus the exporter's own keys (classes, subclasses, then `extra`), which it may not contradict. */

@@ -4,6 +4,7 @@
 // so both name their tensors alike (`/layers.<i>/...`).
 
 import type { StudentSpec } from '../pipeline/student/spec.ts';
+import { foldBatchNorms } from '../pipeline/student/fold.ts';
 import { BATCH_DIM, OnnxGraphBuilder } from './onnx-builder.ts';
 import { emitHead, emitInput, emitLayer, isWeighted, metadataOf } from './onnx-graph.ts';
 import { quantize, QUANT_EMITTERS } from './quantize-emitters.ts';
@@ -35,8 +36,10 @@ export interface QuantizedOnnxExportOptions {
  * float32 [batch, features]; outputs `outputNames.probs` [batch, C] and, when subclasses > 1,
  * `outputNames.subclassLogits` [batch, C*S]. Same spec, mode and options give byte-identical output.
  */
-export function exportQuantizedOnnx(spec: StudentSpec, mode: QuantMode, opts: QuantizedOnnxExportOptions): Uint8Array {
+export function exportQuantizedOnnx(student: StudentSpec, mode: QuantMode, opts: QuantizedOnnxExportOptions): Uint8Array {
   checkMode(mode);
+  // Batch norms folded first, as calibrate() folds them: the calibration's layers are the folded spec's.
+  const spec = foldBatchNorms(student);
   const params = mode.kind === 'static' ? staticParams(spec, mode, opts.calibration) : null;
   const g = new OnnxGraphBuilder({ graphName: 'edge_distill_student', producerVersion: opts.producerVersion });
   const ctx: QuantContext = { g, target: 'quantized ONNX', mode };
@@ -46,9 +49,11 @@ export function exportQuantizedOnnx(spec: StudentSpec, mode: QuantMode, opts: Qu
   // Static: quantize once at the input, so the NHWC -> NCHW reshape and transpose move uint8.
   if (params && weighted.length > 0) cur = quantize(g, cur, weighted[0]!, params[weighted[0]!]!, '/input');
   cur = { ...cur, ...emitInput(ctx, spec, cur.tensor) };
+  const outputs: QuantEmitted[] = [];
   spec.layers.forEach((layer, i) => {
     const p = `/layers.${i}`;
-    cur = emitLayer(ctx, QUANT_EMITTERS[mode.kind], layer, p, cur);
+    cur = emitLayer(ctx, QUANT_EMITTERS[mode.kind], layer, p, cur, outputs);
+    outputs.push(cur);
     const next = weighted.find((j) => j > i);
     if (params && isWeighted(layer) && next !== undefined) cur = quantize(g, cur, next, params[next]!, p);
   });

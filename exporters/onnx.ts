@@ -3,8 +3,9 @@
 // float32 form of the weighted layers and the optional teacher outputs.
 
 import type { StudentSpec } from '../pipeline/student/spec.ts';
+import { foldBatchNorms } from '../pipeline/student/fold.ts';
 import { BATCH_DIM, OnnxGraphBuilder } from './onnx-builder.ts';
-import { emitHead, emitInput, emitLayer, hwioToOihw, metadataOf, specError } from './onnx-graph.ts';
+import { convWeight, emitHead, emitInput, emitLayer, metadataOf, specError } from './onnx-graph.ts';
 import type { Emitted, GraphContext, WeightedEmitter } from './onnx-graph.ts';
 
 export { hwioToOihw, ONNX_METADATA_CLASSES, ONNX_METADATA_SUBCLASSES } from './onnx-graph.ts';
@@ -27,8 +28,8 @@ const FLOAT32: WeightedEmitter<GraphContext> = {
     return g.addNode({ opType: 'Gemm', inputs: [x.tensor, w, b], outputs: [`${p}/Gemm_output`], name: `${p}/Gemm` });
   },
   conv({ g }, l, p, x, attributes) {
-    const k = l.kernelSize;
-    const w = g.addFloatInitializer(`${p}/kernel`, [l.filters, l.inChannels, k, k], hwioToOihw(l.kernel, k, l.inChannels, l.filters));
+    const { dims, data } = convWeight(l);
+    const w = g.addFloatInitializer(`${p}/kernel`, dims, data);
     const b = g.addFloatInitializer(`${p}/bias`, [l.filters], l.bias);
     return g.addNode({ opType: 'Conv', inputs: [x.tensor, w, b], outputs: [`${p}/Conv_output`], name: `${p}/Conv`, attributes });
   },
@@ -45,9 +46,11 @@ export function exportOnnx(spec: StudentSpec, opts: OnnxExportOptions): Uint8Arr
   g.addInput(spec.inputName, [BATCH_DIM, spec.features]);
   let cur: Emitted = emitInput(ctx, spec, spec.inputName);
   let penultimate = cur;
-  spec.layers.forEach((layer, i) => {
+  const outputs: Emitted[] = [];
+  foldBatchNorms(spec).layers.forEach((layer, i) => {
     penultimate = cur;
-    cur = emitLayer(ctx, FLOAT32, layer, `/layers.${i}`, cur);
+    cur = emitLayer(ctx, FLOAT32, layer, `/layers.${i}`, cur, outputs);
+    outputs.push(cur);
   });
   emitHead(ctx, spec, cur);
   if (opts.teacherOutputs) {

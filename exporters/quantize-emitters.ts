@@ -4,7 +4,7 @@
 
 import { attr, littleEndianBytes, OnnxDataType } from './onnx-builder.ts';
 import type { OnnxGraphBuilder } from './onnx-builder.ts';
-import { hwioToOihw } from './onnx-graph.ts';
+import { convWeight } from './onnx-graph.ts';
 import type { Emitted, GraphContext, WeightedEmitter } from './onnx-graph.ts';
 import { float16Bits, quantizeBias, quantizeWeights } from './quantize-math.ts';
 import type { Int8Mode, QuantMode } from './quantize-mode.ts';
@@ -35,8 +35,8 @@ export const QUANT_EMITTERS = {
       return ctx.g.addNode({ opType: 'Gemm', inputs: [x.tensor, w, b], outputs: [`${p}/Gemm_output`], name: `${p}/Gemm` });
     },
     conv(ctx, l, p, x, attributes) {
-      const k = l.kernelSize;
-      const w = float16Weight(ctx.g, `${p}/kernel`, [l.filters, l.inChannels, k, k], hwioToOihw(l.kernel, k, l.inChannels, l.filters));
+      const { dims, data } = convWeight(l);
+      const w = float16Weight(ctx.g, `${p}/kernel`, dims, data);
       const b = ctx.g.addFloatInitializer(`${p}/bias`, [l.filters], l.bias);
       return ctx.g.addNode({ opType: 'Conv', inputs: [x.tensor, w, b], outputs: [`${p}/Conv_output`], name: `${p}/Conv`, attributes });
     },
@@ -51,8 +51,10 @@ export const QUANT_EMITTERS = {
       return rescale(ctx.g, p, acc, xq.scale, wq, b);
     },
     conv(ctx, l, p, x, attributes) {
-      const { kernelSize: k, inChannels: I, filters: O } = l;
-      const wq = int8Weight(ctx, p, [O, I, k, k], hwioToOihw(l.kernel, k, I, O), O, (i) => Math.floor(i / (I * k * k)), [O, 1, 1]);
+      const { dims, data } = convWeight(l);
+      const O = l.filters;
+      const perChannel = data.length / O;
+      const wq = int8Weight(ctx, p, dims, data, O, (i) => Math.floor(i / perChannel), [O, 1, 1]);
       const xq = dynamicQuantize(ctx.g, p, x.tensor);
       const acc = ctx.g.addNode({
         opType: 'ConvInteger',
@@ -77,9 +79,11 @@ export const QUANT_EMITTERS = {
       return ctx.g.addNode({ opType: 'Gemm', inputs: [xq.tensor, w, b], outputs: [`${p}/Gemm_output`], name: `${p}/Gemm`, attributes });
     },
     conv(ctx, l, p, x, attributes) {
-      const { kernelSize: k, inChannels: I, filters: O } = l;
+      const { dims, data } = convWeight(l);
+      const O = l.filters;
+      const perChannel = data.length / O;
       const xq = dequantizeInput(ctx.g, p, x);
-      const wq = int8Weight(ctx, p, [O, I, k, k], hwioToOihw(l.kernel, k, I, O), O, (i) => Math.floor(i / (I * k * k)), [O]);
+      const wq = int8Weight(ctx, p, dims, data, O, (i) => Math.floor(i / perChannel), [O]);
       const w = dequantizeWeight(ctx.g, `${p}/kernel`, wq, 0);
       const b = int32Bias(ctx.g, p, l.bias, xq.params.scale, wq);
       return ctx.g.addNode({ opType: 'Conv', inputs: [xq.tensor, w, b], outputs: [`${p}/Conv_output`], name: `${p}/Conv`, attributes });

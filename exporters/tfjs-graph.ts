@@ -2,7 +2,8 @@
 // straight from TypeScript with no Python converter, that stock loadGraphModel (@tensorflow/tfjs-converter) runs.
 // Owns the lowering of the spec's layers to GraphDef ops; the class head means the same as the layers export:
 // softmax over the C*S logits, then a 0/1 block-sum MatMul to C class probabilities.
-import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { foldBatchNorms } from '../pipeline/student/fold.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 import { WEIGHTS_FILE } from './tfjs-io.ts';
@@ -27,10 +28,12 @@ export async function exportTfjsGraph(spec: StudentSpec, opts: { weights?: TfjsW
   checkNames(spec);
   const g = new GraphDefBuilder();
   let x = input(g, spec);
-  spec.layers.forEach((layer, i) => {
-    x = emitLayer(g, layer, `${INTERNAL}${layer.kind}_${i}`, x);
+  const outputs: Running[] = [];
+  foldBatchNorms(spec).layers.forEach((layer, i) => {
+    x = emitLayer(g, layer, `${INTERNAL}${layer.kind}_${i}`, x, outputs);
+    outputs.push(x);
   });
-  const outputs = emitHead(g, spec, x);
+  const heads = emitHead(g, spec, x);
   const fp32 = g.weights();
   const { specs, data } = opts.weights ? quantizeWeights(fp32.specs, fp32.data, opts.weights) : fp32;
   const info = (name: string, dims: number[]): TensorInfoJson => ({ name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: shapeJson(dims) });
@@ -41,7 +44,7 @@ export async function exportTfjsGraph(spec: StudentSpec, opts: { weights?: TfjsW
     modelTopology: { node: g.nodes, library: {}, versions: { ...GRAPH_DEF_VERSIONS } },
     signature: {
       inputs: { [spec.inputName]: info(spec.inputName, [-1, spec.features]) },
-      outputs: Object.fromEntries(outputs.map(([name, width]) => [name, info(name, [-1, width])])),
+      outputs: Object.fromEntries(heads.map(([name, width]) => [name, info(name, [-1, width])])),
     },
     // The same keys as the layers export, so tools read both formats' metadata alike.
     userDefinedMetadata: {
@@ -66,13 +69,20 @@ function input(g: GraphDefBuilder, spec: StudentSpec): Running {
   return { tensor: reshape(g, `${INTERNAL}input`, x, [-1, height, width, channels]), shape: { kind: 'image', height, width, channels } };
 }
 
-/** One layer. Dense and conv carry bias and activation fused, the form TF's grappler (and so TF.js) uses. */
-function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running): Running {
-  const fused = (activation: 'relu' | 'linear'): Record<string, AttrValueJson> => ({
+/** The TF op of an activation, as _Fused* ops name it. */
+const TF_ACTIVATION: Record<Exclude<Activation, 'linear'>, string> = { relu: 'Relu', relu6: 'Relu6' };
+
+/**
+ * One layer. Dense and conv carry bias and activation fused, the form TF's grappler (and so TF.js) uses.
+ * `earlier`: the outputs of the layers before it (an add reads one of them).
+ */
+function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running, earlier: readonly Running[]): Running {
+  const fused = (activation: Activation): Record<string, AttrValueJson> => ({
     num_args: attr.int(1),
-    fused_ops: attr.strs(activation === 'relu' ? ['BiasAdd', 'Relu'] : ['BiasAdd']),
+    fused_ops: attr.strs(activation === 'linear' ? ['BiasAdd'] : ['BiasAdd', TF_ACTIVATION[activation]]),
     epsilon: attr.float(0),
   });
+  const activate = (t: string, activation: Activation) => (activation === 'linear' ? t : g.node(`${p}/${TF_ACTIVATION[activation]}`, TF_ACTIVATION[activation], [t], { ...FLOAT }));
   switch (layer.kind) {
     case 'dense': {
       if (x.shape.kind !== 'flat') throw specError(`${p} dense needs a flat input; add a flatten layer before it`);
@@ -86,25 +96,54 @@ function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running):
     case 'conv2d': {
       if (x.shape.kind !== 'image') throw specError(`${p} conv2d needs an image input (spec.image, before any flatten)`);
       if (x.shape.channels !== layer.inChannels) throw specError(`${p} conv2d expects ${layer.inChannels} channels, gets ${x.shape.channels}`);
-      const k = layer.kernelSize;
-      checkWeights(p, layer.kernel.length, k * k * layer.inChannels * layer.filters, layer.bias.length, layer.filters);
-      const shrink = layer.padding === 'same' ? 0 : k - 1;
-      const [height, width] = [x.shape.height - shrink, x.shape.width - shrink];
-      if (height < 1 || width < 1) throw specError(`${p} conv2d ${k}x${k} 'valid' does not fit a ${x.shape.height}x${x.shape.width} map`);
-      // The HWIO kernel is TF's own filter layout, so it is stored as is; TF 'SAME' is TF.js 'same'.
-      const w = g.constFloat(`${p}/kernel`, [k, k, layer.inChannels, layer.filters], layer.kernel);
+      const [kh, kw] = kernelDims(layer);
+      const s = layer.strides ?? 1;
+      const groups = layer.groups ?? 1;
+      const depthwise = groups > 1 && groups === layer.inChannels && groups === layer.filters;
+      if (groups > 1 && !depthwise) throw specError(`${p} conv2d with ${groups} groups: TF has grouped convolutions only as depthwise ones`);
+      checkWeights(p, layer.kernel.length, kh * kw * (layer.inChannels / groups) * layer.filters, layer.bias.length, layer.filters);
+      const same = layer.padding === 'same';
+      const height = same ? Math.ceil(x.shape.height / s) : Math.floor((x.shape.height - kh) / s) + 1;
+      const width = same ? Math.ceil(x.shape.width / s) : Math.floor((x.shape.width - kw) / s) + 1;
+      if (height < 1 || width < 1) throw specError(`${p} conv2d ${kh}x${kw} 'valid' does not fit a ${x.shape.height}x${x.shape.width} map`);
+      // The HWIO kernel is TF's own filter layout (a depthwise one its [kh, kw, channels, 1]), stored as is; TF
+      // 'SAME' is TF.js 'same'.
+      const w = g.constFloat(`${p}/kernel`, depthwise ? [kh, kw, layer.inChannels, 1] : [kh, kw, layer.inChannels, layer.filters], layer.kernel);
       const b = g.constFloat(`${p}/bias`, [layer.filters], layer.bias);
       const attrs = {
         ...FLOAT,
-        strides: attr.ints([1, 1, 1, 1]),
-        padding: attr.str(layer.padding === 'same' ? 'SAME' : 'VALID'),
+        strides: attr.ints([1, s, s, 1]),
+        padding: attr.str(same ? 'SAME' : 'VALID'),
         data_format: attr.str('NHWC'),
         dilations: attr.ints([1, 1, 1, 1]),
         explicit_paddings: { list: {} },
-        use_cudnn_on_gpu: attr.bool(true),
+        ...(depthwise ? {} : { use_cudnn_on_gpu: attr.bool(true) }),
         ...fused(layer.activation),
       };
-      return { tensor: g.node(`${p}/Conv2D`, '_FusedConv2D', [x.tensor, w, b], attrs), shape: { kind: 'image', height, width, channels: layer.filters } };
+      const op = depthwise ? ['DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative'] : ['Conv2D', '_FusedConv2D'];
+      return { tensor: g.node(`${p}/${op[0]}`, op[1]!, [x.tensor, w, b], attrs), shape: { kind: 'image', height, width, channels: layer.filters } };
+    }
+    case 'batchNorm': {
+      // Left unfolded (foldBatchNorms folds it into a conv or dense before it where it can): x * scale + shift.
+      const channels = x.shape.kind === 'image' ? x.shape.channels : x.shape.size;
+      if (channels !== layer.channels) throw specError(`${p} batchNorm expects ${layer.channels} channels, gets ${channels}`);
+      const scale = Float32Array.from(layer.gamma, (gm, c) => gm / Math.sqrt(layer.movingVariance[c]! + layer.epsilon));
+      const shift = Float32Array.from(layer.beta, (b, c) => b - layer.movingMean[c]! * scale[c]!);
+      const scaled = g.node(`${p}/Mul`, 'Mul', [x.tensor, g.constFloat(`${p}/scale`, [layer.channels], scale)], { ...FLOAT });
+      const y = g.node(`${p}/AddV2`, 'AddV2', [scaled, g.constFloat(`${p}/shift`, [layer.channels], shift)], { ...FLOAT });
+      return { tensor: activate(y, layer.activation), shape: x.shape };
+    }
+    case 'globalAvgPool': {
+      if (x.shape.kind !== 'image') throw specError(`${p} globalAvgPool needs an image input`);
+      const axes = g.constInt(`${p}/axes`, [2], [1, 2]);
+      const y = g.node(`${p}/Mean`, 'Mean', [x.tensor, axes], { ...FLOAT, Tidx: attr.dtype('DT_INT32'), keep_dims: attr.bool(false) });
+      return { tensor: y, shape: { kind: 'flat', size: x.shape.channels } };
+    }
+    case 'add': {
+      const from = earlier[layer.from];
+      if (!from) throw specError(`${p} add refers to layer ${layer.from}, which does not come before it`);
+      if (JSON.stringify(from.shape) !== JSON.stringify(x.shape)) throw specError(`${p} add: layer ${layer.from}'s output is not the shape it is added to`);
+      return { tensor: g.node(`${p}/AddV2`, 'AddV2', [x.tensor, from.tensor], { ...FLOAT }), shape: x.shape };
     }
     case 'maxpool2d': {
       const s = layer.poolSize;

@@ -3,7 +3,8 @@
 // Dense with a 0/1 block kernel that sums each class's S subclass probabilities).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ensureBackend, tf } from '../pipeline/util/tfjs.ts';
-import type { StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, type StudentSpec } from '../pipeline/student/spec.ts';
+import { unsupportedLayer } from '../pipeline/errors.ts';
 import { serializeLayersModel } from './tfjs-io.ts';
 import { quantizeWeights, type TfjsWeightDtype } from './tfjs-quantize.ts';
 
@@ -14,6 +15,7 @@ export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
   if (spec.image) h = tfl.layers.reshape({ targetShape: [spec.image.height, spec.image.width, spec.image.channels] }).apply(h) as tfl.SymbolicTensor;
   const last = spec.layers.length - 1;
   const S = spec.subclasses;
+  const outputs: tfl.SymbolicTensor[] = [];
   spec.layers.forEach((l, i) => {
     const name = i === last ? (S > 1 ? spec.outputNames.subclassLogits : 'logits') : `${l.kind}_${i}`;
     let layer: tfl.layers.Layer;
@@ -22,15 +24,40 @@ export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
       layer = tfl.layers.dense({ units: l.units, activation: l.activation, name });
       weights = [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)];
     } else if (l.kind === 'conv2d') {
-      layer = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, padding: l.padding, activation: l.activation, name });
-      weights = [tf.tensor4d(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)];
+      const [kh, kw] = kernelDims(l);
+      const groups = l.groups ?? 1;
+      const common = { kernelSize: [kh, kw] as [number, number], strides: l.strides ?? 1, padding: l.padding, activation: l.activation, name };
+      if (groups === 1) {
+        layer = tfl.layers.conv2d({ filters: l.filters, ...common });
+        weights = [tf.tensor4d(l.kernel, [kh, kw, l.inChannels, l.filters]), tf.tensor1d(l.bias)];
+      } else if (groups === l.inChannels && groups === l.filters) {
+        // TF.js DepthwiseConv2D's kernel [kh, kw, channels, 1] holds a depthwise HWIO kernel's values in its order.
+        layer = tfl.layers.depthwiseConv2d({ depthMultiplier: 1, ...common });
+        weights = [tf.tensor4d(l.kernel, [kh, kw, l.inChannels, 1]), tf.tensor1d(l.bias)];
+      } else {
+        throw unsupportedLayer(`conv2d with ${groups} groups that is not depthwise`, i, 'The TF.js layers export');
+      }
     } else if (l.kind === 'maxpool2d') layer = tfl.layers.maxPooling2d({ poolSize: l.poolSize, name });
-    else layer = tfl.layers.flatten({ name });
+    else if (l.kind === 'batchNorm') {
+      layer = tfl.layers.batchNormalization({ axis: -1, epsilon: l.epsilon, momentum: l.momentum, name: l.activation === 'linear' ? name : `${name}_bn` });
+      weights = [l.gamma, l.beta, l.movingMean, l.movingVariance].map((v) => tf.tensor1d(v));
+    } else if (l.kind === 'globalAvgPool') layer = tfl.layers.globalAveragePooling2d({ name });
+    else if (l.kind === 'add') {
+      const from = outputs[l.from];
+      if (!from) throw unsupportedLayer(`add of layer ${l.from}, which does not come before it`, i, 'The TF.js layers export', 'The StudentSpec is inconsistent.');
+      layer = tfl.layers.add({ name });
+      h = layer.apply([h, from]) as tfl.SymbolicTensor;
+      outputs.push(h);
+      return;
+    } else layer = tfl.layers.flatten({ name });
     h = layer.apply(h) as tfl.SymbolicTensor;
     if (weights.length) {
       layer.setWeights(weights);
       weights.forEach((w) => w.dispose());
     }
+    // Batch norm has no activation of its own in TF.js: a separate Activation layer applies it.
+    if (l.kind === 'batchNorm' && l.activation !== 'linear') h = tfl.layers.activation({ activation: l.activation, name }).apply(h) as tfl.SymbolicTensor;
+    outputs.push(h);
   });
   const logits = h;
   const C = spec.classes;

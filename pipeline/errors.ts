@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'E_RUNTIME' // a runtime failed to load or run a model
   | 'E_PARITY' // exported artifacts disagree with the in-memory student
   | 'E_BUDGET' // the run finished but broke a release budget (exit code 3; its outputs are written)
-  | 'E_OUT_LOCKED'; // another run is writing to the same --out (its .lock names the pid)
+  | 'E_OUT_LOCKED' // another run is writing to the same --out (its .lock names the pid)
+  | 'E_UNSUPPORTED'; // a student layer (or option) that the chosen exporter, engine or stage cannot handle yet
 
 export class EdgeDistillError extends Error {
   readonly code: ErrorCode;
@@ -33,6 +34,11 @@ export class EdgeDistillError extends Error {
     const msg = this.message.replace(/\s+/g, ' ').trim().replace(/\.$/, '');
     return `${this.code}: ${msg}. ${this.hint}`;
   }
+}
+
+/** A student layer that `where` (an exporter, engine or stage) cannot handle yet. */
+export function unsupportedLayer(kind: string, index: number, where: string, hint = 'Export the student to ONNX, which takes every layer kind.'): EdgeDistillError {
+  return new EdgeDistillError('E_UNSUPPORTED', `${where} does not support layer ${index} (${kind}) yet`, hint);
 }
 
 /** List valid choices in error messages the same way everywhere. */

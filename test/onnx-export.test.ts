@@ -13,7 +13,7 @@ import pkg from 'onnx-proto';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { littleEndianBytes, OnnxDataType, OnnxGraphBuilder } from '../exporters/onnx-builder.ts';
@@ -148,7 +148,7 @@ describe('reference forward pass', () => {
       const model = tfl.sequential({ layers });
       const weights = s.layers.flatMap((l): tf.Tensor[] => {
         if (l.kind === 'dense') return [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)];
-        if (l.kind === 'conv2d') return [tf.tensor4d(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)];
+        if (l.kind === 'conv2d') return [tf.tensor4d(l.kernel, [...kernelDims(l), l.inChannels, l.filters]), tf.tensor1d(l.bias)];
         return [];
       });
       model.setWeights(weights);

@@ -13,7 +13,7 @@ import { readIdx } from '../pipeline/data/idx.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { prepareMethod, type PreparedMethod } from '../pipeline/distill/losses.ts';
 import { fineTunePruned, magnitudePrune, polynomialSparsity, sparsityOf, structuredPrune } from '../pipeline/distill/prune.ts';
-import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { buildTrainable, parameterCount, toStudentSpec } from '../pipeline/distill/architectures.ts';
 import { useBackend } from '../pipeline/util/tfjs.ts';
 import { accuracy, predictProbs } from '../pipeline/distill/train.ts';
@@ -88,7 +88,7 @@ function zeroOutgoing(spec: StudentSpec, removed: number[][]): StudentSpec {
   let [H, W] = spec.image ? [spec.image.height, spec.image.width] : [0, 0];
   for (const l of layers) {
     hw.push([H, W]);
-    if (l.kind === 'conv2d' && l.padding === 'valid') [H, W] = [H - l.kernelSize + 1, W - l.kernelSize + 1];
+    if (l.kind === 'conv2d' && l.padding === 'valid') [H, W] = [H - kernelDims(l)[0] + 1, W - kernelDims(l)[1] + 1];
     if (l.kind === 'maxpool2d') [H, W] = [Math.floor((H - l.poolSize) / l.poolSize) + 1, Math.floor((W - l.poolSize) / l.poolSize) + 1];
   }
   removed.forEach((units, li) => {
@@ -100,7 +100,7 @@ function zeroOutgoing(spec: StudentSpec, removed: number[][]): StudentSpec {
     if (src.kind === 'dense' && dst.kind === 'dense') {
       for (const j of units) for (let k = 0; k < dst.units; k++) dst.kernel[j * dst.units + k] = 0;
     } else if (src.kind === 'conv2d' && dst.kind === 'conv2d') {
-      const k = dst.kernelSize;
+      const k = kernelDims(dst)[0];
       for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) for (const c of units) for (let o = 0; o < dst.filters; o++) dst.kernel[((dy * k + dx) * dst.inChannels + c) * dst.filters + o] = 0;
     } else if (src.kind === 'conv2d' && dst.kind === 'dense') {
       const [h, w] = hw[ci]!;

@@ -2,8 +2,8 @@
 // TF.js model into the runtime-independent StudentSpec that every exporter consumes.
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { StudentConfig } from './schema.ts';
-import { EdgeDistillError } from '../errors.ts';
-import type { LayerSpec, StudentSpec } from '../student/spec.ts';
+import { EdgeDistillError, unsupportedLayer } from '../errors.ts';
+import { kernelDims, type LayerSpec, type StudentSpec } from '../student/spec.ts';
 import { tf } from '../util/tfjs.ts';
 
 /** The image a CNN reshapes its flat input into: [H, W] is grayscale; [1, H, W] too (same memory order). */
@@ -60,7 +60,7 @@ export function layerSpecs(tfLayers: tfl.layers.Layer[]): LayerSpec[] {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
     const w = layer.getWeights().map((t) => t.dataSync() as Float32Array);
-    const activation = cfg.activation === 'relu' ? 'relu' : 'linear';
+    const activation = cfg.activation === 'relu' || cfg.activation === 'relu6' ? cfg.activation : 'linear';
     if (cls === 'Dense') {
       const [inputs, units] = layer.getWeights()[0]!.shape as [number, number];
       layers.push({ kind: 'dense', kernel: Float32Array.from(w[0]!), inputs, units, bias: Float32Array.from(w[1]!), activation });
@@ -78,9 +78,10 @@ export function layerSpecs(tfLayers: tfl.layers.Layer[]): LayerSpec[] {
   return layers;
 }
 
-/** Parameter count of a spec (weights + biases). */
+/** Parameter count of a spec: weights and biases, and batch norm's gamma and beta (the trained values). */
 export function parameterCount(spec: StudentSpec): number {
-  return spec.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'conv2d' ? l.kernel.length + l.bias.length : 0), 0);
+  const count = (l: LayerSpec) => (l.kind === 'dense' || l.kind === 'conv2d' ? l.kernel.length + l.bias.length : l.kind === 'batchNorm' ? 2 * l.channels : 0);
+  return spec.layers.reduce((a, l) => a + count(l), 0);
 }
 
 /**
@@ -100,14 +101,17 @@ export function buildTrainable(spec: StudentSpec): tfl.LayersModel {
       const layer = tfl.layers.dense({ units: l.units, activation: l.activation, ...zeros, ...first() });
       model.add(layer);
       weights.push([layer, [l.inputs, l.units], l]);
-    } else if (l.kind === 'conv2d') {
-      const layer = tfl.layers.conv2d({ filters: l.filters, kernelSize: l.kernelSize, padding: l.padding, activation: l.activation, ...zeros });
+    } else if (l.kind === 'conv2d' && (l.groups ?? 1) === 1) {
+      const [kh, kw] = kernelDims(l);
+      const layer = tfl.layers.conv2d({ filters: l.filters, kernelSize: [kh, kw], strides: l.strides ?? 1, padding: l.padding, activation: l.activation, ...zeros });
       model.add(layer);
-      weights.push([layer, [l.kernelSize, l.kernelSize, l.inChannels, l.filters], l]);
+      weights.push([layer, [kh, kw, l.inChannels, l.filters], l]);
     } else if (l.kind === 'maxpool2d') {
       model.add(tfl.layers.maxPooling2d({ poolSize: l.poolSize }));
-    } else {
+    } else if (l.kind === 'flatten') {
       model.add(tfl.layers.flatten());
+    } else {
+      throw unsupportedLayer(l.kind === 'conv2d' ? 'a grouped conv2d' : l.kind, spec.layers.indexOf(l), 'Fine-tuning on TF.js (buildTrainable)', 'Train this student on the onnxruntime engine.');
     }
   }
   // setWeights assigns (shares) the tensors' data, so the temporaries can be freed right after.

@@ -3,7 +3,7 @@
 // weights (same shapes, sparse kernels); fineTunePruned recovers accuracy with the student's own loss,
 // optionally ramping magnitude sparsity up on Zhu & Gupta's schedule while it trains.
 import type { TrainConfig } from './schema.ts';
-import { EdgeDistillError } from '../errors.ts';
+import { EdgeDistillError, unsupportedLayer } from '../errors.ts';
 import type { PreparedMethod } from './losses.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
@@ -88,6 +88,13 @@ export interface StructuredPruneResult {
  */
 export function structuredPrune(spec: StudentSpec, fraction: number): StructuredPruneResult {
   checkFraction('fraction', fraction);
+  // Channels of grouped convs, batch norms and residual adds would have to be removed in step: not yet.
+  spec.layers.forEach((l, i) => {
+    const grouped = l.kind === 'conv2d' && ((l.groups ?? 1) > 1 || typeof l.kernelSize !== 'number');
+    if (grouped || l.kind === 'batchNorm' || l.kind === 'add' || l.kind === 'globalAvgPool') {
+      throw unsupportedLayer(grouped ? 'a grouped or non-square conv2d' : l.kind, i, 'Structured pruning', 'Use magnitude pruning (compress.pruning.method "magnitude") for this student.');
+    }
+  });
   const layers = spec.layers.map(cloneLayer);
   const removed: number[][] = layers.map(() => []);
   const weighted = layers.flatMap((l, i) => (isWeighted(l) ? [i] : []));

@@ -14,7 +14,7 @@ import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type Train
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { OrtTrainer, layersWithParams, paramFromSpec, type TrainerState } from '../engine/ort-trainer.ts';
 import { TFJS_ADAM, trainParams, type ParamInfo, type TrainArch } from '../engine/train-graph.ts';
-import type { LayerSpec } from '../student/spec.ts';
+import { kernelDims, type LayerSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
 
 /** The student as the compiler sees it: its input (an NHWC image when the model starts with a Reshape) and layers. */
@@ -47,7 +47,8 @@ function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerSta
     const t = byName.get(name);
     return t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]) ? t.data : null;
   };
-  const state: TrainerState = { params: [], m: [], v: [], powers: { beta1: 0, beta2: 0 } };
+  // Students trained here come from TF.js models (archOf), which have no batch norm: no moving statistics.
+  const state: TrainerState = { params: [], m: [], v: [], powers: { beta1: 0, beta2: 0 }, moving: [] };
   for (const p of params) {
     const [w, m, v] = [get(`ort/param/${p.name}`, p.shape), get(`ort/m/${p.name}`, p.shape), get(`ort/v/${p.name}`, p.shape)];
     if (!w || !m || !v) return null;
@@ -65,7 +66,7 @@ function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerSta
 function writeBack(model: tfl.LayersModel, arch: TrainArch, params: ParamInfo[], values: Float32Array[]): void {
   const layers = layersWithParams(arch.layers, params, values);
   const weights = layers.flatMap((l: LayerSpec) =>
-    l.kind === 'dense' ? [tf.tensor(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)] : l.kind === 'conv2d' ? [tf.tensor(l.kernel, [l.kernelSize, l.kernelSize, l.inChannels, l.filters]), tf.tensor1d(l.bias)] : [],
+    l.kind === 'dense' ? [tf.tensor(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)] : l.kind === 'conv2d' ? [tf.tensor(l.kernel, [...kernelDims(l), l.inChannels / (l.groups ?? 1), l.filters]), tf.tensor1d(l.bias)] : [],
   );
   model.setWeights(weights);
   tf.dispose(weights);

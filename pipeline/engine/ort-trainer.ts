@@ -5,44 +5,63 @@
 // the graph they stay in the tensors onnxruntime returned, which are fed straight back.
 import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
-import type { LayerSpec, StudentSpec } from '../student/spec.ts';
+import { kernelDims, type LayerSpec, type StudentSpec } from '../student/spec.ts';
 import { hwioToOihw } from '../../exporters/onnx-graph.ts';
 import { WasmAdam } from './wasm-adam.ts';
 import { adamScalars, compileTrainStep, type AdamPlacement, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
 
-/** ONNX Conv weight [out, in, k, k] -> TF.js conv kernel [k, k, in, out]. */
-export function oihwToHwio(w: Float32Array, k: number, inC: number, outC: number): Float32Array {
+/** ONNX Conv weight [out, in, kh, kw] -> TF.js conv kernel [kh, kw, in, out]; `k` is kh = kw or [kh, kw]. */
+export function oihwToHwio(w: Float32Array, k: number | [number, number], inC: number, outC: number): Float32Array {
+  const [KH, KW] = typeof k === 'number' ? [k, k] : k;
   const kernel = new Float32Array(w.length);
-  for (let kh = 0; kh < k; kh++) {
-    for (let kw = 0; kw < k; kw++) {
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
       for (let i = 0; i < inC; i++) {
-        for (let o = 0; o < outC; o++) kernel[((kh * k + kw) * inC + i) * outC + o] = w[((o * inC + i) * k + kh) * k + kw]!;
+        for (let o = 0; o < outC; o++) kernel[((kh * KW + kw) * inC + i) * outC + o] = w[((o * inC + i) * KH + kh) * KW + kw]!;
       }
     }
   }
   return kernel;
 }
 
-type Weighted = Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;
+type Conv = Extract<LayerSpec, { kind: 'conv2d' }>;
+/** A conv kernel's layout arguments: [kh, kw], input channels per group, filters. */
+const convDims = (l: Conv): [[number, number], number, number] => [kernelDims(l), l.inChannels / (l.groups ?? 1), l.filters];
 
 /** A student parameter in the graph's layout (conv kernels OIHW), from its StudentSpec layer. */
 export function paramFromSpec(p: ParamInfo, layers: readonly LayerSpec[]): Float32Array {
   if (!('layer' in p.owner)) throw new RangeError(`${p.name} is a loss parameter, not a layer's`);
-  const l = layers[p.owner.layer] as Weighted;
+  const l = layers[p.owner.layer]!;
+  if (l.kind === 'batchNorm') return Float32Array.from(p.owner.field === 'gamma' ? l.gamma : l.beta);
+  if (l.kind !== 'dense' && l.kind !== 'conv2d') throw new RangeError(`${p.name}: layer ${p.owner.layer} (${l.kind}) has no parameters`);
   if (p.owner.field === 'bias') return Float32Array.from(l.bias);
-  return l.kind === 'conv2d' ? hwioToOihw(l.kernel, l.kernelSize, l.inChannels, l.filters) : Float32Array.from(l.kernel);
+  return l.kind === 'conv2d' ? hwioToOihw(l.kernel, ...convDims(l)) : Float32Array.from(l.kernel);
 }
 
-/** The layers with the trained parameters put back (conv kernels HWIO again). */
-export function layersWithParams(layers: readonly LayerSpec[], params: readonly ParamInfo[], values: readonly Float32Array[]): LayerSpec[] {
+/**
+ * The layers with the trained parameters put back (conv kernels HWIO again) and, when given, the batch norms'
+ * moving statistics (`moving`: mean then variance of each batch norm, in layer order).
+ */
+export function layersWithParams(layers: readonly LayerSpec[], params: readonly ParamInfo[], values: readonly Float32Array[], moving: readonly Float32Array[] = []): LayerSpec[] {
   const out = layers.map((l) => ({ ...l })) as LayerSpec[];
   params.forEach((p, i) => {
     if (!('layer' in p.owner)) return;
-    const l = out[p.owner.layer] as Weighted;
-    const v = values[i]!;
-    if (p.owner.field === 'bias') l.bias = Float32Array.from(v);
-    else l.kernel = l.kind === 'conv2d' ? oihwToHwio(v, l.kernelSize, l.inChannels, l.filters) : Float32Array.from(v);
+    const l = out[p.owner.layer]!;
+    const v = Float32Array.from(values[i]!);
+    if (l.kind === 'batchNorm') {
+      if (p.owner.field === 'gamma') l.gamma = v;
+      else l.beta = v;
+    } else if (l.kind === 'dense' || l.kind === 'conv2d') {
+      if (p.owner.field === 'bias') l.bias = v;
+      else l.kernel = l.kind === 'conv2d' ? oihwToHwio(v, ...convDims(l)) : v;
+    }
   });
+  let j = 0;
+  for (const l of out) {
+    if (l.kind !== 'batchNorm' || j >= moving.length) continue;
+    l.movingMean = Float32Array.from(moving[j++]!);
+    l.movingVariance = Float32Array.from(moving[j++]!);
+  }
   return out;
 }
 
@@ -68,6 +87,8 @@ export interface TrainerState {
   m: Float32Array[];
   v: Float32Array[];
   powers: BetaPowers;
+  /** Each batch norm's moving mean, then moving variance, in layer order (empty without batch norms). */
+  moving: Float32Array[];
 }
 
 export class OrtTrainer {
@@ -79,6 +100,9 @@ export class OrtTrainer {
   private readonly host: WasmAdam | null;
   /** 'host' placement: the outputs onnxruntime writes into (the loss and the gradients in `host`). */
   private readonly fetches: Record<string, ort.Tensor> = {};
+  /** Each batch norm's moving mean and variance (TrainerState.moving), updated after every step, and momentum. */
+  private readonly moving: Float32Array[] = [];
+  private readonly momentum: number[] = [];
   /** The running beta powers after the steps taken so far (TF.js starts them at beta1, beta2). */
   readonly powers: BetaPowers;
   /** Wall time spent inside onnxruntime's session.run so far (the rest of a step is JavaScript's share). */
@@ -91,8 +115,16 @@ export class OrtTrainer {
     dims: { features: number; classes: number },
     initial: readonly Float32Array[],
     resume: Omit<TrainerState, 'params'> | null,
+    layers: readonly LayerSpec[],
   ) {
     const { names, params, batch } = graph;
+    graph.batchNorms.forEach((li, j) => {
+      const bn = layers[li] as Extract<LayerSpec, { kind: 'batchNorm' }>;
+      this.momentum.push(bn.momentum);
+      this.moving.push(Float32Array.from(resume?.moving[2 * j] ?? bn.movingMean), Float32Array.from(resume?.moving[2 * j + 1] ?? bn.movingVariance));
+      this.fetches[names.batchMean(j)] = new ort.Tensor('float32', new Float32Array(bn.channels), [bn.channels]);
+      this.fetches[names.batchVariance(j)] = new ort.Tensor('float32', new Float32Array(bn.channels), [bn.channels]);
+    });
     this.xb = new Float32Array(batch * dims.features);
     this.yb = new Float32Array(batch * dims.classes);
     this.tb = names.targets ? new Float32Array(batch * graph.targetWidth) : null;
@@ -128,7 +160,7 @@ export class OrtTrainer {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });
-    return new OrtTrainer(graph, session, adam, { features: arch.features, classes: opts.classes }, initial, resume ?? null);
+    return new OrtTrainer(graph, session, adam, { features: arch.features, classes: opts.classes }, initial, resume ?? null, arch.layers);
   }
 
   /** The batch buffers to fill before `step`: x [B, F], one-hot y [B, C], targets [B, W] (null without targets). */
@@ -145,8 +177,19 @@ export class OrtTrainer {
       this.feeds[names.epsilonHat] = new ort.Tensor('float32', Float32Array.of(s.epsilonHat), []);
     }
     const t0 = performance.now();
+    // The graph placement fetches everything it returns; the host one fills its pre-allocated outputs.
     const out = this.host ? await this.session.run(this.feeds, this.fetches) : await this.session.run(this.feeds);
     this.runMs += performance.now() - t0;
+    // Moving averages as TF.js's BatchNormalization keeps them: moving -= (moving - batch) * (1 - momentum).
+    this.graph.batchNorms.forEach((_, j) => {
+      const decay = Math.fround(1 - this.momentum[j]!);
+      const batch = [names.batchMean(j), names.batchVariance(j)].map((n) => ((this.host ? this.fetches : out)[n]!.data as Float32Array));
+      for (const k of [0, 1]) {
+        const m = this.moving[2 * j + k]!;
+        const b = batch[k]!;
+        for (let c = 0; c < m.length; c++) m[c] = Math.fround(m[c]! - Math.fround(Math.fround(m[c]! - b[c]!) * decay));
+      }
+    });
     params.forEach((_, i) => {
       if (this.host) {
         // onnxruntime-node filled the pre-allocated outputs: the gradients are in the arena.
@@ -178,23 +221,25 @@ export class OrtTrainer {
       if (!('layer' in p.owner) || p.owner.field !== 'kernel') return;
       const l = layers[p.owner.layer]!;
       const live = this.live(i);
-      kernels.push(l.kind === 'conv2d' ? { i, conv: l, values: oihwToHwio(live, l.kernelSize, l.inChannels, l.filters) } : { i, conv: null, values: live });
+      kernels.push(l.kind === 'conv2d' ? { i, conv: l, values: oihwToHwio(live, ...convDims(l)) } : { i, conv: null, values: live });
     });
     edit(kernels.map((k) => k.values));
-    for (const k of kernels) if (k.conv) this.live(k.i).set(hwioToOihw(k.values, k.conv.kernelSize, k.conv.inChannels, k.conv.filters));
+    for (const k of kernels) if (k.conv) this.live(k.i).set(hwioToOihw(k.values, ...convDims(k.conv)));
   }
 
   /** Copies of the current parameters and moments (graph layout, ParamInfo order) and the beta powers. */
   state(): TrainerState {
     const { names, params } = this.graph;
     const read = (name: string) => Float32Array.from(this.feeds[name]!.data as Float32Array);
-    if (this.host) return { params: this.host.w.map((a) => a.slice()), m: this.host.m.map((a) => a.slice()), v: this.host.v.map((a) => a.slice()), powers: { ...this.powers } };
-    return { params: params.map((_, i) => read(names.param(i))), m: params.map((_, i) => read(names.m(i))), v: params.map((_, i) => read(names.v(i))), powers: { ...this.powers } };
+    const moving = this.moving.map((a) => a.slice());
+    if (this.host) return { params: this.host.w.map((a) => a.slice()), m: this.host.m.map((a) => a.slice()), v: this.host.v.map((a) => a.slice()), powers: { ...this.powers }, moving };
+    return { params: params.map((_, i) => read(names.param(i))), m: params.map((_, i) => read(names.m(i))), v: params.map((_, i) => read(names.v(i))), powers: { ...this.powers }, moving };
   }
 
   /** The student's layers with the current parameters. */
   layers(spec: Pick<StudentSpec, 'layers'>): LayerSpec[] {
-    return layersWithParams(spec.layers, this.graph.params, this.state().params);
+    const s = this.state();
+    return layersWithParams(spec.layers, this.graph.params, s.params, s.moving);
   }
 
   async release(): Promise<void> {

@@ -2,7 +2,7 @@
 // the parameters and Adam's moments, and returns the loss, the new parameters and the new moments. The forward pass
 // is the TF.js student's (same layouts, same layer order), so weights move between the engines unchanged except that
 // conv kernels are OIHW here and HWIO in a StudentSpec.
-import type { LayerSpec } from '../student/spec.ts';
+import { kernelDims, type Activation, type LayerSpec } from '../student/spec.ts';
 import { Tracer, type Value } from './autodiff.ts';
 
 /** The shape of a student as the compiler needs it: its layers (weights unused) and its input. */
@@ -40,10 +40,13 @@ export const TFJS_ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
 /** One trainable tensor: where it lives in the student (layer index and field) or in the loss (FitNet's map). */
 export interface ParamInfo {
   name: string;
-  /** Shape in the graph: dense kernels [in, out], conv kernels OIHW [out, in, k, k], biases [n]. */
+  /** Shape in the graph: dense kernels [in, out], conv kernels OIHW [out, in / groups, kh, kw], biases and batch norm's gamma and beta [n]. */
   shape: number[];
-  owner: { layer: number; field: 'kernel' | 'bias' } | { loss: 'A' | 'b' };
+  owner: { layer: number; field: ParamField } | { loss: 'A' | 'b' };
 }
+
+/** The trained arrays of a layer: a dense or conv layer's kernel and bias, a batch norm's gamma and beta. */
+export type ParamField = 'kernel' | 'bias' | 'gamma' | 'beta';
 
 /**
  * Where Adam's update runs: 'graph', as ONNX elementwise ops (12 passes over every parameter, each a kernel launch
@@ -56,6 +59,8 @@ export interface TrainGraph {
   model: Uint8Array;
   adamIn: AdamPlacement;
   params: ParamInfo[];
+  /** The layer index of each batch norm, in order: the j-th has outputs batchMean(j) and batchVariance(j). */
+  batchNorms: number[];
   batch: number;
   /** Width of the targets input (0: the method takes none). */
   targetWidth: number;
@@ -76,11 +81,30 @@ export interface TrainGraph {
     mOut(i: number): string;
     vOut(i: number): string;
     gradOut(i: number): string;
+    /** The j-th batch norm's batch mean and (biased) variance [C], for its moving averages. */
+    batchMean(j: number): string;
+    batchVariance(j: number): string;
   };
 }
 
-/** The student's forward pass: logits [B, width], and the input of its last layer (FitNet's hint point). */
-export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[]): { logits: Value; penultimate: Value } {
+/** An activation in the graph. */
+function activate(t: Tracer, h: Value, a: Activation): Value {
+  return a === 'relu' ? t.relu(h) : a === 'relu6' ? t.relu6(h) : h;
+}
+
+/** TF.js 'same' padding of a strided conv on an H x W map, ONNX order [top, left, bottom, right] (the odd pad last). */
+function samePads(H: number, W: number, kh: number, kw: number, s: number): [number, number, number, number] {
+  const total = (n: number, k: number) => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
+  const [th, tw] = [total(H, kh), total(W, kw)];
+  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+}
+
+/**
+ * The student's forward pass in training mode: logits [B, width], the input of its last layer (FitNet's hint
+ * point), and each batch norm's batch mean and variance [C] (stats, in layer order), from which the moving
+ * averages are updated. Feature maps are NCHW inside the graph.
+ */
+export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[]): { logits: Value; penultimate: Value; stats: { mean: Value; variance: Value }[] } {
   const B = x.shape[0]!;
   let h = x;
   let p = 0;
@@ -89,27 +113,41 @@ export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[
     h = t.transpose(t.reshape(h, [B, H, W, C]), [0, 3, 1, 2]);
   }
   let penultimate = h;
+  const outputs: Value[] = [];
+  const stats: { mean: Value; variance: Value }[] = [];
   arch.layers.forEach((l, i) => {
     if (i === arch.layers.length - 1) penultimate = h;
     if (l.kind === 'dense') {
-      h = t.linear(h, params[p]!, params[p + 1]!);
+      h = activate(t, t.linear(h, params[p]!, params[p + 1]!), l.activation);
       p += 2;
-      if (l.activation === 'relu') h = t.relu(h);
     } else if (l.kind === 'conv2d') {
-      const pad = l.padding === 'same' ? (l.kernelSize - 1) / 2 : 0;
-      if (!Number.isInteger(pad)) throw new RangeError(`conv2d 'same' with an even kernel (${l.kernelSize}) is not supported by the onnxruntime engine`);
-      h = t.conv2d(h, params[p]!, { pads: [pad, pad, pad, pad] }, params[p + 1]!);
+      const [kh, kw] = kernelDims(l);
+      const s = l.strides ?? 1;
+      const [, , H, W] = h.shape as [number, number, number, number];
+      const pads = l.padding === 'same' ? samePads(H, W, kh, kw, s) : ([0, 0, 0, 0] as [number, number, number, number]);
+      h = activate(t, t.conv2d(h, params[p]!, { pads, strides: [s, s], groups: l.groups ?? 1 }, params[p + 1]!), l.activation);
       p += 2;
-      if (l.activation === 'relu') h = t.relu(h);
+    } else if (l.kind === 'batchNorm') {
+      const bn = t.batchNorm(h, params[p]!, params[p + 1]!, l.epsilon);
+      stats.push({ mean: bn.mean, variance: bn.variance });
+      h = activate(t, bn.y, l.activation);
+      p += 2;
     } else if (l.kind === 'maxpool2d') {
       h = t.maxPool(h, l.poolSize);
+    } else if (l.kind === 'globalAvgPool') {
+      h = t.globalAvgPool(h);
+    } else if (l.kind === 'add') {
+      const from = outputs[l.from];
+      if (!from || from.shape.join() !== h.shape.join()) throw new RangeError(`layer ${i}: add of layer ${l.from}, whose output is not [${h.shape}]`);
+      h = t.add(h, from);
     } else {
       // TF.js flattens NHWC in H, W, C order: the dense kernel after it expects that order.
       const [b, C, H, W] = h.shape as [number, number, number, number];
       h = t.reshape(t.transpose(h, [0, 2, 3, 1]), [b, H * W * C]);
     }
+    outputs.push(h);
   });
-  return { logits: h, penultimate };
+  return { logits: h, penultimate, stats };
 }
 
 /** Cross-entropy with one-hot labels: -mean_i sum_k y_ik log softmax(s)_ik. */
@@ -155,18 +193,14 @@ export function emitLoss(t: Tracer, loss: LossSpec, v: { logits: Value; penultim
   }
 }
 
-/** The parameters of a student's layers, in layer order, kernel then bias (graph layouts). */
+/** The parameters of a student's layers, in layer order: kernel then bias, or batch norm's gamma then beta (graph layouts). */
 export function paramInfos(arch: TrainArch): ParamInfo[] {
   const out: ParamInfo[] = [];
+  const pair = (i: number, fields: [ParamField, number[]][]) => fields.forEach(([field, shape]) => out.push({ name: `l${i}_${field}`, shape, owner: { layer: i, field } }));
   arch.layers.forEach((l, i) => {
-    if (l.kind === 'dense') {
-      out.push({ name: `l${i}_kernel`, shape: [l.inputs, l.units], owner: { layer: i, field: 'kernel' } }, { name: `l${i}_bias`, shape: [l.units], owner: { layer: i, field: 'bias' } });
-    } else if (l.kind === 'conv2d') {
-      out.push(
-        { name: `l${i}_kernel`, shape: [l.filters, l.inChannels, l.kernelSize, l.kernelSize], owner: { layer: i, field: 'kernel' } },
-        { name: `l${i}_bias`, shape: [l.filters], owner: { layer: i, field: 'bias' } },
-      );
-    }
+    if (l.kind === 'dense') pair(i, [['kernel', [l.inputs, l.units]], ['bias', [l.units]]]);
+    else if (l.kind === 'conv2d') pair(i, [['kernel', [l.filters, l.inChannels / (l.groups ?? 1), ...kernelDims(l)]], ['bias', [l.filters]]]);
+    else if (l.kind === 'batchNorm') pair(i, [['gamma', [l.channels]], ['beta', [l.channels]]]);
   });
   return out;
 }
@@ -209,7 +243,7 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
   const ms = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__m`, p.shape)) : [];
   const vs = adamIn === 'graph' ? infos.map((p) => t.input(`${p.name}__v`, p.shape)) : [];
 
-  const { logits, penultimate } = emitForward(t, arch, x, params);
+  const { logits, penultimate, stats } = emitForward(t, arch, x, params);
   const lossValue = emitLoss(t, loss, { logits, penultimate, y, targets, fitnet: loss.kind === 'fitnet' ? (params.slice(-2) as [Value, Value]) : null });
   const grads = t.gradients(lossValue, params);
 
@@ -224,9 +258,11 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
     const w = t.add(t.mul(t.div(m, t.add(t.sqrt(v), epsilonHat!)), stepSize!), params[i]!);
     return { w: t.output(w).name, m: t.output(m).name, v: t.output(v).name, g: '' };
   });
+  const statOuts = stats.map((st) => ({ mean: t.output(st.mean).name, variance: t.output(st.variance).name }));
   const name = (i: number) => infos[i]!.name;
   return {
     model: t.encode(),
+    batchNorms: arch.layers.flatMap((l, i) => (l.kind === 'batchNorm' ? [i] : [])),
     adamIn,
     params: infos,
     batch: B,
@@ -235,6 +271,7 @@ export function compileTrainStep(arch: TrainArch, loss: LossSpec, adam: AdamSpec
       x: 'x', y: 'y', targets: targets ? 'targets' : null, stepSize: 'step_size', epsilonHat: 'epsilon_hat', loss: lossOut,
       param: name, m: (i) => `${name(i)}__m`, v: (i) => `${name(i)}__v`,
       paramOut: (i) => outs[i]!.w, mOut: (i) => outs[i]!.m, vOut: (i) => outs[i]!.v, gradOut: (i) => outs[i]!.g,
+      batchMean: (j) => statOuts[j]!.mean, batchVariance: (j) => statOuts[j]!.variance,
     },
   };
 }

@@ -1,7 +1,14 @@
 // The contract between training and the exporters: a trained student as plain arrays, independent of TF.js.
-// Every exporter (ONNX, TF.js layers, later TF.js graph) consumes a StudentSpec and nothing else.
+// Every exporter (ONNX, TF.js layers and graph, the quantizers) and the onnxruntime training engine consume a
+// StudentSpec and nothing else.
 
-/** One layer of a student, in execution order. Weights are row-major Float32Arrays. */
+/** A layer's activation: ReLU, ReLU6 (min(max(x, 0), 6), MobileNet's) or none. */
+export type Activation = 'relu' | 'relu6' | 'linear';
+
+/**
+ * One layer of a student, in execution order. Weights are row-major Float32Arrays. Feature maps are NHWC, as in
+ * TF.js; a 1-D (temporal) input is an image one pixel high and a 1-D convolution a conv2d with a [1, k] kernel.
+ */
 export type LayerSpec =
   | {
       kind: 'dense';
@@ -10,23 +17,58 @@ export type LayerSpec =
       inputs: number;
       units: number;
       bias: Float32Array;
-      activation: 'relu' | 'linear';
+      activation: Activation;
     }
   | {
       kind: 'conv2d';
-      /** [kh, kw, inChannels, filters], row-major (TF.js HWIO layout). */
+      /**
+       * [kh, kw, inChannels / groups, filters], row-major (TF.js HWIO layout). A depthwise conv (groups =
+       * inChannels = filters) has TF.js DepthwiseConv2D's kernel [kh, kw, channels, 1]: the same values in the
+       * same order.
+       */
       kernel: Float32Array;
-      kernelSize: number;
+      /** The kernel's size: k for a square k x k kernel, [kh, kw] otherwise (a 1-D conv: [1, k]). */
+      kernelSize: number | [number, number];
       inChannels: number;
       filters: number;
       bias: Float32Array;
-      /** 'same' padding with stride 1, as the student CNN uses. */
+      /** TF.js padding: 'same' (output ceil(in / stride), the odd pad at the end) or 'valid' (no padding). */
       padding: 'same' | 'valid';
-      activation: 'relu' | 'linear';
+      /** Stride along height and width (default 1). */
+      strides?: number;
+      /** Channel groups (default 1); inChannels = filters = groups is a depthwise convolution. */
+      groups?: number;
+      activation: Activation;
     }
   | { kind: 'maxpool2d'; poolSize: number }
+  /**
+   * Batch normalisation over the channel (last) axis, with its inference statistics: y = (x - movingMean) /
+   * sqrt(movingVariance + epsilon) * gamma + beta, then the activation. Training normalises with each batch's
+   * statistics and updates the moving ones by `momentum` (TF.js BatchNormalization); exporters fold it into the
+   * conv or dense layer before it where they can.
+   */
+  | {
+      kind: 'batchNorm';
+      channels: number;
+      gamma: Float32Array;
+      beta: Float32Array;
+      movingMean: Float32Array;
+      movingVariance: Float32Array;
+      epsilon: number;
+      momentum: number;
+      activation: Activation;
+    }
+  /** The mean over height and width of an NHWC map: a flat vector of its channels. */
+  | { kind: 'globalAvgPool' }
+  /** A residual connection: adds the output of layer `from` (an earlier layer's index) to this point's activations. */
+  | { kind: 'add'; from: number }
   /** Flattens an NHWC feature map in H, W, C order (TF.js semantics). */
   | { kind: 'flatten' };
+
+/** A conv2d layer's kernel height and width. */
+export function kernelDims(layer: { kernelSize: number | [number, number] }): [number, number] {
+  return typeof layer.kernelSize === 'number' ? [layer.kernelSize, layer.kernelSize] : layer.kernelSize;
+}
 
 export interface StudentSpec {
   /** Name of the graph input in every exported format. */

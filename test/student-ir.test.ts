@@ -1,0 +1,197 @@
+// The student IR's layers for MobileNet-style and 1-D students (strided, depthwise and [1, k] convs, batch norm,
+// ReLU6, global average pooling, a residual add): a student made of all of them is exported to ONNX, TF.js layers
+// and TF.js graph and each agrees with the float64 reference forward pass on real images; batch norm folds into
+// the conv before it without changing the function; the onnxruntime engine trains it (batch statistics in, moving
+// averages updated as TF.js does) and the trained student exports with the same parity. Stages that cannot take
+// these layers yet say so with E_UNSUPPORTED.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { EXAMPLE_DIR, maxAbsDiff, tempDir } from './helpers.ts';
+import { uniform } from './specs.ts';
+import { rng } from '../pipeline/util/math.ts';
+import { readIdx } from '../pipeline/data/idx.ts';
+import { tf, useBackend } from '../pipeline/util/tfjs.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { foldBatchNorms } from '../pipeline/student/fold.ts';
+import { exportOnnx } from '../exporters/onnx.ts';
+import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
+import { buildLayersModel } from '../exporters/tfjs-layers.ts';
+import { fileLoadHandler } from '../exporters/tfjs-io.ts';
+import { forwardSpec } from '../exporters/reference-forward.ts';
+import { calibrate } from '../exporters/calibrate.ts';
+import { exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
+import { structuredPrune } from '../pipeline/distill/prune.ts';
+import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
+import { paramInfos, TFJS_ADAM } from '../pipeline/engine/train-graph.ts';
+
+const N = 200;
+const C = 2;
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function images(file: 'train' | 't10k', n: number): Promise<{ x: Float32Array; y: Int32Array }> {
+  const img = await readIdx(join(EXAMPLE_DIR, `${file}-images-idx3-ubyte.gz`));
+  const lab = await readIdx(join(EXAMPLE_DIR, `${file}-labels-idx1-ubyte.gz`));
+  return { x: Float32Array.from(img.data.subarray(0, n * 784), (v) => v / 255), y: Int32Array.from(lab.data.subarray(0, n), (v) => v % 2) };
+}
+
+/** A MobileNet-style student with a residual block and a [1, 3] conv; seeded weights and non-trivial BN statistics. */
+function mobileSpec(seed: number): StudentSpec {
+  const r = rng(seed);
+  const conv = (inC: number, filters: number, kernelSize: number | [number, number], o: { strides?: number; groups?: number; activation?: 'relu' | 'relu6' | 'linear' } = {}): LayerSpec => {
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const fanIn = kh * kw * (inC / (o.groups ?? 1));
+    return { kind: 'conv2d', kernel: uniform(r, fanIn * filters, Math.sqrt(6 / (fanIn + filters))), kernelSize, inChannels: inC, filters, bias: uniform(r, filters, 0.1), padding: 'same', strides: o.strides ?? 1, groups: o.groups ?? 1, activation: o.activation ?? 'linear' };
+  };
+  const bn = (channels: number, activation: 'relu6' | 'linear'): LayerSpec => ({
+    kind: 'batchNorm', channels, gamma: Float32Array.from(uniform(r, channels, 0.3), (v) => 1 + v), beta: uniform(r, channels, 0.2),
+    movingMean: uniform(r, channels, 0.3), movingVariance: Float32Array.from(uniform(r, channels, 0.5), (v) => 1 + v), epsilon: 1e-3, momentum: 0.9, activation,
+  });
+  return {
+    inputName: 'input', features: 784, image: { height: 28, width: 28, channels: 1 },
+    layers: [
+      conv(1, 8, 3, { strides: 2 }), // 0: 14x14x8 ('same' with stride 2: the odd pad at the end)
+      bn(8, 'relu6'), // 1
+      conv(8, 8, 3, { groups: 8 }), // 2: depthwise
+      bn(8, 'relu6'), // 3
+      conv(8, 8, 1), // 4: pointwise
+      bn(8, 'linear'), // 5
+      { kind: 'add', from: 1 }, // 6: residual around the depthwise-separable block
+      conv(8, 8, [1, 3], { activation: 'relu', strides: 2 }), // 7: a 1-D kernel along the width, strided: 7x7x8
+      { kind: 'globalAvgPool' }, // 8
+      { kind: 'dense', kernel: uniform(r, 8 * C, 0.6), inputs: 8, units: C, bias: uniform(r, C, 0.1), activation: 'linear' }, // 9
+    ],
+    classes: C, subclasses: 1, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: {},
+  };
+}
+
+async function onnxProbs(spec: StudentSpec, x: Float32Array, n: number): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(exportOnnx(spec, { producerVersion: 'test' }), { executionProviders: ['cpu'] });
+  const out = await session.run({ input: new ort.Tensor('float32', x, [n, 784]) });
+  await session.release();
+  return out.probs!.data as Float32Array;
+}
+
+async function checkEveryFormat(t: { diagnostic(m: string): void }, spec: StudentSpec, x: Float32Array, n: number, label: string): Promise<void> {
+  await useBackend('cpu');
+  const ref = forwardSpec(spec, x, n).probs;
+  const onnx = await onnxProbs(spec, x, n);
+  const layers = buildLayersModel(spec);
+  const xt = tf.tensor2d(x, [n, 784]);
+  const fromLayers = (layers.predict(xt) as tf.Tensor).dataSync() as Float32Array;
+  layers.dispose();
+  const dir = tempDir('student-ir');
+  dirs.push(dir);
+  const graph = await exportTfjsGraph(spec);
+  writeFileSync(join(dir, 'model.json'), graph.modelJson);
+  writeFileSync(join(dir, 'weights.bin'), graph.weights);
+  const model = await loadGraphModel(fileLoadHandler(join(dir, 'model.json')));
+  const fromGraph = ((await model.executeAsync(xt)) as tf.Tensor).dataSync() as Float32Array;
+  model.dispose();
+  xt.dispose();
+  const diffs = { onnx: maxAbsDiff(onnx, ref), 'tfjs-layers': maxAbsDiff(fromLayers, ref), 'tfjs-graph': maxAbsDiff(fromGraph, ref) };
+  t.diagnostic(`${label}: largest difference from the reference on ${n} real images: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+  for (const [format, d] of Object.entries(diffs)) assert.ok(d <= 1e-4, `${label}, ${format}: ${d}`);
+  // The student is not degenerate: its outputs vary across images.
+  assert.ok(maxAbsDiff(ref.subarray(0, 2), ref.subarray(2, 4)) > 1e-3 || maxAbsDiff(ref.subarray(0, 2), ref.subarray(4, 6)) > 1e-3);
+}
+
+test('every layer kind exports to ONNX, TF.js layers and TF.js graph with parity to the reference forward pass', async (t) => {
+  const { x } = await images('t10k', N);
+  await checkEveryFormat(t, mobileSpec(1), x, N, 'untrained');
+});
+
+test('foldBatchNorms folds a batch norm into the linear conv before it, remaps the residual add, keeps the function', async () => {
+  const spec = mobileSpec(2);
+  const folded = foldBatchNorms(spec);
+  // Layer 1's BN follows a linear conv (folded); 3 follows a linear depthwise conv (folded); 5 likewise.
+  assert.deepEqual(folded.layers.map((l) => l.kind), ['conv2d', 'conv2d', 'conv2d', 'add', 'conv2d', 'globalAvgPool', 'dense']);
+  assert.deepEqual(folded.layers[3], { kind: 'add', from: 0 }, 'the add reads the folded stem conv');
+  assert.equal((folded.layers[0] as Extract<LayerSpec, { kind: 'conv2d' }>).activation, 'relu6', "the batch norm's activation moves onto the conv");
+  const { x } = await images('t10k', 50);
+  assert.ok(maxAbsDiff(forwardSpec(folded, x, 50).logits, forwardSpec(spec, x, 50).logits) <= 1e-5);
+  assert.equal(foldBatchNorms({ ...spec, layers: spec.layers.slice(1, 2).map((l) => ({ ...l })) }).layers[0]!.kind, 'batchNorm', 'a batch norm with nothing to fold into stays');
+});
+
+test('the onnxruntime engine trains it: the loss falls, moving statistics follow TF.js, and the trained student keeps parity', async (t) => {
+  const B = 64;
+  const steps = 40;
+  const { x, y } = await images('train', B * steps);
+  const spec = mobileSpec(3);
+  const infos = paramInfos(spec);
+  const trainer = await OrtTrainer.create(spec, { kind: 'label' }, { learningRate: 3e-3, ...TFJS_ADAM }, infos.map((p) => paramFromSpec(p, spec.layers)), { batch: B, classes: C, threads: 1, producerVersion: 'test' });
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    trainer.batch.x.set(x.subarray(s * B * 784, (s + 1) * B * 784));
+    trainer.batch.y.fill(0);
+    for (let i = 0; i < B; i++) trainer.batch.y[i * C + y[s * B + i]!] = 1;
+    losses.push(await trainer.step());
+  }
+  const trained: StudentSpec = { ...spec, layers: trainer.layers(spec) };
+  await trainer.release();
+  const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
+  t.diagnostic(`loss over the first 5 steps ${mean(losses.slice(0, 5)).toFixed(4)}, the last 5 ${mean(losses.slice(-5)).toFixed(4)}`);
+  assert.ok(mean(losses.slice(-5)) < 0.8 * mean(losses.slice(0, 5)), 'the loss falls');
+  const bn = trained.layers[1] as Extract<LayerSpec, { kind: 'batchNorm' }>;
+  const before = spec.layers[1] as typeof bn;
+  assert.notDeepEqual(bn.movingMean, before.movingMean, 'moving means move');
+  assert.notDeepEqual(bn.gamma, before.gamma, 'gamma trains');
+  const { x: testX } = await images('t10k', N);
+  await checkEveryFormat(t, trained, testX, N, 'trained');
+});
+
+test("a batch norm's moving averages after one step are TF.js's: moving - (moving - batch statistic) * (1 - momentum)", async () => {
+  const B = 32;
+  const { x, y } = await images('train', B);
+  const r = rng(9);
+  const F = 784;
+  const spec: StudentSpec = {
+    inputName: 'input', features: F,
+    layers: [
+      { kind: 'batchNorm', channels: F, gamma: new Float32Array(F).fill(1), beta: new Float32Array(F), movingMean: uniform(r, F, 0.5), movingVariance: new Float32Array(F).fill(1), epsilon: 1e-3, momentum: 0.99, activation: 'linear' },
+      { kind: 'dense', kernel: uniform(r, F * C, 0.05), inputs: F, units: C, bias: new Float32Array(C), activation: 'linear' },
+    ],
+    classes: C, subclasses: 1, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: {},
+  };
+  const trainer = await OrtTrainer.create(spec, { kind: 'label' }, { learningRate: 1e-3, ...TFJS_ADAM }, paramInfos(spec).map((p) => paramFromSpec(p, spec.layers)), { batch: B, classes: C, threads: 1, producerVersion: 'test' });
+  trainer.batch.x.set(x);
+  for (let i = 0; i < B; i++) trainer.batch.y[i * C + y[i]!] = 1;
+  await trainer.step();
+  const bn = trainer.layers(spec)[0] as Extract<LayerSpec, { kind: 'batchNorm' }>;
+  await trainer.release();
+  const m0 = (spec.layers[0] as typeof bn).movingMean;
+  let worst = 0;
+  for (let c = 0; c < F; c++) {
+    let mu = 0;
+    let sq = 0;
+    for (let i = 0; i < B; i++) mu += x[i * F + c]! / B;
+    for (let i = 0; i < B; i++) sq += (x[i * F + c]! - mu) ** 2 / B;
+    worst = Math.max(worst, Math.abs(bn.movingMean[c]! - (m0[c]! - (m0[c]! - mu) * 0.01)), Math.abs(bn.movingVariance[c]! - (1 - (1 - sq) * 0.01)));
+  }
+  assert.ok(worst <= 1e-6, `moving statistics differ from the formula by ${worst}`);
+});
+
+test('float16 and dynamic int8 (per-channel, depthwise included) ONNX exports of it run and track the float model', async (t) => {
+  const spec = mobileSpec(5);
+  const { x } = await images('t10k', N);
+  const ref = forwardSpec(spec, x, N).probs;
+  for (const [mode, tol] of [[{ kind: 'float16' }, 5e-3], [{ kind: 'dynamic', perChannel: true, reduceRange: false }, 0.05]] as const) {
+    const session = await ort.InferenceSession.create(exportQuantizedOnnx(spec, mode, { producerVersion: 'test' }), { executionProviders: ['cpu'] });
+    const probs = (await session.run({ input: new ort.Tensor('float32', x, [N, 784]) })).probs!.data as Float32Array;
+    await session.release();
+    const d = maxAbsDiff(probs, ref);
+    t.diagnostic(`${mode.kind}: largest probability difference from float64 ${d.toExponential(2)}`);
+    assert.ok(d <= tol, `${mode.kind}: ${d}`);
+  }
+});
+
+test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {
+  const spec = mobileSpec(4);
+  assert.throws(() => structuredPrune(spec, 0.5), (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /Structured pruning does not support layer 1 \(batchNorm\)/.test(e.message));
+  const { x } = await images('t10k', 20);
+  assert.throws(() => calibrate(spec, x, 20, 'minmax'), (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /add/.test(e.message));
+});
