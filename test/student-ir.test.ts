@@ -25,6 +25,8 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 import { calibrate } from '../exporters/calibrate.ts';
 import { exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { structuredPrune } from '../pipeline/distill/prune.ts';
+import { loadStudentCheckpoint, writeStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
+import type { StudentResult } from '../pipeline/report/types.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
 import { paramInfos, TFJS_ADAM } from '../pipeline/engine/train-graph.ts';
 
@@ -187,6 +189,14 @@ test('float16 and dynamic int8 (per-channel, depthwise included) ONNX exports of
     t.diagnostic(`${mode.kind}: largest probability difference from float64 ${d.toExponential(2)}`);
     assert.ok(d <= tol, `${mode.kind}: ${d}`);
   }
+});
+
+test('a student checkpoint holds every layer kind: written and read back unchanged', () => {
+  const spec = mobileSpec(6);
+  const dir = tempDir('student-ir-checkpoint');
+  dirs.push(dir);
+  writeStudentCheckpoint(dir, spec, { method: 'test' } as unknown as StudentResult, null);
+  assert.deepEqual(loadStudentCheckpoint(dir).spec, spec);
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {

@@ -21,7 +21,8 @@ export function writeStudentCheckpoint(dir: string, spec: StudentSpec, result: S
     offset += a.length;
     return s;
   };
-  const layers = spec.layers.map((l) => (l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: slice(l.kernel), bias: slice(l.bias) } : l));
+  // Every array field of a layer (kernel, bias; batch norm's gamma, beta and moving statistics), in field order.
+  const layers = spec.layers.map((l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v instanceof Float32Array ? slice(v) : v])));
   const weights = new Float32Array(offset);
   let o = 0;
   for (const c of chunks) {
@@ -50,9 +51,8 @@ export function loadStudentCheckpoint(dir: string): TrainedStudent {
     if (s.offset + s.length > w.length) throw new EdgeDistillError('E_MODEL_FORMAT', `${dir}/weights.bin is shorter than student.json says`, 'Re-run `edge-distill distill`.');
     return w.slice(s.offset, s.offset + s.length);
   };
-  const layers = (doc.spec.layers as (LayerSpec & { kernel?: Slice; bias?: Slice })[]).map((l) =>
-    l.kind === 'dense' || l.kind === 'conv2d' ? { ...l, kernel: take(l.kernel as unknown as Slice), bias: take(l.bias as unknown as Slice) } : l,
-  ) as LayerSpec[];
+  const isSlice = (v: unknown): v is Slice => typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as Slice).offset === 'number' && typeof (v as Slice).length === 'number';
+  const layers = (doc.spec.layers as Record<string, unknown>[]).map((l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, isSlice(v) ? take(v) : v]))) as LayerSpec[];
   const spec: StudentSpec = { ...doc.spec, layers };
   return { name: doc.result.method, spec, predict: referencePredict(spec), result: null, method: doc.method ?? null, dispose: () => {} };
 }
