@@ -18,6 +18,7 @@ import { tf, useBackend } from '../pipeline/util/tfjs.ts';
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
 import { foldBatchNorms } from '../pipeline/student/fold.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
+import { inspectOnnx } from '../pipeline/inspect/onnx.ts';
 import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
 import { buildLayersModel } from '../exporters/tfjs-layers.ts';
 import { fileLoadHandler } from '../exporters/tfjs-io.ts';
@@ -197,6 +198,17 @@ test('a student checkpoint holds every layer kind: written and read back unchang
   dirs.push(dir);
   writeStudentCheckpoint(dir, spec, { method: 'test' } as unknown as StudentResult, null);
   assert.deepEqual(loadStudentCheckpoint(dir).spec, spec);
+});
+
+test('inspect counts the exported ONNX completely: depthwise and strided convs at their real cost', (t) => {
+  const info = inspectOnnx('mobile.onnx', exportOnnx(mobileSpec(7), { producerVersion: 'test' }));
+  t.diagnostic(`FLOPs by op: ${JSON.stringify(info.flops.byOp)}`);
+  assert.equal(info.flops.lowerBound, false, JSON.stringify(info.flops.unknown));
+  // Multiply-adds of the four convs (batch norms folded): stem 14*14*8*9, depthwise 14*14*8*9 (one input channel
+  // per group), pointwise 14*14*8*8, the strided [1, 3] conv 7*7*8*(8*3); 2 FLOPs each.
+  const macs = 14 * 14 * 8 * 9 + 14 * 14 * 8 * 9 + 14 * 14 * 8 * 8 + 7 * 7 * 8 * 24;
+  assert.ok(info.flops.byOp.Conv! >= 2 * macs && info.flops.byOp.Conv! <= 2 * macs + 14 * 14 * 8 * 3 + 7 * 7 * 8, `Conv ${info.flops.byOp.Conv} for ${macs} multiply-adds (plus at most a bias add per output)`);
+  for (const op of ['Clip', 'GlobalAveragePool', 'Add']) assert.ok(info.flops.byOp[op]! > 0, `${op} is counted`);
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {
