@@ -98,7 +98,10 @@ export class OrtTrainer {
   private readonly tb: Float32Array | null;
   /** 'host' placement: the parameters, moments and gradients, updated in place (the parameter tensors wrap them). */
   private readonly host: WasmAdam | null;
-  /** 'host' placement: the outputs onnxruntime writes into (the loss and the gradients in `host`). */
+  /**
+   * Pre-allocated outputs onnxruntime writes into: each batch norm's batch statistics and, with Adam on the host, the
+   * loss and the gradients (in `host`). Adam in the graph reads everything else from what run() returns.
+   */
   private readonly fetches: Record<string, ort.Tensor> = {};
   /** Each batch norm's moving mean and variance (TrainerState.moving), updated after every step, and momentum. */
   private readonly moving: Float32Array[] = [];
