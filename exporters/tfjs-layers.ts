@@ -49,6 +49,9 @@ export function buildLayersModel(spec: StudentSpec): tfl.LayersModel {
       h = layer.apply([h, from]) as tfl.SymbolicTensor;
       outputs.push(h);
       return;
+    } else if (h.shape.length === 2) {
+      outputs.push(h); // a flatten of flat activations is the identity (TF.js's Flatten refuses 2-D input)
+      return;
     } else layer = tfl.layers.flatten({ name });
     h = layer.apply(h) as tfl.SymbolicTensor;
     if (weights.length) {

@@ -42,7 +42,7 @@ async function images(file: 'train' | 't10k', n: number): Promise<{ x: Float32Ar
   return { x: Float32Array.from(img.data.subarray(0, n * 784), (v) => v / 255), y: Int32Array.from(lab.data.subarray(0, n), (v) => v % 2) };
 }
 
-/** A MobileNet-style student with a residual block and a [1, 3] conv; seeded weights and non-trivial BN statistics. */
+/** A MobileNet-style student with a residual block, a [1, 3] conv and a flatten after pooling; seeded weights and non-trivial BN statistics. */
 function mobileSpec(seed: number): StudentSpec {
   const r = rng(seed);
   const conv = (inC: number, filters: number, kernelSize: number | [number, number], o: { strides?: number; groups?: number; activation?: 'relu' | 'relu6' | 'linear' } = {}): LayerSpec => {
@@ -66,7 +66,8 @@ function mobileSpec(seed: number): StudentSpec {
       { kind: 'add', from: 1 }, // 6: residual around the depthwise-separable block
       conv(8, 8, [1, 3], { activation: 'relu', strides: 2 }), // 7: a 1-D kernel along the width, strided: 7x7x8
       { kind: 'globalAvgPool' }, // 8
-      { kind: 'dense', kernel: uniform(r, 8 * C, 0.6), inputs: 8, units: C, bias: uniform(r, C, 0.1), activation: 'linear' }, // 9
+      { kind: 'flatten' }, // 9: of flat activations, the identity
+      { kind: 'dense', kernel: uniform(r, 8 * C, 0.6), inputs: 8, units: C, bias: uniform(r, C, 0.1), activation: 'linear' }, // 10
     ],
     classes: C, subclasses: 1, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: {},
   };
@@ -112,7 +113,7 @@ test('foldBatchNorms folds a batch norm into the linear conv before it, remaps t
   const spec = mobileSpec(2);
   const folded = foldBatchNorms(spec);
   // Layer 1's BN follows a linear conv (folded); 3 follows a linear depthwise conv (folded); 5 likewise.
-  assert.deepEqual(folded.layers.map((l) => l.kind), ['conv2d', 'conv2d', 'conv2d', 'add', 'conv2d', 'globalAvgPool', 'dense']);
+  assert.deepEqual(folded.layers.map((l) => l.kind), ['conv2d', 'conv2d', 'conv2d', 'add', 'conv2d', 'globalAvgPool', 'flatten', 'dense']);
   assert.deepEqual(folded.layers[3], { kind: 'add', from: 0 }, 'the add reads the folded stem conv');
   assert.equal((folded.layers[0] as Extract<LayerSpec, { kind: 'conv2d' }>).activation, 'relu6', "the batch norm's activation moves onto the conv");
   const { x } = await images('t10k', 50);

@@ -1,7 +1,8 @@
 // The training-step compiler: a student's layers, a method's loss and Adam become one ONNX graph that takes a batch,
-// the parameters and Adam's moments, and returns the loss, the new parameters and the new moments. The forward pass
-// is the TF.js student's (same layouts, same layer order), so weights move between the engines unchanged except that
-// conv kernels are OIHW here and HWIO in a StudentSpec.
+// the parameters and Adam's moments, and returns the loss, the new parameters and the new moments (with Adam on the
+// host: the gradients), and each batch norm's batch statistics. The forward pass is the TF.js student's (same
+// layouts, same layer order), so weights move between the engines unchanged except that conv kernels are OIHW here
+// and HWIO in a StudentSpec.
 import { kernelDims, type Activation, type LayerSpec } from '../student/spec.ts';
 import { Tracer, type Value } from './autodiff.ts';
 
@@ -140,11 +141,11 @@ export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[
       const from = outputs[l.from];
       if (!from || from.shape.join() !== h.shape.join()) throw new RangeError(`layer ${i}: add of layer ${l.from}, whose output is not [${h.shape}]`);
       h = t.add(h, from);
-    } else {
+    } else if (h.shape.length === 4) {
       // TF.js flattens NHWC in H, W, C order: the dense kernel after it expects that order.
       const [b, C, H, W] = h.shape as [number, number, number, number];
       h = t.reshape(t.transpose(h, [0, 2, 3, 1]), [b, H * W * C]);
-    }
+    } // (a flatten of flat activations is the identity, as in TF.js)
     outputs.push(h);
   });
   return { logits: h, penultimate, stats };
