@@ -6,11 +6,11 @@
 // these layers yet say so with E_UNSUPPORTED.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { EXAMPLE_DIR, maxAbsDiff, tempDir } from './helpers.ts';
+import { cli, EXAMPLE_DIR, maxAbsDiff, SHARED_TEACHER_CACHE, tempDir } from './helpers.ts';
 import { uniform } from './specs.ts';
 import { rng } from '../pipeline/util/math.ts';
 import { readIdx } from '../pipeline/data/idx.ts';
@@ -26,6 +26,7 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 import { calibrate } from '../exporters/calibrate.ts';
 import { exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { structuredPrune } from '../pipeline/distill/prune.ts';
+import { parameterCount } from '../pipeline/distill/architectures.ts';
 import { loadStudentCheckpoint, writeStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import type { StudentResult } from '../pipeline/report/types.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
@@ -219,6 +220,25 @@ test('inspect counts the exported ONNX completely: depthwise and strided convs a
   const macs = 14 * 14 * 8 * 9 + 14 * 14 * 8 * 9 + 14 * 14 * 8 * 8 + 7 * 7 * 8 * 24;
   assert.ok(info.flops.byOp.Conv! >= 2 * macs && info.flops.byOp.Conv! <= 2 * macs + 14 * 14 * 8 * 3 + 7 * 7 * 8, `Conv ${info.flops.byOp.Conv} for ${macs} multiply-adds (plus at most a bias add per output)`);
   for (const op of ['Clip', 'GlobalAveragePool', 'Add']) assert.ok(info.flops.byOp[op]! > 0, `${op} is counted`);
+});
+
+test('a dscnn student runs through the pipeline: distilled on the default engine and exported to every format with parity', () => {
+  const out = tempDir('student-ir-dscnn');
+  dirs.push(out);
+  const args = ['run', '--arch', 'dscnn', '--steps', '300', '--methods', 'lelp', '--formats', 'onnx,tfjs-layers,tfjs-graph', '--runtimes', 'onnxruntime-node', '--runs', '5', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
+  const r = cli([...args, '--out', out]);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  const student = report.students[0];
+  assert.equal(student.parameters, parameterCount(loadStudentCheckpoint(join(out, 'students', 'lelp')).spec));
+  assert.ok(student.accuracy > 0.85, `dscnn test accuracy ${student.accuracy} after 300 steps`);
+  // Every exported format was checked against the in-memory student (the run fails with E_PARITY otherwise).
+  const spec = loadStudentCheckpoint(join(out, 'students', 'lelp')).spec;
+  assert.ok(spec.layers.some((l) => l.kind === 'conv2d' && (l.groups ?? 1) > 1) && spec.layers.some((l) => l.kind === 'batchNorm'));
+  // On the TF.js engine it is refused with a clear code, before any training.
+  const tfjs = cli([...args, '--out', join(out, 'tfjs'), '--engine', 'tfjs']);
+  assert.equal(tfjs.status, 1);
+  assert.match(tfjs.stderr, /E_UNSUPPORTED: the dscnn student trains on the onnxruntime engine only/);
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {

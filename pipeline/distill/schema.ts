@@ -10,6 +10,26 @@ export const StudentSchema = z.discriminatedUnion('arch', [
     kernelSize: z.number().int().min(1).max(7).default(3),
     dense: z.array(z.number().int().positive()).default([32]),
   }),
+  /**
+   * MobileNetV1-style: a 3x3 stem conv (stride 2), then depthwise-separable blocks (depthwise 3x3 + batch norm +
+   * ReLU6, pointwise 1x1 + batch norm + ReLU6) with a stride each, global average pooling and a dense head. Filter
+   * counts are scaled by the width multiplier. Trains on the onnxruntime engine.
+   */
+  z.strictObject({
+    arch: z.literal('dscnn'),
+    stem: z.number().int().positive().default(16),
+    blocks: z
+      .array(z.strictObject({ filters: z.number().int().positive(), stride: z.number().int().min(1).max(2).default(1) }))
+      .min(1)
+      .default([
+        { filters: 32, stride: 1 },
+        { filters: 64, stride: 2 },
+        { filters: 64, stride: 1 },
+        { filters: 128, stride: 2 },
+      ]),
+    widthMultiplier: z.number().positive().max(4).default(1),
+    dense: z.array(z.number().int().positive()).default([]),
+  }),
 ]);
 
 // LELP's defaults (S=5, beta=1, tau=1) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.

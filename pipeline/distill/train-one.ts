@@ -5,12 +5,17 @@ import type { MethodConfig, StudentConfig, TrainConfig } from './schema.ts';
 import type { Datasets } from '../data/dataset.ts';
 import type { Rows } from '../data/rows.ts';
 import { EdgeDistillError } from '../errors.ts';
-import { prepareMethod } from './losses.ts';
+import { prepareMethod, type PreparedMethod } from './losses.ts';
 import type { Progress } from '../util/progress.ts';
 import type { StudentResult } from '../report/types.ts';
-import { buildStudent, parameterCount, toStudentSpec } from './architectures.ts';
+import { buildDscnnSpec, buildStudent, parameterCount, toStudentSpec } from './architectures.ts';
 import type { Teacher } from '../teacher/teacher.ts';
-import { accuracy, predictProbs, trainStudent } from './train.ts';
+import { accuracy, predictInBlocks, predictProbs, trainStudent } from './train.ts';
+import { trainLayersOnOnnxruntime } from './train-onnxruntime.ts';
+import type { TrainOptions, TrainResult, TrainSet } from './train-contract.ts';
+import type { StudentSpec } from '../student/spec.ts';
+import { ensureBackend, tf } from '../util/tfjs.ts';
+import { buildLayersModel } from '../../exporters/tfjs-layers.ts';
 import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
 import type { TrainedStudent } from './trained.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
@@ -45,8 +50,13 @@ export interface Checkpoints {
 function penultimateWidth(cfg: StudentConfig, features: number): number {
   if (cfg.arch === 'mlp') return cfg.hidden.at(-1)!;
   if (cfg.dense.length) return cfg.dense.at(-1)!;
+  // dscnn: the pooled features of the last block.
+  if (cfg.arch === 'dscnn') return Math.max(1, Math.round(cfg.blocks.at(-1)!.filters * cfg.widthMultiplier));
   throw new EdgeDistillError('E_CONFIG', 'a cnn student without dense layers has no penultimate layer for FitNet', `Give student.dense at least one size (${features} inputs).`);
 }
+
+/** A trained student before evaluation: its spec, its in-memory predict(), and the training's figures. */
+type Trained = { spec: StudentSpec; predict: TrainedStudent['predict']; dispose(): void; res: TrainResult };
 
 /** Train and evaluate one student with one method. Used by every method, by `auto` and by benchmarks/quality. */
 export async function trainOne(
@@ -64,7 +74,6 @@ export async function trainOne(
   const studentHidden = m.name === 'fitnet' ? penultimateWidth(setup.student, F) : 0;
   const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir });
   const S = prepared.subclasses;
-  const model = buildStudent(setup.student, F, train.featureShape, C * S, seed);
   const labels = train.labels ?? t.groups;
   let checkpoint: { file: string; key: string } | undefined;
   if (opts.checkpoints) {
@@ -73,23 +82,55 @@ export async function trainOne(
     checkpoint = { file: checkpointFile(opts.checkpoints.dir, key), key };
     opts.checkpoints.used.add(checkpoint.file);
   }
-  let trainRes;
+  const metadata = { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': setup.configSha256 };
+  const trainSet = { x: train.x, n: train.n, features: F, labels, classes: C };
+  const trainOpts = { seed, progress: opts.progress, label: opts.progressLabel ?? name, ...(checkpoint ? { checkpoint } : {}) };
+  let trained: Trained;
   try {
-    trainRes = await trainStudent(model, { x: train.x, n: train.n, features: F, labels, classes: C }, prepared, setup.train, { seed, progress: opts.progress, label: opts.progressLabel ?? name, checkpoint });
+    trained = setup.student.arch === 'dscnn' ? await trainSpecStudent(setup.student, setup, trainSet, train.featureShape, prepared, trainOpts, metadata) : await trainTfjsStudent(setup, trainSet, train.featureShape, prepared, trainOpts, metadata);
   } finally {
     prepared.targets?.close();
   }
-  const predict = (x: Rows | Float32Array, n: number) => predictProbs(model, x, n, F, C, S);
+  const { spec, predict, res: trainRes } = trained;
   const acc = accuracy(predict(test.x, test.n), test.labels!, C);
   const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
-  const spec = toStudentSpec(model, {
-    features: F,
-    featureShape: train.featureShape,
-    arch: setup.student,
-    classes: C,
-    subclasses: S,
-    metadata: { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': setup.configSha256 },
-  });
   const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
-  return { name, spec, predict, result, method: m, dispose: () => model.dispose() };
+  return { name, spec, predict, result, method: m, dispose: () => trained.dispose() };
+}
+
+/** mlp and cnn: a TF.js model (TF.js's seeded initialisers) trained on either engine; predict() runs the model. */
+async function trainTfjsStudent(setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>): Promise<Trained> {
+  const { features: F, classes: C } = data;
+  const S = prepared.subclasses;
+  const model = buildStudent(setup.student, F, featureShape, C * S, opts.seed);
+  const res = await trainStudent(model, data, prepared, setup.train, opts);
+  const spec = toStudentSpec(model, { features: F, featureShape, arch: setup.student, classes: C, subclasses: S, metadata });
+  return { spec, predict: (x, n) => predictProbs(model, x, n, F, C, S), dispose: () => model.dispose(), res };
+}
+
+/**
+ * dscnn: a StudentSpec with its own seeded initial weights, trained on the onnxruntime engine; predict() runs the
+ * spec's TF.js layers model (batch norms with their moving statistics), the same TF.js code the layers export is.
+ */
+async function trainSpecStudent(cfg: Extract<StudentConfig, { arch: 'dscnn' }>, setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>): Promise<Trained> {
+  if (setup.train.engine === 'tfjs') {
+    throw new EdgeDistillError('E_UNSUPPORTED', 'the dscnn student trains on the onnxruntime engine only (train.engine is "tfjs")', 'Remove train.engine (or --engine) to use the default, onnxruntime.');
+  }
+  const { features: F, classes: C } = data;
+  const initial = buildDscnnSpec(cfg, { features: F, featureShape, classes: C, subclasses: prepared.subclasses, seed: opts.seed, metadata });
+  const { layers, result } = await trainLayersOnOnnxruntime({ features: F, ...(initial.image ? { image: initial.image } : {}), layers: initial.layers }, data, prepared, setup.train, opts);
+  const spec = { ...initial, layers };
+  await ensureBackend();
+  const model = buildLayersModel(spec);
+  const predict = (x: Rows | Float32Array, n: number) =>
+    predictInBlocks(x, n, F, C, (block, b) => {
+      const p = tf.tidy(() => {
+        const out = model.predict(tf.tensor2d(block, [b, F]));
+        return Array.isArray(out) ? out[0]! : out;
+      });
+      const probs = p.dataSync() as Float32Array;
+      p.dispose();
+      return probs;
+    }, 1024);
+  return { spec, predict, dispose: () => model.dispose(), res: result };
 }

@@ -12,7 +12,7 @@ import { asRows } from '../data/rows.ts';
 import { layerSpecs } from './architectures.ts';
 import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type TrainSet } from './train-contract.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
-import { OrtTrainer, layersWithParams, paramFromSpec, type TrainerState } from '../engine/ort-trainer.ts';
+import { OrtTrainer, paramFromSpec, type TrainerState } from '../engine/ort-trainer.ts';
 import { TFJS_ADAM, trainParams, type ParamInfo, type TrainArch } from '../engine/train-graph.ts';
 import { kernelDims, type LayerSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
@@ -37,18 +37,26 @@ function checkpointTensors(params: ParamInfo[], s: TrainerState): CheckpointTens
     ]),
     { name: 'ort/beta1Power', shape: [], data: Float32Array.of(s.powers.beta1) },
     { name: 'ort/beta2Power', shape: [], data: Float32Array.of(s.powers.beta2) },
+    ...s.moving.map((data, j) => ({ name: `ort/moving/${j}`, shape: [data.length], data })),
   ];
 }
 
-/** A checkpoint's state when it was written by this engine for these parameters, else null. */
-function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerState | null {
+/**
+ * A checkpoint's state when it was written by this engine for these parameters, else null. `moving`: the sizes of the
+ * batch norms' moving statistics (mean, variance, per batch norm in layer order).
+ */
+function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[], moving: number[]): TrainerState | null {
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const get = (name: string, shape: number[]) => {
     const t = byName.get(name);
     return t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]) ? t.data : null;
   };
-  // Students trained here come from TF.js models (archOf), which have no batch norm: no moving statistics.
   const state: TrainerState = { params: [], m: [], v: [], powers: { beta1: 0, beta2: 0 }, moving: [] };
+  for (const [j, size] of moving.entries()) {
+    const data = get(`ort/moving/${j}`, [size]);
+    if (!data) return null;
+    state.moving.push(data);
+  }
   for (const p of params) {
     const [w, m, v] = [get(`ort/param/${p.name}`, p.shape), get(`ort/m/${p.name}`, p.shape), get(`ort/v/${p.name}`, p.shape)];
     if (!w || !m || !v) return null;
@@ -62,9 +70,8 @@ function stateFrom(tensors: CheckpointTensor[], params: ParamInfo[]): TrainerSta
   return state;
 }
 
-/** Writes the trained student parameters (graph layout) back into the TF.js model (the loss's own are discarded). */
-function writeBack(model: tfl.LayersModel, arch: TrainArch, params: ParamInfo[], values: Float32Array[]): void {
-  const layers = layersWithParams(arch.layers, params, values);
+/** Writes trained layers back into the TF.js model they came from (archOf). */
+function writeBack(model: tfl.LayersModel, layers: readonly LayerSpec[]): void {
   const weights = layers.flatMap((l: LayerSpec) =>
     l.kind === 'dense' ? [tf.tensor(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)] : l.kind === 'conv2d' ? [tf.tensor(l.kernel, [...kernelDims(l), l.inChannels / (l.groups ?? 1), l.filters]), tf.tensor1d(l.bias)] : [],
   );
@@ -72,14 +79,26 @@ function writeBack(model: tfl.LayersModel, arch: TrainArch, params: ParamInfo[],
   tf.dispose(weights);
 }
 
+/** Trains a TF.js model's student on onnxruntime and writes the trained weights back into the model. */
 export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const arch = archOf(model, data.features);
+  const { layers, result } = await trainLayersOnOnnxruntime(arch, data, method, cfg, opts);
+  writeBack(model, layers);
+  return result;
+}
+
+/**
+ * Trains a student given as layers (StudentSpec's, with their initial weights) on onnxruntime: the method's loss,
+ * TF.js's Adam, seeded batches, checkpoints with exact resume. Returns the trained layers (batch norms with their
+ * moving statistics). Frees the method's TF.js variables.
+ */
+export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<{ layers: LayerSpec[]; result: TrainResult }> {
   const t0 = performance.now();
   if (!method.lossSpec) throw new EdgeDistillError('E_CONFIG', 'this loss has no form the onnxruntime engine can compile', 'Train it with train.engine "tfjs".');
   const { n, features: F, labels, classes: C } = data;
   const x = asRows(data.x, n, F);
   const B = Math.min(cfg.batchSize, n);
   const nextBatch = batchOrder(n, B, opts.seed);
-  const arch = archOf(model, F);
   const lossParams = method.variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
   const adam = { learningRate: cfg.learningRate, ...TFJS_ADAM };
   const trainerOptions = { batch: B, classes: C, threads: cfg.threads ?? cpus().length, producerVersion: TOOL_VERSION };
@@ -91,7 +110,8 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
   const infos = trainParams(arch, method.lossSpec);
   if (opts.checkpoint) {
     const { checkpoint, reason } = loadCheckpoint(opts.checkpoint.file, opts.checkpoint.key);
-    resumed = checkpoint && checkpoint.steps === cfg.steps ? stateFrom(checkpoint.tensors, infos) : null;
+    const moving = arch.layers.flatMap((l) => (l.kind === 'batchNorm' ? [l.channels, l.channels] : []));
+    resumed = checkpoint && checkpoint.steps === cfg.steps ? stateFrom(checkpoint.tensors, infos, moving) : null;
     if (checkpoint && resumed) {
       start = checkpoint.step;
       lastLoss = checkpoint.lastLoss;
@@ -105,6 +125,7 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
   }
   const initial = resumed?.params ?? infos.map((p, i) => ('layer' in p.owner ? paramFromSpec(p, arch.layers) : lossParams[i - (infos.length - lossParams.length)]!));
   const trainer = await OrtTrainer.create(arch, method.lossSpec, adam, initial, trainerOptions, resumed ?? undefined);
+  let layers: LayerSpec[];
   try {
     const stepsPerEpoch = Math.floor(n / B);
     const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
@@ -126,11 +147,11 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
         saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: checkpointTensors(trainer.graph.params, trainer.state()) });
       }
     }
-    writeBack(model, arch, trainer.graph.params, trainer.state().params);
+    layers = trainer.layers(arch);
     step.done(`loss ${lastLoss.toFixed(4)}`);
   } finally {
     await trainer.release();
   }
   tf.dispose(method.variables);
-  return { steps: cfg.steps, finalLoss: lastLoss, ms: performance.now() - t0 };
+  return { layers, result: { steps: cfg.steps, finalLoss: lastLoss, ms: performance.now() - t0 } };
 }

@@ -5,7 +5,7 @@
 // the graph they stay in the tensors onnxruntime returned, which are fed straight back.
 import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
-import { kernelDims, type LayerSpec, type StudentSpec } from '../student/spec.ts';
+import { kernelDims, type LayerSpec } from '../student/spec.ts';
 import { hwioToOihw } from '../../exporters/onnx-graph.ts';
 import { WasmAdam } from './wasm-adam.ts';
 import { adamScalars, compileTrainStep, type AdamPlacement, type AdamSpec, type LossSpec, type ParamInfo, type TrainArch, type TrainGraph } from './train-graph.ts';
@@ -240,7 +240,7 @@ export class OrtTrainer {
   }
 
   /** The student's layers with the current parameters. */
-  layers(spec: Pick<StudentSpec, 'layers'>): LayerSpec[] {
+  layers(spec: { layers: readonly LayerSpec[] }): LayerSpec[] {
     const s = this.state();
     return layersWithParams(spec.layers, this.graph.params, s.params, s.moving);
   }
