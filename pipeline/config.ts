@@ -115,6 +115,11 @@ export const ConfigSchema = z.strictObject({
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /** Release budgets (pipeline/report/budgets.ts): limits on latency, size and accuracy; a broken one exits with code 3. */
   budgets: BudgetsSchema.optional(),
+}).superRefine((c, ctx) => {
+  // What the dscnn student cannot do yet is refused before anything trains.
+  if (c.student.arch !== 'dscnn') return;
+  if (c.train.engine === 'tfjs') ctx.addIssue({ code: 'custom', path: ['train', 'engine'], message: 'the dscnn student trains on the onnxruntime engine only; remove train.engine (or --engine) to use it' });
+  if (c.compress) ctx.addIssue({ code: 'custom', path: ['compress'], message: 'the compress stage does not take the dscnn student yet (batch norm, global pooling); remove compress (or --max-accuracy-drop)' });
 });
 
 /** What a config file or the flags may contain (defaults not yet applied). */

@@ -6,7 +6,7 @@
 // these layers yet say so with E_UNSUPPORTED.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
@@ -235,10 +235,14 @@ test('a dscnn student runs through the pipeline: distilled on the default engine
   // Every exported format was checked against the in-memory student (the run fails with E_PARITY otherwise).
   const spec = loadStudentCheckpoint(join(out, 'students', 'lelp')).spec;
   assert.ok(spec.layers.some((l) => l.kind === 'conv2d' && (l.groups ?? 1) > 1) && spec.layers.some((l) => l.kind === 'batchNorm'));
-  // On the TF.js engine it is refused with a clear code, before any training.
-  const tfjs = cli([...args, '--out', join(out, 'tfjs'), '--engine', 'tfjs']);
-  assert.equal(tfjs.status, 1);
-  assert.match(tfjs.stderr, /E_UNSUPPORTED: the dscnn student trains on the onnxruntime engine only/);
+  // What it cannot do yet is refused when the config is validated, before any training, and leaves no --out.
+  for (const [flags, why] of [[['--engine', 'tfjs'], /train\.engine.*onnxruntime engine only/], [['--max-accuracy-drop', '1'], /compress.*does not take the dscnn student/]] as const) {
+    const refused = cli([...args, '--out', join(out, 'refused'), ...flags]);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /E_CONFIG/);
+    assert.match(refused.stderr, why);
+    assert.ok(!existsSync(join(out, 'refused')), 'nothing written');
+  }
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {
