@@ -4,7 +4,8 @@
 // layer's weights are stored is left to a WeightedEmitter: float32 in onnx.ts, the quantized forms in
 // quantize-emitters.ts.
 
-import { kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { convGeometry, kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { batchNormAffine } from '../pipeline/student/fold.ts';
 import { EdgeDistillError, unsupportedLayer } from '../pipeline/errors.ts';
 import { attr, BATCH_DIM } from './onnx-builder.ts';
 import type { OnnxAttribute, OnnxGraphBuilder } from './onnx-builder.ts';
@@ -75,7 +76,7 @@ export function layerOutputShape(layer: LayerSpec, x: Shape, p: string, target: 
       if (x.channels !== layer.inChannels) throw specError(target, `${p} conv2d expects ${layer.inChannels} channels, gets ${x.channels}`);
       if (![kh, kw, s, groups].every((v) => Number.isSafeInteger(v) && v >= 1)) throw specError(target, `${p} conv2d kernel [${kh}, ${kw}], strides ${s} and groups ${groups} must be positive integers`);
       if (layer.inChannels % groups !== 0 || layer.filters % groups !== 0) throw specError(target, `${p} conv2d: ${groups} groups do not divide ${layer.inChannels} input and ${layer.filters} output channels`);
-      const { height, width } = convOutput(layer, x);
+      const { height, width } = convGeometry(layer, x.height, x.width);
       if (height < 1 || width < 1) throw specError(target, `${p} conv2d ${kh}x${kw} 'valid' does not fit a ${x.height}x${x.width} map`);
       return { kind: 'image', height, width, channels: layer.filters };
     }
@@ -136,8 +137,7 @@ export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEm
       // Left unfolded (foldBatchNorms folds it into a conv or dense before it where it can): x * scale + shift per channel.
       if (x.quant !== undefined) throw unsupportedLayer('batchNorm on quantized activations', Number(p.split('.').at(-1)), ctx.target);
       const C = layer.channels;
-      const scale = Float32Array.from(layer.gamma, (gm, c) => gm / Math.sqrt(layer.movingVariance[c]! + layer.epsilon));
-      const shift = Float32Array.from(layer.beta, (b, c) => b - layer.movingMean[c]! * scale[c]!);
+      const { scale, shift } = batchNormAffine(layer);
       const dims = x.shape.kind === 'image' ? [C, 1, 1] : [C];
       const scaled = g.addNode({ opType: 'Mul', inputs: [x.tensor, g.addFloatInitializer(`${p}/scale`, dims, scale)], outputs: [`${p}/Mul_output`], name: `${p}/Mul` });
       const y = g.addNode({ opType: 'Add', inputs: [scaled, g.addFloatInitializer(`${p}/shift`, dims, shift)], outputs: [`${p}/Add_output`], name: `${p}/Add` });
@@ -184,26 +184,13 @@ export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEm
   }
 }
 
-/** A conv2d's output size (TF.js: 'same' gives ceil(in / stride), 'valid' floor((in - k) / stride) + 1). */
-function convOutput(layer: ConvLayer, x: { height: number; width: number }): { height: number; width: number } {
-  const [kh, kw] = kernelDims(layer);
-  const s = layer.strides ?? 1;
-  if (layer.padding === 'same') return { height: Math.ceil(x.height / s), width: Math.ceil(x.width / s) };
-  return { height: Math.floor((x.height - kh) / s) + 1, width: Math.floor((x.width - kw) / s) + 1 };
-}
-
 /** Conv / ConvInteger attributes of a conv2d on an x.height x x.width map. */
 function convAttributes(layer: ConvLayer, x: Shape): Record<string, OnnxAttribute> {
-  const [kh, kw] = kernelDims(layer);
-  const s = layer.strides ?? 1;
   const { height: H, width: W } = x as Extract<Shape, { kind: 'image' }>;
-  const out = convOutput(layer, { height: H, width: W });
-  // TF 'same' pads max((out-1)*s + k - in, 0) in total per axis, the odd one out at the end (bottom/right).
-  const total = (o: number, k: number, i: number) => (layer.padding === 'same' ? Math.max((o - 1) * s + k - i, 0) : 0);
-  const [th, tw] = [total(out.height, kh, H), total(out.width, kw, W)];
+  const s = layer.strides ?? 1;
   return {
-    kernel_shape: attr.ints([kh, kw]),
-    pads: attr.ints([Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)]),
+    kernel_shape: attr.ints(kernelDims(layer)),
+    pads: attr.ints(convGeometry(layer, H, W).pads),
     strides: attr.ints([s, s]),
     dilations: attr.ints([1, 1]),
     group: attr.int(layer.groups ?? 1),

@@ -2,8 +2,8 @@
 // straight from TypeScript with no Python converter, that stock loadGraphModel (@tensorflow/tfjs-converter) runs.
 // Owns the lowering of the spec's layers to GraphDef ops; the class head means the same as the layers export:
 // softmax over the C*S logits, then a 0/1 block-sum MatMul to C class probabilities.
-import { kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
-import { foldBatchNorms } from '../pipeline/student/fold.ts';
+import { convGeometry, kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { batchNormAffine, foldBatchNorms } from '../pipeline/student/fold.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 import { WEIGHTS_FILE } from './tfjs-io.ts';
@@ -103,8 +103,7 @@ function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running, 
       if (groups > 1 && !depthwise) throw specError(`${p} conv2d with ${groups} groups: TF has grouped convolutions only as depthwise ones`);
       checkWeights(p, layer.kernel.length, kh * kw * (layer.inChannels / groups) * layer.filters, layer.bias.length, layer.filters);
       const same = layer.padding === 'same';
-      const height = same ? Math.ceil(x.shape.height / s) : Math.floor((x.shape.height - kh) / s) + 1;
-      const width = same ? Math.ceil(x.shape.width / s) : Math.floor((x.shape.width - kw) / s) + 1;
+      const { height, width } = convGeometry(layer, x.shape.height, x.shape.width);
       if (height < 1 || width < 1) throw specError(`${p} conv2d ${kh}x${kw} 'valid' does not fit a ${x.shape.height}x${x.shape.width} map`);
       // The HWIO kernel is TF's own filter layout (a depthwise one its [kh, kw, channels, 1]), stored as is; TF
       // 'SAME' is TF.js 'same'.
@@ -127,8 +126,7 @@ function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running, 
       // Left unfolded (foldBatchNorms folds it into a conv or dense before it where it can): x * scale + shift.
       const channels = x.shape.kind === 'image' ? x.shape.channels : x.shape.size;
       if (channels !== layer.channels) throw specError(`${p} batchNorm expects ${layer.channels} channels, gets ${channels}`);
-      const scale = Float32Array.from(layer.gamma, (gm, c) => gm / Math.sqrt(layer.movingVariance[c]! + layer.epsilon));
-      const shift = Float32Array.from(layer.beta, (b, c) => b - layer.movingMean[c]! * scale[c]!);
+      const { scale, shift } = batchNormAffine(layer);
       const scaled = g.node(`${p}/Mul`, 'Mul', [x.tensor, g.constFloat(`${p}/scale`, [layer.channels], scale)], { ...FLOAT });
       const y = g.node(`${p}/AddV2`, 'AddV2', [scaled, g.constFloat(`${p}/shift`, [layer.channels], shift)], { ...FLOAT });
       return { tensor: activate(y, layer.activation), shape: x.shape };

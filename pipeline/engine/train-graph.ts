@@ -3,7 +3,7 @@
 // host: the gradients), and each batch norm's batch statistics. The forward pass is the TF.js student's (same
 // layouts, same layer order), so weights move between the engines unchanged except that conv kernels are OIHW here
 // and HWIO in a StudentSpec.
-import { kernelDims, type Activation, type LayerSpec } from '../student/spec.ts';
+import { convGeometry, kernelDims, type Activation, type LayerSpec } from '../student/spec.ts';
 import { Tracer, type Value } from './autodiff.ts';
 
 /** The shape of a student as the compiler needs it: its layers (weights unused) and its input. */
@@ -93,13 +93,6 @@ function activate(t: Tracer, h: Value, a: Activation): Value {
   return a === 'relu' ? t.relu(h) : a === 'relu6' ? t.relu6(h) : h;
 }
 
-/** TF.js 'same' padding of a strided conv on an H x W map, ONNX order [top, left, bottom, right] (the odd pad last). */
-function samePads(H: number, W: number, kh: number, kw: number, s: number): [number, number, number, number] {
-  const total = (n: number, k: number) => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
-  const [th, tw] = [total(H, kh), total(W, kw)];
-  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
-}
-
 /**
  * The student's forward pass in training mode: logits [B, width], the input of its last layer (FitNet's hint
  * point), and each batch norm's batch mean and variance [C] (stats, in layer order), from which the moving
@@ -122,10 +115,9 @@ export function emitForward(t: Tracer, arch: TrainArch, x: Value, params: Value[
       h = activate(t, t.linear(h, params[p]!, params[p + 1]!), l.activation);
       p += 2;
     } else if (l.kind === 'conv2d') {
-      const [kh, kw] = kernelDims(l);
       const s = l.strides ?? 1;
       const [, , H, W] = h.shape as [number, number, number, number];
-      const pads = l.padding === 'same' ? samePads(H, W, kh, kw, s) : ([0, 0, 0, 0] as [number, number, number, number]);
+      const { pads } = convGeometry(l, H, W);
       h = activate(t, t.conv2d(h, params[p]!, { pads, strides: [s, s], groups: l.groups ?? 1 }, params[p + 1]!), l.activation);
       p += 2;
     } else if (l.kind === 'batchNorm') {

@@ -3,6 +3,12 @@
 // Inference then runs one op where training ran two, with the same function (to float32 rounding).
 import type { LayerSpec, StudentSpec } from './spec.ts';
 
+/** A batch norm at inference as a per-channel affine map, before its activation: y = x * scale + shift. */
+export function batchNormAffine(l: Extract<LayerSpec, { kind: 'batchNorm' }>): { scale: Float32Array; shift: Float32Array } {
+  const scale = Float32Array.from(l.gamma, (g, c) => g / Math.sqrt(l.movingVariance[c]! + l.epsilon));
+  return { scale, shift: Float32Array.from(l.beta, (b, c) => b - l.movingMean[c]! * scale[c]!) };
+}
+
 /**
  * The spec with every batch norm that directly follows a linear (no activation) conv2d or dense layer folded into
  * it, unless a residual add reads that layer's own output. Other batch norms stay (exporters emit them as a
@@ -30,7 +36,7 @@ export function foldBatchNorms(spec: StudentSpec): StudentSpec {
     if (folds.has(i) && l.kind === 'batchNorm') {
       const prev = out.pop() as Extract<LayerSpec, { kind: 'conv2d' | 'dense' }>;
       const O = prev.kind === 'conv2d' ? prev.filters : prev.units;
-      const scale = Float32Array.from(l.gamma, (g, c) => g / Math.sqrt(l.movingVariance[c]! + l.epsilon));
+      const { scale } = batchNormAffine(l);
       out.push({
         ...prev,
         // HWIO and [in, units] kernels both keep the output channel last.

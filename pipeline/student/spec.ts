@@ -65,6 +65,20 @@ export type LayerSpec =
   /** Flattens an NHWC feature map in H, W, C order (TF.js semantics). */
   | { kind: 'flatten' };
 
+/**
+ * A conv2d's output size and padding on an H x W map, as TF.js defines them: 'same' gives ceil(in / stride) and
+ * pads max((out - 1) * stride + k - in, 0) per axis, the odd pad at the end; 'valid' gives floor((in - k) / stride)
+ * + 1 and no padding. Pads in ONNX order [top, left, bottom, right].
+ */
+export function convGeometry(layer: Extract<LayerSpec, { kind: 'conv2d' }>, H: number, W: number): { height: number; width: number; pads: [number, number, number, number] } {
+  const [kh, kw] = kernelDims(layer);
+  const s = layer.strides ?? 1;
+  if (layer.padding === 'valid') return { height: Math.floor((H - kh) / s) + 1, width: Math.floor((W - kw) / s) + 1, pads: [0, 0, 0, 0] };
+  const [height, width] = [Math.ceil(H / s), Math.ceil(W / s)];
+  const [th, tw] = [Math.max((height - 1) * s + kh - H, 0), Math.max((width - 1) * s + kw - W, 0)];
+  return { height, width, pads: [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)] };
+}
+
 /** A conv2d layer's kernel height and width. */
 export function kernelDims(layer: { kernelSize: number | [number, number] }): [number, number] {
   return typeof layer.kernelSize === 'number' ? [layer.kernelSize, layer.kernelSize] : layer.kernelSize;
