@@ -21,6 +21,7 @@ import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
 import { paramInfos, TFJS_ADAM } from '../pipeline/engine/train-graph.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { inspectOnnx } from '../pipeline/inspect/onnx.ts';
+import { Tracer } from '../pipeline/engine/autodiff.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const EXAMPLE = join(HERE, '..', 'examples', 'fmnist-bin');
@@ -35,6 +36,34 @@ const MODELS: { name: string; arch: StudentConfig }[] = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * What onnxruntime-node costs per run to hand back `n` float32s, measured apart from any kernel: a one-op graph that
+ * returns -x for an input of n floats (into a pre-allocated output, as the trainer's gradients are), against the same
+ * input reduced to one float. The binding copies every output into a freshly allocated ArrayBuffer, pre-allocated or
+ * not (onnxruntime-node 1.30 and 1.31), so a step pays this for its gradients on top of the kernels.
+ */
+async function copyOutMs(n: number, threads: number, runs: number): Promise<{ returnAll: number; returnScalar: number }> {
+  const time = async (build: (t: Tracer, x: ReturnType<Tracer['input']>) => ReturnType<Tracer['input']>, preallocate: boolean) => {
+    const t = new Tracer('copy-out', 'bench');
+    const out = build(t, t.input('x', [n]));
+    t.output(out);
+    const session = await ort.InferenceSession.create(t.encode(), { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1 });
+    const feeds = { x: new ort.Tensor('float32', new Float32Array(n).fill(0.5), [n]) };
+    const fetches = preallocate ? { [out.name]: new ort.Tensor('float32', new Float32Array(n), [n]) } : undefined;
+    const run = () => (fetches ? session.run(feeds, fetches) : session.run(feeds));
+    for (let i = 0; i < 5; i++) await run();
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const s = performance.now();
+      await run();
+      times.push(performance.now() - s);
+    }
+    await session.release();
+    return median(times);
+  };
+  return { returnAll: await time((t, x) => t.neg(x), true), returnScalar: await time((t, x) => t.reduceSum(x, [0]), false) };
+}
+
 interface Row {
   model: string;
   parameters: number;
@@ -47,6 +76,8 @@ interface Row {
   trainGflops: Record<string, number>;
   forwardGflops: Record<string, number>;
   fractionOfForward: Record<string, number>;
+  /** onnxruntime-node handing back `parameters` floats (the gradients) vs one float, ms per run, at the most threads. */
+  copyOut: { returnAll: number; returnScalar: number };
 }
 
 async function main(): Promise<void> {
@@ -90,7 +121,7 @@ async function main(): Promise<void> {
     optimizer.dispose();
     const tfMs = median(tfTimes);
 
-    const row: Row = { model: m.name, parameters, forwardMflopsPerExample: flops / 1e6, tfjsWasmMsPerStep: tfMs, ortMsPerStep: {}, ortOutsideRunShare: {}, ortForwardMs: {}, speedup: {}, trainGflops: {}, forwardGflops: {}, fractionOfForward: {} };
+    const row: Row = { model: m.name, parameters, forwardMflopsPerExample: flops / 1e6, tfjsWasmMsPerStep: tfMs, ortMsPerStep: {}, ortOutsideRunShare: {}, ortForwardMs: {}, speedup: {}, trainGflops: {}, forwardGflops: {}, fractionOfForward: {}, copyOut: await copyOutMs(parameters, Math.max(...threadCounts), Math.max(20, ortSteps)) };
     for (const [threads, adamIn] of threadCounts.flatMap((n) => (['host', 'graph'] as const).map((a) => [n, a] as const))) {
       const initial = paramInfos(spec).map((p) => paramFromSpec(p, spec.layers));
       const trainer = await OrtTrainer.create(spec, { kind: 'label' }, { learningRate: 1e-3, ...TFJS_ADAM }, initial, { batch: B, classes: C, threads, producerVersion: 'bench', adamIn });
@@ -155,6 +186,15 @@ async function main(): Promise<void> {
     '| model | best speedup | target | met | best share of forward | target 40 % |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.model} | ${best(r).toFixed(1)}× | ≥ ${targets[r.model]}× | ${best(r) >= targets[r.model]! ? 'yes' : 'no'} | ${(Math.max(...Object.values(r.fractionOfForward)) * 100).toFixed(0)} % | ${Math.max(...Object.values(r.fractionOfForward)) >= 0.4 ? 'yes' : 'no'} |`),
+    '',
+    `What a step pays onnxruntime-node to return its gradients, apart from the kernels: a one-op graph over as many floats as the model has parameters, returning all of them (pre-allocated, as the trainer does) against returning one float, ${Math.max(...threadCounts)} thread(s). The binding copies every output into a freshly allocated ArrayBuffer even when the caller pre-allocated it, so the difference is a floor under the host-Adam step that no graph change removes.`,
+    '',
+    '| model | gradients returned | return all, ms/run | return one float, ms/run | copy-out cost, ms | share of the best step |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => {
+      const cost = r.copyOut.returnAll - r.copyOut.returnScalar;
+      return `| ${r.model} | ${((r.parameters * 4) / 2 ** 20).toFixed(2)} MiB | ${r.copyOut.returnAll.toFixed(2)} | ${r.copyOut.returnScalar.toFixed(2)} | ${cost.toFixed(2)} | ${((cost / Math.min(...Object.values(r.ortMsPerStep))) * 100).toFixed(0)} % |`;
+    }),
     '',
     'Machines are shared and noisy (±30 %): compare the ratios of one run.',
     '',
