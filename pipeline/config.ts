@@ -176,6 +176,7 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
       case 'jsonl':
       case 'text-csv':
       case 'text-jsonl':
+      case 'images':
         return { ...s, path: r(s.path) };
       case 'idx':
       case 'npy':

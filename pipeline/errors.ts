@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'E_FILE_NOT_FOUND' // a path named in the config or on the command line does not exist
   | 'E_DATA_FORMAT' // a data file is not in the format it claims (bad magic, ragged rows, ...)
   | 'E_DATA_EMPTY' // a data split has no examples
+  | 'E_IMAGE' // an image file that cannot be used: truncated, corrupt, not an image, an unsupported format, too many pixels
   | 'E_LABEL_RANGE' // a label outside [0, classes)
   | 'E_SHAPE_MISMATCH' // data does not fit the model's input shape
   | 'E_MODEL_FORMAT' // a model file cannot be parsed

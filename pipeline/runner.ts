@@ -95,7 +95,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
     let data: Datasets | null = null;
     try {
-      data = await loadDatasets(cfg.data, cfg.seed, teacher.classes, { spillDir: cacheDir });
+      data = await loadDatasets(cfg.data, cfg.seed, teacher.classes, { spillDir: cacheDir, teacherImage: cfg.teacher.image ?? {} });
       validate(cfg, teacher, data);
     } catch (err) {
       if (data) closeDatasets(data);

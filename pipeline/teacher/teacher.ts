@@ -131,15 +131,21 @@ export function teacherInputShape(t: Teacher, featureShape: number[], features: 
   return want;
 }
 
-/** What the teacher sees of a split: the student's input, or for text with its own featurizer, that featurization. */
+/**
+ * What the teacher sees of a split: the student's input; for images, its own rows (teacher.image, NCHW by default);
+ * for text with its own featurizer, that featurization.
+ */
 export function teacherInput(cfg: TeacherConfig, s: Split): { x: Rows; featureShape: number[] } {
   const featureShape = teacherFeatureShape(cfg, s);
+  if (s.teacher) return { x: s.teacher.x, featureShape };
   if (!cfg.featurizer) return { x: s.x, featureShape };
   return { x: new MemoryRows(featurizeMany(s.texts!, cfg.featurizer), s.n, cfg.featurizer.buckets), featureShape };
 }
 
 /** The per-example shape teacherInput gives, without featurizing anything (for checking the teacher up front). */
 export function teacherFeatureShape(cfg: TeacherConfig, s: Split): number[] {
+  if (cfg.image && !s.image) throw new EdgeDistillError('E_CONFIG', 'teacher.image is set but the data is not images', 'Remove teacher.image, or use an image source ({"format": "images", "path": ...}).');
+  if (s.teacher) return s.teacher.featureShape;
   const f = cfg.featurizer;
   if (!f) return s.featureShape;
   if (!s.texts) throw new EdgeDistillError('E_CONFIG', 'teacher.featurizer is set but the data is not text', 'Remove teacher.featurizer, or use a text source (text-csv, text-jsonl, spamassassin, sentiment).');
