@@ -4,6 +4,7 @@
 // generated from it (`npm run schemas`) and a test keeps the two in step.
 import { z } from 'zod';
 import type { StudentSpec } from '../pipeline/student/spec.ts';
+import type { ImagePreprocessSpec } from '../pipeline/data/image-preprocess.js';
 import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 
 export const DEPLOY_FILE = 'deploy.json';
@@ -44,6 +45,15 @@ export const DeploySchema = z
       })
       .nullable()
       .describe('Text models: the exact featurizer the student was trained with; null for numeric inputs.'),
+    imagePreprocess: z
+      .strictObject({
+        file: z.string().describe('The dependency-free JavaScript preprocessing shipped in the bundle (ES module).'),
+        call: z.string().describe('How to call it: preprocessImage(pixels, spec) returns the Float32Array row to feed.'),
+        resize: z.string().describe('What the app does before calling it: draw the image at the model\'s size.'),
+        spec: z.record(z.string(), z.unknown()).describe('The preprocessing spec (pass it as is); image-preprocess.js documents every field.'),
+      })
+      .nullable()
+      .describe('Image models trained from image files: the exact preprocessing of the training input; null otherwise.'),
     preprocessing: z.strictObject({
       kind: z.literal('affine'),
       formula: z.literal('x * scale + shift'),
@@ -91,10 +101,14 @@ export interface DeployContext {
   teacherSha256: string | null;
   /** Text data: the student's featurizer spec (data.featurizer); null for numeric data. */
   featurizer: Record<string, unknown> | null;
+  /** Image files: the student's preprocessing spec (image-preprocess.js); null otherwise. */
+  image: ImagePreprocessSpec | null;
 }
 
 /** The featurizer's file name in a text bundle. */
 export const FEATURIZER_FILE = 'featurizer.js';
+/** The image preprocessing's file name in an image bundle. */
+export const IMAGE_PREPROCESS_FILE = 'image-preprocess.js';
 
 const LOAD_WITH: Record<ArtifactFormatName, string> = {
   onnx: 'onnxruntime: InferenceSession.create(modelBytes)',
@@ -138,17 +152,26 @@ export function deployDescriptor(
       shape: ['batch', spec.features],
       layout: ctx.featurizer
         ? `each row is featurize(text, featurizer.spec) from ${FEATURIZER_FILE}: hashed n-gram features of one text`
-        : image ? 'each row is one image flattened row-major (height, width, channels), channels last' : 'each row is one example\'s features in the data source\'s column order',
+        : ctx.image ? `each row is preprocessImage(pixels, imagePreprocess.spec) from ${IMAGE_PREPROCESS_FILE}: one image at ${ctx.image.width} x ${ctx.image.height}, row-major, channels last`
+          : image ? 'each row is one image flattened row-major (height, width, channels), channels last' : 'each row is one example\'s features in the data source\'s column order',
       rawShape: ctx.rawShape,
       image,
     },
     featurizer: ctx.featurizer ? { file: FEATURIZER_FILE, call: `import { featurize } from '../pipeline/${FEATURIZER_FILE}'; featurize(text, spec)`, spec: ctx.featurizer } : null,
+    imagePreprocess: ctx.image
+      ? {
+        file: IMAGE_PREPROCESS_FILE,
+        call: `import { preprocessImage } from './${IMAGE_PREPROCESS_FILE}'; preprocessImage(imageData.data, spec)`,
+        resize: `draw the image at ${ctx.image.width} x ${ctx.image.height} first (e.g. canvas drawImage(img, 0, 0, ${ctx.image.width}, ${ctx.image.height}), then getImageData); training resized with fit "${ctx.image.resize}"${ctx.image.resize === 'fill' ? ' (stretched to that size)' : ctx.image.resize === 'cover' ? ' (scaled to cover it, centre-cropped)' : ' (scaled to fit inside it, letterboxed with black)'}`,
+        spec: { ...ctx.image },
+      }
+      : null,
     preprocessing: {
       kind: 'affine',
       formula: 'x * scale + shift',
       scale: ctx.preprocess.scale,
       shift: ctx.preprocess.shift,
-      appliesTo: ctx.featurizer ? 'every featurizer output value before it is fed' : image ? 'every raw pixel value (e.g. 0..255) before it is fed' : 'every raw feature value before it is fed',
+      appliesTo: ctx.featurizer ? 'every featurizer output value before it is fed' : ctx.image ? `every value preprocessImage returns (identity: ${IMAGE_PREPROCESS_FILE} already normalizes)` : image ? 'every raw pixel value (e.g. 0..255) before it is fed' : 'every raw feature value before it is fed',
     },
     classes: { count: C, names: ctx.classNames },
     outputs,

@@ -13,7 +13,7 @@ import { EXPORTERS, writeArtifact } from '../pipeline/stages/export.ts';
 import { ARTIFACT_FORMATS } from '../exporters/deploy.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 
-const IMAGES: DeployContext = { rawShape: [28, 28], preprocess: { scale: 1 / 255, shift: 0 }, classNames: ['a', 'b', 'c'], teacherSha256: 'f'.repeat(64), featurizer: null };
+const IMAGES: DeployContext = { rawShape: [28, 28], preprocess: { scale: 1 / 255, shift: 0 }, classNames: ['a', 'b', 'c'], teacherSha256: 'f'.repeat(64), featurizer: null, image: null };
 
 test('schemas/deploy.schema.json is what `npm run schemas` generates from exporters/deploy.ts', () => {
   assert.equal(readFileSync(DEPLOY_SCHEMA_PATH, 'utf8'), schemaText(SCHEMAS['deploy.schema.json']!), 'out of date: run `npm run schemas` and commit the result');

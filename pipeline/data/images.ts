@@ -209,19 +209,19 @@ async function decodeRgb(file: string, bytes: Buffer, height: number, width: num
 /** The student's preprocessing from data.image, completed by the first image where size or channels are unset. */
 export function studentImageSpec(settings: ImageSettings, first: Probe): ImagePreprocessSpec {
   const [height, width] = settings.size ?? [first.height, first.width];
-  return spec({ height, width, channels: settings.channels ?? first.channels, mean: settings.mean, std: settings.std, resize: settings.resize, layout: 'nhwc' });
+  return spec({ height, width, channels: settings.channels ?? first.channels, mean: settings.mean, std: settings.std, resize: settings.resize, layout: 'nhwc' }, 'data.image');
 }
 
 /** The teacher's: its own fields over the student's, NCHW unless it says otherwise. */
 export function teacherImageSpec(student: ImagePreprocessSpec, t: TeacherImageSettings): ImagePreprocessSpec {
   const [height, width] = t.size ?? [student.height, student.width];
-  return spec({ height, width, channels: t.channels ?? student.channels, mean: t.mean ?? student.mean, std: t.std ?? student.std, resize: t.resize ?? student.resize, layout: t.layout ?? 'nchw' });
+  return spec({ height, width, channels: t.channels ?? student.channels, mean: t.mean ?? student.mean, std: t.std ?? student.std, resize: t.resize ?? student.resize, layout: t.layout ?? 'nchw' }, 'teacher.image');
 }
 
-function spec(s: Omit<ImagePreprocessSpec, 'kind' | 'version'>): ImagePreprocessSpec {
+function spec(s: Omit<ImagePreprocessSpec, 'kind' | 'version'>, where: string): ImagePreprocessSpec {
   for (const k of ['mean', 'std'] as const) {
     if (s[k].length !== 1 && s[k].length !== s.channels) {
-      throw new EdgeDistillError('E_CONFIG', `image ${k} [${s[k].join(', ')}] has ${s[k].length} values for ${s.channels}-channel images`, `Give one value, or one per channel (${s.channels}).`);
+      throw new EdgeDistillError('E_CONFIG', `${where}.${k} [${s[k].join(', ')}] has ${s[k].length} values for ${s.channels}-channel images`, `Give ${where}.${k} one value, or one per channel (${s.channels})${where === 'teacher.image' ? '; the teacher takes data.image\'s where it gives none' : ''}.`);
     }
   }
   return { kind: 'image', version: IMAGE_PREPROCESS_VERSION, ...s };

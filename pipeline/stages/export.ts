@@ -20,7 +20,7 @@ import { loadRuntime, type RuntimeName } from '../../runtimes/registry.ts';
 import { predictAll } from '../../runtimes/measure.ts';
 import type { Runtime } from '../../runtimes/runtime.ts';
 import { fileURLToPath } from 'node:url';
-import { DEPLOY_FILE, FEATURIZER_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
+import { DEPLOY_FILE, FEATURIZER_FILE, IMAGE_PREPROCESS_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { StudentSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
 
@@ -102,7 +102,7 @@ export async function writeArtifact(o: {
   const sub = join(o.dir, o.variant === 'fp32' ? f.dir : `${f.dir}-${o.variant}`);
   const name = o.variant === 'fp32' ? `${o.student}.${o.format}` : `${o.student}.${o.variant}.${o.format}`;
   const files = o.format === 'onnx' ? [f.model] : [f.model, WEIGHTS_FILE];
-  const shipped = o.deploy.featurizer ? [...files, FEATURIZER_FILE] : files;
+  const shipped = o.deploy.featurizer ? [...files, FEATURIZER_FILE] : o.deploy.image ? [...files, IMAGE_PREPROCESS_FILE] : files;
   const deploy = deployDescriptor(o.spec, o.deploy, { name, format: o.format, variant: o.variant, model: f.model, files: shipped, runtimes: [...f.runtimes] });
   const built = await o.build(withDeployMetadata(o.spec, deploy));
   if (built instanceof Uint8Array) {
@@ -114,16 +114,19 @@ export async function writeArtifact(o: {
   }
   // Text bundles ship the very featurizer training used, so the app's input is the training input.
   if (o.deploy.featurizer) writeAtomic(join(sub, FEATURIZER_FILE), readFileSync(FEATURIZER_SOURCE));
+  // Image bundles ship the very preprocessing training used, so the app's input is the training input.
+  if (o.deploy.image) writeAtomic(join(sub, IMAGE_PREPROCESS_FILE), readFileSync(IMAGE_PREPROCESS_SOURCE));
   writeAtomic(join(sub, DEPLOY_FILE), JSON.stringify(deploy, null, 2) + '\n');
   return { name, variant: o.variant, format: o.format, file: join(sub, f.model), files: files.map((x) => join(sub, x)), exact: o.variant === 'fp32' };
 }
 
 /** What deploy.json says about this run's inputs. */
 export function deployContext(cfg: DataConfig, data: Datasets, teacherSha256: string | null): DeployContext {
-  return { rawShape: data.train.featureShape, preprocess: cfg.preprocess, classNames: cfg.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.featurizer ? { ...cfg.featurizer } : null };
+  return { rawShape: data.train.featureShape, preprocess: cfg.preprocess, classNames: cfg.classNames ?? null, teacherSha256, featurizer: data.train.texts && cfg.featurizer ? { ...cfg.featurizer } : null, image: data.train.image };
 }
 
 const FEATURIZER_SOURCE = fileURLToPath(new URL('../text/featurizer.js', import.meta.url));
+const IMAGE_PREPROCESS_SOURCE = fileURLToPath(new URL('../data/image-preprocess.js', import.meta.url));
 
 /** What evaluateArtifacts found: one result per artifact, and the cross-runtime comparison of the exact ones. */
 export interface Evaluation {
