@@ -7,6 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import sharp from 'sharp';
+import { writeImageFolders, CLASS_NAMES } from '../examples/fmnist-images/make-images.ts';
 import pkg from 'onnx-proto';
 import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { SHARED_TEACHER_CACHE } from './helpers.ts';
@@ -326,3 +329,104 @@ describe('edge-distill CLI on bad inputs (real child process, real example data)
   });
 });
 
+
+// ---------- 10. image files ----------
+
+describe('edge-distill CLI on bad image files (real Fashion-MNIST images as PNG class folders)', () => {
+  const { fresh, cleanup } = tempFolders('edge-distill-bad-images-');
+  after(cleanup);
+
+  /** Real RGB PNG class folders (60 train, 40 test images) and a config on them; returns the paths. */
+  const imageRun = async (data: Record<string, unknown> = {}) => {
+    const dir = fresh();
+    await writeImageFolders(join(dir, 'images'), { train: 60, test: 40 });
+    const train = join(dir, 'images', 'train');
+    const config = (extra: Record<string, unknown> = {}) =>
+      writeJson(join(dir, 'pipeline.json'), {
+        data: { train: { format: 'images', path: train }, test: { format: 'images', path: join(dir, 'images', 'test') }, classNames: [...CLASS_NAMES], ...data, ...extra },
+        teacher: { model: TEACHER },
+      });
+    return { dir, out: join(dir, 'out'), train, classDir: join(train, CLASS_NAMES[0]), config };
+  };
+  const firstPng = (dir: string) => readFileSync(join(dir, readdirSync(dir).sort()[0]!));
+  const run = (dir: string, cfg: string, out: string) => runCli(['run', '--config', cfg, '--out', out, ...FAST], dir);
+
+  test('10a. a truncated PNG in a class folder -> E_IMAGE naming the file', async (t) => {
+    const r = await imageRun();
+    const bad = join(r.classDir, 'zz-truncated.png');
+    const png = firstPng(r.classDir);
+    writeFileSync(bad, png.subarray(0, Math.floor(png.length / 2)));
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_IMAGE', status: EXIT_ERROR, names: [bad, 'cannot be decoded'], out: r.out });
+  });
+
+  test('10b. a corrupt JPEG (its Huffman tables overwritten) -> E_IMAGE naming the file', async (t) => {
+    const r = await imageRun();
+    const jpeg = await sharp(firstPng(r.classDir)).jpeg().toBuffer();
+    const bad = join(r.classDir, 'zz-corrupt.jpg');
+    writeFileSync(bad, Buffer.concat([jpeg.subarray(0, 200), Buffer.alloc(100, 0xff), jpeg.subarray(300)]));
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_IMAGE', status: EXIT_ERROR, names: [bad, 'cannot be decoded'], out: r.out });
+  });
+
+  test('10c. a text file in a class folder -> E_IMAGE naming the file', async (t) => {
+    const r = await imageRun();
+    const bad = join(r.classDir, 'notes.txt');
+    writeFileSync(bad, 'photos taken on 3 May\n');
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_IMAGE', status: EXIT_ERROR, names: [bad, 'is not an image'], out: r.out });
+  });
+
+  test('10d. an SVG saved as .png (a format sharp reads but we do not take) -> E_IMAGE naming the file and the format', async (t) => {
+    const r = await imageRun();
+    const bad = join(r.classDir, 'zz-drawing.png');
+    writeFileSync(bad, '<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><rect width="28" height="28"/></svg>');
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_IMAGE', status: EXIT_ERROR, names: [bad, 'svg', 'not a supported image format'], out: r.out });
+  });
+
+  test('10e. a decompression bomb (a real PNG whose header claims 40000 x 40000 pixels) -> E_IMAGE naming the file and data.image.maxPixels', async (t) => {
+    const r = await imageRun();
+    const bomb = Buffer.from(firstPng(r.classDir));
+    bomb.writeUInt32BE(40000, 16);
+    bomb.writeUInt32BE(40000, 20);
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)) >>> 0, 29); // a valid IHDR: only the pixel cap can refuse it
+    const bad = join(r.classDir, 'zz-bomb.png');
+    writeFileSync(bad, bomb);
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_IMAGE', status: EXIT_ERROR, names: [bad, 'data.image.maxPixels'], out: r.out });
+  });
+
+  test('10f. an empty class folder -> E_DATA_EMPTY naming the folder', async (t) => {
+    const r = await imageRun();
+    const empty = join(r.train, 'zz-unsorted');
+    mkdirSync(empty);
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_DATA_EMPTY', status: EXIT_ERROR, names: [empty], out: r.out });
+  });
+
+  test('10g. a CSV listing that names a missing file -> E_FILE_NOT_FOUND naming the file and the row', async (t) => {
+    const r = await imageRun();
+    const files = readdirSync(r.classDir).sort().slice(0, 20);
+    const listing = join(r.train, 'list.csv');
+    writeFileSync(listing, ['file,label', ...files.map((f) => `${CLASS_NAMES[0]}/${f},${CLASS_NAMES[0]}`), `${CLASS_NAMES[0]}/missing.png,${CLASS_NAMES[0]}`].join('\n'));
+    const cfg = r.config({ train: { format: 'images', path: listing } });
+    assertFails(t, run(r.dir, cfg, r.out), { code: 'E_FILE_NOT_FOUND', status: EXIT_ERROR, names: [join(r.classDir, 'missing.png'), `${listing} row 22`], out: r.out });
+  });
+
+  test('10h. a JSON Lines listing that escapes its folder with ../ -> E_DATA_FORMAT naming the path', async (t) => {
+    const r = await imageRun();
+    const listing = join(r.train, 'list.jsonl');
+    writeFileSync(listing, [`{"file": "${CLASS_NAMES[0]}/${readdirSync(r.classDir).sort()[0]}", "label": "${CLASS_NAMES[0]}"}`, '{"file": "../test/secret.png", "label": "top-or-bag"}'].join('\n'));
+    const cfg = r.config({ train: { format: 'images', path: listing } });
+    assertFails(t, run(r.dir, cfg, r.out), { code: 'E_DATA_FORMAT', status: EXIT_ERROR, names: ['"../test/secret.png"', 'outside the listing\'s folder', `${listing} line 2`], out: r.out });
+  });
+
+  test('10i. one grayscale PNG among RGB ones with data.image.channels unset -> E_SHAPE_MISMATCH naming it and data.image.channels', async (t) => {
+    const r = await imageRun();
+    const bad = join(r.classDir, 'zz-gray.png');
+    await sharp(firstPng(r.classDir)).toColourspace('b-w').png().toFile(bad);
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: [bad, 'data.image.channels'], out: r.out });
+  });
+
+  test('10j. one 56 x 56 image among 28 x 28 ones with data.image.size unset -> E_SHAPE_MISMATCH naming it and data.image.size', async (t) => {
+    const r = await imageRun();
+    const bad = join(r.classDir, 'zz-large.png');
+    await sharp(firstPng(r.classDir)).resize(56, 56).png().toFile(bad);
+    assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: [bad, '56x56', 'data.image.size'], out: r.out });
+  });
+});

@@ -16,7 +16,7 @@ import { EdgeDistillError } from '../pipeline/errors.ts';
 import { readAll, rowWriter, type RowWriter, type Rows } from '../pipeline/data/rows.ts';
 import type { Table } from '../pipeline/data/table.ts';
 
-const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tfjs', 'email', 'precomputed'] as const;
+const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tfjs', 'email', 'precomputed', 'images'] as const;
 type Suite = (typeof SUITES)[number];
 const SEED = Number(process.env.FUZZ_SEED ?? 20250611);
 /** A single parser call slower than this fails the property (and is shrunk like any other failure). */
@@ -534,6 +534,50 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
         ids: jsonIds || target === 'idsJson' ? writer(f.dir, 'ids.json')(bytes('idsJson')) : writer(f.dir, 'ids.txt')(bytes('ids')),
       });
     }, checkOutputs);
+  },
+  async images(f) {
+    const sharp = (await import('sharp')).default;
+    const { streamImages } = await import('../pipeline/data/images.ts');
+    const { ImageSettingsSchema } = await import('../pipeline/data/schema.ts');
+    const { images } = realIdx(2);
+    const gray = Buffer.from(images.subarray(16, 16 + 784));
+    const raw = { raw: { width: 28, height: 28, channels: 1 as const } };
+    const bases: [string, Uint8Array][] = [
+      ['png', await sharp(gray, raw).toColourspace('b-w').png().toBuffer()],
+      ['png', await sharp(gray, raw).toColourspace('srgb').png().toBuffer()],
+      ['jpg', await sharp(gray, raw).toColourspace('srgb').jpeg().toBuffer()],
+      ['webp', await sharp(gray, raw).webp({ lossless: true }).toBuffer()],
+      ['gif', await sharp(gray, raw).toColourspace('srgb').gif().toBuffer()],
+    ];
+    const root = join(f.dir, 'images');
+    // A small pixel cap: a mutated header may claim any size, and the property is about the checks, not decoding time.
+    const settings = ImageSettingsSchema.parse({ size: [28, 28], channels: 3, maxPixels: 1_000_000 });
+    const checkImages = (r: { rows: number; features: Rows; featureShape: number[] }) => {
+      assert.deepEqual(r.featureShape, [28, 28, 3]);
+      const x = readAll(r.features);
+      assert.equal(x.length, r.rows * 2352);
+      assert.ok(x.every((v) => v >= 0 && v <= 1), 'a pixel outside [0, 1]');
+      r.features.close();
+    };
+    await f.property('images mutated (PNG, JPEG, WebP, GIF) in a class folder', fc.tuple(fc.nat(bases.length - 1), mutations), 400, async ([i, ms]) => {
+      rmSync(root, { recursive: true, force: true });
+      mkdirSync(join(root, 'a'), { recursive: true });
+      writeFileSync(join(root, 'a', `x.${bases[i]![0]}`), mutate(bases[i]![1], ms));
+      return streamImages({ format: 'images', path: root }, '/', settings, rowWriter(f.dir), null);
+    }, checkImages);
+    // Listings: real image files named by mutated CSV and JSON Lines text.
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, 'a'), { recursive: true });
+    for (let k = 0; k < 3; k++) writeFileSync(join(root, 'a', `${k}.png`), bases[k % 2]![1]);
+    const listings: [string, string][] = [
+      ['list.csv', 'file,label\na/0.png,0\na/1.png,1\n"a/2.png",0\n'],
+      ['list.jsonl', '{"file": "a/0.png", "label": 0}\n{"file": "a/1.png", "label": "1"}\n{"file": "a/2.png", "label": 0}\n'],
+    ];
+    await f.property('image listings mutated (CSV, JSON Lines)', fc.tuple(fc.nat(listings.length - 1), mutations), 400, ([i, ms]) => {
+      const [name, text] = listings[i]!;
+      writeFileSync(join(root, name), mutate(Buffer.from(text), ms));
+      return streamImages({ format: 'images', path: join(root, name) }, '/', settings, rowWriter(f.dir), null);
+    }, checkImages);
   },
 };
 

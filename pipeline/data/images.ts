@@ -162,7 +162,9 @@ interface Probe {
 function decodeError(file: string, err: unknown, maxPixels: number): EdgeDistillError {
   const msg = (err as Error).message ?? String(err);
   if (/pixel limit/i.test(msg)) return tooLarge(file, null, maxPixels);
-  return new EdgeDistillError('E_IMAGE', `${file} cannot be decoded (${msg.replace(/\s+/g, ' ').trim()})`, 'Replace or remove the file: it is truncated, corrupt or not an image.', { cause: err });
+  // libvips repeats a warning per scanline and says little about a warning it was told to fail on.
+  const reason = /failOn/.test(msg) ? 'libvips reported it truncated or corrupt while decoding' : msg.replace(/\s+/g, ' ').trim().replace(/(\S.{10,}?)(?: \1)+/g, '$1');
+  return new EdgeDistillError('E_IMAGE', `${file} cannot be decoded (${reason.length > 240 ? `${reason.slice(0, 240)}…` : reason})`, 'Replace or remove the file: it is truncated, corrupt or not an image.', { cause: err });
 }
 
 function tooLarge(file: string, pixels: number | null, maxPixels: number): EdgeDistillError {
