@@ -31,7 +31,11 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label, or auto (pick the best on validation); alias --method' },
   arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn | dscnn' },
   hidden: { path: 'student.hidden', type: 'array', number: true, describe: 'MLP hidden sizes, e.g. --hidden 8' },
-  steps: { path: 'train.steps', type: 'number', describe: 'training steps per student' },
+  steps: { path: 'train.steps', type: 'number', describe: 'training steps per student (replaces train.epochs)' },
+  epochs: { path: 'train.epochs', type: 'number', describe: 'training epochs per student, instead of steps (replaces train.steps)' },
+  schedule: { path: 'train.schedule', type: 'string', describe: 'learning-rate schedule after warm-up: constant | cosine | linear' },
+  'weight-decay': { path: 'train.weightDecay', type: 'number', describe: 'decoupled weight decay on kernels (AdamW)' },
+  patience: { path: 'train.patience', type: 'number', describe: 'keep the best validation checkpoint and stop after this many checks without improvement' },
   'batch-size': { path: 'train.batchSize', type: 'number', describe: 'training batch size' },
   lr: { path: 'train.learningRate', type: 'number', describe: 'Adam learning rate' },
   engine: { path: 'train.engine', type: 'string', describe: 'training engine: onnxruntime (default) | tfjs (TF.js autodiff, slower)' },
@@ -88,6 +92,11 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[], co
     if (flag === 'teacher') v = resolve(String(v));
     // Another architecture has other fields: the file's student block does not carry over.
     if (flag === 'arch' && (cfgRaw.student as { arch?: string } | undefined)?.arch !== v) cfgRaw.student = {};
+    // Steps and epochs say the same thing two ways: the flag's replaces the file's.
+    const train = cfgRaw.train as Record<string, unknown> | undefined;
+    if (flag === 'steps' && train) delete train.epochs;
+    if (flag === 'epochs' && train) delete train.steps;
+    if (flag === 'patience') setPath(cfgRaw, 'train.keepBest', true);
     setPath(cfgRaw, spec.path, v);
   }
   cfgRaw.stages = stages;

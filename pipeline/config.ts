@@ -116,6 +116,9 @@ export const ConfigSchema = z.strictObject({
   /** Release budgets (pipeline/report/budgets.ts): limits on latency, size and accuracy; a broken one exits with code 3. */
   budgets: BudgetsSchema.optional(),
 }).superRefine((c, ctx) => {
+  for (const k of ['patience', 'evalEvery'] as const) {
+    if (c.train[k] !== undefined && !c.train.keepBest) ctx.addIssue({ code: 'custom', path: ['train', k], message: `${k} only applies with train.keepBest: true (keeping the best validation checkpoint)` });
+  }
   // What the dscnn student cannot do yet is refused before anything trains.
   if (c.student.arch !== 'dscnn') return;
   if (c.train.engine === 'tfjs') ctx.addIssue({ code: 'custom', path: ['train', 'engine'], message: 'the dscnn student trains on the onnxruntime engine only; remove train.engine (or --engine) to use it' });
@@ -153,6 +156,10 @@ function formatIssue(issue: z.core.$ZodIssue): { code: 'E_UNKNOWN_OPTION' | 'E_C
 
 /** Validate raw config input; relative paths resolve against baseDir (the config file's folder). */
 export function parseConfig(raw: unknown, baseDir: string): Config {
+  const train = (raw as { train?: Record<string, unknown> } | null)?.train;
+  if (train && typeof train === 'object' && train.steps !== undefined && train.epochs !== undefined) {
+    throw new EdgeDistillError('E_CONFIG', `train.steps (${JSON.stringify(train.steps)}) and train.epochs (${JSON.stringify(train.epochs)}) are both set`, 'Give one: epochs = passes over the transfer set, steps = optimizer steps.');
+  }
   const res = ConfigSchema.safeParse(raw);
   if (!res.success) {
     const issues = res.error.issues.map(formatIssue);

@@ -1,7 +1,9 @@
 // Crash safety: a run killed with SIGKILL during training, or during export, leaves nothing in --out that could pass
 // for a result (no manifest.json, no artifacts/, only its hidden staging folder, which the next run removes), and
 // the next run resumes: it reads the teacher's outputs from the cache and training from the last complete epoch's
-// checkpoint, and its artifacts are byte-identical to those of a run that was never interrupted.
+// checkpoint, and its artifacts are byte-identical to those of a run that was never interrupted. The runs use the
+// training recipe (cosine schedule with warm-up, weight decay, keeping the best validation check), whose state
+// resumes with the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +25,8 @@ function writeConfig(dir: string, engine: 'tfjs' | 'onnxruntime'): string {
     teacher: { model: join(EXAMPLE_DIR, 'teacher.onnx') },
     methods: [{ name: 'lelp' }, { name: 'kd' }],
     // A fixed thread count on onnxruntime: its results depend on how its kernels split the work.
-    train: { steps: STEPS, batchSize: 64, ...(engine === 'onnxruntime' ? { engine, threads: 2 } : {}) },
+    // The recipe's state resumes too: the schedule's step, and the best validation check's weights and accuracy.
+    train: { steps: STEPS, batchSize: 64, schedule: 'cosine', warmup: 0.05, weightDecay: 0.01, keepBest: true, ...(engine === 'onnxruntime' ? { engine, threads: 2 } : {}) },
     export: { formats: ['onnx', 'tfjs-layers'] },
     stages: ['distill', 'export'],
   };
@@ -100,6 +103,6 @@ for (const engine of ['tfjs', 'onnxruntime'] as const) test(`crash safety (${eng
   assert.ok(readdirSync(cache).some((f) => f.startsWith('teacher-')), 'the teacher cache stays');
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   const refReport = JSON.parse(readFileSync(join(reference, 'report.json'), 'utf8'));
-  const accuracies = (rep: { students: { method: string; accuracy: number; finalLoss: number }[] }) => rep.students.map((s) => [s.method, s.accuracy, s.finalLoss]);
+  const accuracies = (rep: { students: { method: string; accuracy: number; finalLoss: number; chosenStep: number }[] }) => rep.students.map((s) => [s.method, s.accuracy, s.finalLoss, s.chosenStep]);
   assert.deepEqual(accuracies(report), accuracies(refReport));
 });

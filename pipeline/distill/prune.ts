@@ -2,7 +2,7 @@
 // StudentSpec (and every artifact exported from it) is genuinely smaller; magnitude pruning zeroes single
 // weights (same shapes, sparse kernels); fineTunePruned recovers accuracy with the student's own loss,
 // optionally ramping magnitude sparsity up on Zhu & Gupta's schedule while it trains.
-import type { TrainConfig } from './schema.ts';
+import type { LoopConfig } from './recipe.ts';
 import { EdgeDistillError, unsupportedLayer } from '../errors.ts';
 import type { PreparedMethod } from './losses.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
@@ -205,7 +205,7 @@ export interface FineTuneOptions {
   /** The distillation loss (e.g. the one the student was trained with); its subclasses must match the spec. */
   method: PreparedMethod;
   /** Steps, batch size and Adam learning rate of the fine-tuning. */
-  train: TrainConfig;
+  train: LoopConfig;
   seed: number;
   progress?: Progress;
   /**

@@ -78,8 +78,25 @@ export const MethodSchema = z.discriminatedUnion('name', [
 
 export const TrainSchema = z.strictObject({
   steps: z.number().int().positive().default(2500),
+  /** Passes over the transfer set instead of `steps` (steps = epochs * floor(n / batchSize)); give one or the other. */
+  epochs: z.number().int().positive().optional(),
   batchSize: z.number().int().positive().default(128),
+  /** Adam's peak learning rate. */
   learningRate: z.number().positive().default(1e-3),
+  /** After warm-up: keep the rate (constant) or decay it to 0 at the last step (cosine, linear). */
+  schedule: z.enum(['constant', 'cosine', 'linear']).default('constant'),
+  /** Fraction of the steps over which the rate rises linearly from 0 to learningRate. */
+  warmup: z.number().min(0).max(0.5).default(0),
+  /** Decoupled weight decay (AdamW) on dense and conv kernels: w <- w * (1 - lr * weightDecay) after each step. */
+  weightDecay: z.number().min(0).max(1).default(0),
+  /**
+   * Keep the weights with the best validation accuracy, checked every `evalEvery` steps (default: every epoch) and
+   * at the end, instead of the last ones. Needs a labelled validation split; off while pruning.
+   */
+  keepBest: z.boolean().default(false),
+  evalEvery: z.number().int().positive().optional(),
+  /** With keepBest: stop once this many checks in a row bring no improvement. */
+  patience: z.number().int().positive().optional(),
   /**
    * What runs the training steps: `onnxruntime` (the default; pipeline/engine: each step one ONNX graph on
    * onnxruntime-node, 11-35x faster per step than TF.js wasm, see benchmarks/results/train-speed.md) or `tfjs`

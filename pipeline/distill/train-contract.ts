@@ -4,6 +4,7 @@
 import { permutation, rng } from '../util/math.ts';
 import type { Rows } from '../data/rows.ts';
 import type { Progress } from '../util/progress.ts';
+import type { LayerSpec } from '../student/spec.ts';
 
 export interface TrainSet {
   /** [n, F]: in memory or a row store (read a batch at a time). */
@@ -15,9 +16,16 @@ export interface TrainSet {
 }
 
 export interface TrainResult {
+  /** Steps run. */
   steps: number;
   finalLoss: number;
   ms: number;
+  /** The step whose weights the student has: the last, or with train.keepBest the best validation check's. */
+  chosenStep: number;
+  /** That check's validation accuracy (null without keepBest). */
+  chosenValidationAccuracy: number | null;
+  /** True when train.patience ended training before its last step. */
+  earlyStopped: boolean;
 }
 
 export interface TrainOptions {
@@ -35,6 +43,11 @@ export interface TrainOptions {
    * resume from it when it holds a checkpoint of the same job (`key`; see train-checkpoint.ts).
    */
   checkpoint?: { file: string; key: string };
+  /**
+   * Validation accuracy of the student with these layers (StudentSpec's, current weights): with train.keepBest the
+   * loops check it every train.evalEvery steps (default: every epoch) and keep the best weights.
+   */
+  evaluate?: (layers: LayerSpec[]) => Promise<number>;
 }
 
 /**

@@ -19,6 +19,9 @@ import { buildLayersModel } from '../../exporters/tfjs-layers.ts';
 import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
 import type { TrainedStudent } from './trained.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
+import { cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { exportOnnx } from '../../exporters/onnx.ts';
 
 /** What a student's training depends on besides its method, the data and the teacher: the config's `student`, `train`
  * and `seed`, and the hash of the whole config (configHash) recorded in the student's metadata. */
@@ -84,25 +87,51 @@ export async function trainOne(
   }
   const metadata = { 'edge-distill.method': name, 'edge-distill.version': TOOL_VERSION, 'edge-distill.config_sha256': setup.configSha256 };
   const trainSet = { x: train.x, n: train.n, features: F, labels, classes: C };
-  const trainOpts = { seed, progress: opts.progress, label: opts.progressLabel ?? name, ...(checkpoint ? { checkpoint } : {}) };
+  const trainOpts: TrainOptions = { seed, progress: opts.progress, label: opts.progressLabel ?? name, ...(checkpoint ? { checkpoint } : {}) };
+  if (setup.train.keepBest && !validation.labels) opts.progress.note(`train ${trainOpts.label}: train.keepBest needs a labelled validation split; keeping the last weights`);
+  const check = setup.train.keepBest && validation.labels ? validationCheck(validation.x, validation.n, validation.labels, setup.train.threads) : null;
   let trained: Trained;
   try {
-    trained = setup.student.arch === 'dscnn' ? await trainSpecStudent(setup.student, setup, trainSet, train.featureShape, prepared, trainOpts, metadata) : await trainTfjsStudent(setup, trainSet, train.featureShape, prepared, trainOpts, metadata);
+    trained = setup.student.arch === 'dscnn' ? await trainSpecStudent(setup.student, setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check) : await trainTfjsStudent(setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check);
   } finally {
     prepared.targets?.close();
   }
   const { spec, predict, res: trainRes } = trained;
   const acc = accuracy(predict(test.x, test.n), test.labels!, C);
   const valAcc = validation.labels ? accuracy(predict(validation.x, validation.n), validation.labels, C) : NaN;
-  const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
+  const result: StudentResult = { method: name, accuracy: acc, validationAccuracy: valAcc, parameters: parameterCount(spec), subclasses: S, trainMs: Math.round(trainRes.ms), steps: trainRes.steps, chosenStep: trainRes.chosenStep, earlyStopped: trainRes.earlyStopped, finalLoss: trainRes.finalLoss, options: { ...(name !== m.name ? { method: m.name } : {}), ...prepared.notes } };
   return { name, spec, predict, result, method: m, dispose: () => trained.dispose() };
 }
 
+/** Validation accuracy of a student spec: what train.keepBest checks (the ONNX export on onnxruntime-node). */
+type ValidationCheck = (spec: StudentSpec) => Promise<number>;
+
+function validationCheck(x: Rows, n: number, labels: Int32Array, threads: number | undefined): ValidationCheck {
+  return async (spec) => {
+    const session = await ort.InferenceSession.create(exportOnnx(spec, { producerVersion: TOOL_VERSION }), { executionProviders: ['cpu'], intraOpNumThreads: threads ?? cpus().length, interOpNumThreads: 1 });
+    try {
+      const probs = new Float32Array(n * spec.classes);
+      for (let from = 0; from < n; from += 1024) {
+        const count = Math.min(1024, n - from);
+        const out = await session.run({ [spec.inputName]: new ort.Tensor('float32', x.read(from, count), [count, spec.features]) });
+        probs.set(out[spec.outputNames.probs]!.data as Float32Array, from * spec.classes);
+      }
+      return accuracy(probs, labels, spec.classes);
+    } finally {
+      await session.release();
+    }
+  };
+}
+
 /** mlp and cnn: a TF.js model (TF.js's seeded initialisers) trained on either engine; predict() runs the model. */
-async function trainTfjsStudent(setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>): Promise<Trained> {
+async function trainTfjsStudent(setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>, check: ValidationCheck | null): Promise<Trained> {
   const { features: F, classes: C } = data;
   const S = prepared.subclasses;
   const model = buildStudent(setup.student, F, featureShape, C * S, opts.seed);
+  if (check) {
+    const template = toStudentSpec(model, { features: F, featureShape, arch: setup.student, classes: C, subclasses: S, metadata });
+    opts = { ...opts, evaluate: (layers) => check({ ...template, layers }) };
+  }
   const res = await trainStudent(model, data, prepared, setup.train, opts);
   const spec = toStudentSpec(model, { features: F, featureShape, arch: setup.student, classes: C, subclasses: S, metadata });
   return { spec, predict: (x, n) => predictProbs(model, x, n, F, C, S), dispose: () => model.dispose(), res };
@@ -112,12 +141,13 @@ async function trainTfjsStudent(setup: StudentSetup, data: TrainSet, featureShap
  * dscnn: a StudentSpec with its own seeded initial weights, trained on the onnxruntime engine; predict() runs the
  * spec's TF.js layers model (batch norms with their moving statistics), the same TF.js code the layers export is.
  */
-async function trainSpecStudent(cfg: Extract<StudentConfig, { arch: 'dscnn' }>, setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>): Promise<Trained> {
+async function trainSpecStudent(cfg: Extract<StudentConfig, { arch: 'dscnn' }>, setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>, check: ValidationCheck | null): Promise<Trained> {
   if (setup.train.engine === 'tfjs') {
     throw new EdgeDistillError('E_UNSUPPORTED', 'the dscnn student trains on the onnxruntime engine only (train.engine is "tfjs")', 'Remove train.engine (or --engine) to use the default, onnxruntime.');
   }
   const { features: F, classes: C } = data;
   const initial = buildDscnnSpec(cfg, { features: F, featureShape, classes: C, subclasses: prepared.subclasses, seed: opts.seed, metadata });
+  if (check) opts = { ...opts, evaluate: (layers) => check({ ...initial, layers }) };
   const { layers, result } = await trainLayersOnOnnxruntime({ features: F, ...(initial.image ? { image: initial.image } : {}), layers: initial.layers }, data, prepared, setup.train, opts);
   const spec = { ...initial, layers };
   await ensureBackend();

@@ -6,7 +6,6 @@ import { cpus } from 'node:os';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
 import { EdgeDistillError } from '../errors.ts';
-import type { TrainConfig } from './schema.ts';
 import type { PreparedMethod } from './losses.ts';
 import { asRows } from '../data/rows.ts';
 import { layerSpecs } from './architectures.ts';
@@ -16,6 +15,7 @@ import { OrtTrainer, paramFromSpec, type TrainerState } from '../engine/ort-trai
 import { TFJS_ADAM, trainParams, type ParamInfo, type TrainArch } from '../engine/train-graph.ts';
 import { kernelDims, type LayerSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
+import { BestKeeper, engineTensors, learningRateAt, totalSteps, type LoopConfig } from './recipe.ts';
 
 /** The student as the compiler sees it: its input (an NHWC image when the model starts with a Reshape) and layers. */
 function archOf(model: tfl.LayersModel, features: number): TrainArch {
@@ -80,7 +80,7 @@ function writeBack(model: tfl.LayersModel, layers: readonly LayerSpec[]): void {
 }
 
 /** Trains a TF.js model's student on onnxruntime and writes the trained weights back into the model. */
-export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: LoopConfig, opts: TrainOptions): Promise<TrainResult> {
   const arch = archOf(model, data.features);
   const { layers, result } = await trainLayersOnOnnxruntime(arch, data, method, cfg, opts);
   writeBack(model, layers);
@@ -92,7 +92,7 @@ export async function trainOnOnnxruntime(model: tfl.LayersModel, data: TrainSet,
  * TF.js's Adam, seeded batches, checkpoints with exact resume. Returns the trained layers (batch norms with their
  * moving statistics). Frees the method's TF.js variables.
  */
-export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<{ layers: LayerSpec[]; result: TrainResult }> {
+export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, method: PreparedMethod, cfg: LoopConfig, opts: TrainOptions): Promise<{ layers: LayerSpec[]; result: TrainResult }> {
   const t0 = performance.now();
   if (!method.lossSpec) throw new EdgeDistillError('E_CONFIG', 'this loss has no form the onnxruntime engine can compile', 'Train it with train.engine "tfjs".');
   const { n, features: F, labels, classes: C } = data;
@@ -103,6 +103,11 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
   const adam = { learningRate: cfg.learningRate, ...TFJS_ADAM };
   const trainerOptions = { batch: B, classes: C, threads: cfg.threads ?? cpus().length, producerVersion: TOOL_VERSION };
 
+  const steps = totalSteps(cfg, n, B);
+  const stepsPerEpoch = Math.floor(n / B);
+  // Keeping the best validation check needs a way to check; pruning's masks change the student as steps go, so the
+  // last weights are the ones that meet its sparsity.
+  const keeper = cfg.keepBest && opts.evaluate && !opts.afterStep ? new BestKeeper(cfg.evalEvery ?? stepsPerEpoch, cfg.patience ?? null) : null;
   let start = 0;
   let lastLoss = NaN;
   let resumed: TrainerState | null = null;
@@ -111,12 +116,12 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
   if (opts.checkpoint) {
     const { checkpoint, reason } = loadCheckpoint(opts.checkpoint.file, opts.checkpoint.key);
     const moving = arch.layers.flatMap((l) => (l.kind === 'batchNorm' ? [l.channels, l.channels] : []));
-    resumed = checkpoint && checkpoint.steps === cfg.steps ? stateFrom(checkpoint.tensors, infos, moving) : null;
+    resumed = checkpoint && checkpoint.steps === steps && (!keeper || keeper.restore(checkpoint.tensors)) ? stateFrom(engineTensors(checkpoint.tensors), infos, moving) : null;
     if (checkpoint && resumed) {
       start = checkpoint.step;
       lastLoss = checkpoint.lastLoss;
       for (let s = 0; s < start; s++) nextBatch();
-      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${cfg.steps}`);
+      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${steps}`);
     } else if (checkpoint) {
       opts.progress.note(`train ${opts.label}: ${opts.checkpoint.file} does not fit this student; training starts over`);
     } else if (reason !== 'no checkpoint') {
@@ -126,32 +131,43 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
   const initial = resumed?.params ?? infos.map((p, i) => ('layer' in p.owner ? paramFromSpec(p, arch.layers) : lossParams[i - (infos.length - lossParams.length)]!));
   const trainer = await OrtTrainer.create(arch, method.lossSpec, adam, initial, trainerOptions, resumed ?? undefined);
   let layers: LayerSpec[];
+  let done = start;
+  // A run resumed after its early stop has nothing left to do.
+  let stopped = keeper?.exhausted ?? false;
   try {
-    const stepsPerEpoch = Math.floor(n / B);
-    const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
+    const step = opts.progress.step(`train ${opts.label}`, steps);
     if (start) step.tick(start, 'resumed');
     let ticked = start;
     const batch = trainer.batch;
-    for (let s = start; s < cfg.steps; s++) {
+    for (let s = start; s < steps && !stopped; s++) {
       const rows = nextBatch();
       oneHotRows(labels, rows, C, batch.y);
       x.gather(rows, batch.x);
       if (batch.targets) method.targets!.gather(rows, batch.targets);
+      const lr = learningRateAt(cfg, s, steps);
+      trainer.setLearningRate(lr);
       lastLoss = await trainer.step();
+      if (cfg.weightDecay) trainer.decayKernels(lr, cfg.weightDecay);
       if (opts.afterStep) trainer.editKernels(arch.layers, (kernels) => opts.afterStep!(s, kernels));
-      if (s % 50 === 49 || s === cfg.steps - 1) {
-        step.tick(s + 1 - ticked, `loss ${lastLoss.toFixed(4)}`);
-        ticked = s + 1;
+      done = s + 1;
+      if (keeper?.due(done, steps)) {
+        const snap = trainer.snapshot();
+        stopped = keeper.offer(done, await opts.evaluate!(trainer.layersOf(arch, snap)), () => snap);
       }
-      if (opts.checkpoint && ((s + 1) % stepsPerEpoch === 0 || s === cfg.steps - 1)) {
-        saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: checkpointTensors(trainer.graph.params, trainer.state()) });
+      if (s % 50 === 49 || done === steps || stopped) {
+        step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper ? `, best validation ${(keeper.state.accuracy * 100).toFixed(2)} % at step ${keeper.state.step}` : ''}`);
+        ticked = done;
+      }
+      if (opts.checkpoint && (done % stepsPerEpoch === 0 || done === steps || stopped)) {
+        saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: done, steps, lastLoss, tensors: [...checkpointTensors(trainer.graph.params, trainer.state()), ...(keeper ? keeper.tensors() : [])] });
       }
     }
-    layers = trainer.layers(arch);
-    step.done(`loss ${lastLoss.toFixed(4)}`);
+    layers = keeper?.state.weights ? trainer.layersOf(arch, keeper.state.weights) : trainer.layers(arch);
+    step.done(`loss ${lastLoss.toFixed(4)}${keeper ? `; kept step ${keeper.state.step} (validation ${(keeper.state.accuracy * 100).toFixed(2)} %)${stopped ? `, stopped early at step ${done}` : ''}` : ''}`);
   } finally {
     await trainer.release();
   }
   tf.dispose(method.variables);
-  return { layers, result: { steps: cfg.steps, finalLoss: lastLoss, ms: performance.now() - t0 } };
+  const chosen = keeper?.state.weights ? keeper.state : null;
+  return { layers, result: { steps: done, finalLoss: lastLoss, ms: performance.now() - t0, chosenStep: chosen?.step ?? done, chosenValidationAccuracy: chosen?.accuracy ?? null, earlyStopped: stopped } };
 }

@@ -3,12 +3,14 @@
 // (the reference every exported artifact is compared against).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../util/tfjs.ts';
-import type { TrainConfig } from './schema.ts';
+import type { LoopConfig } from './recipe.ts';
 import type { PreparedMethod } from './losses.ts';
 import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type TrainSet } from './train-contract.ts';
 import { trainOnOnnxruntime } from './train-onnxruntime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
+import { BestKeeper, engineTensors, learningRateAt, totalSteps } from './recipe.ts';
+import { layerSpecs } from './architectures.ts';
 
 /** The model's dense and conv kernels (layer order, HWIO) handed to `edit` as arrays, and written back. */
 export function editKernels(model: tfl.LayersModel, edit: (kernels: Float32Array[]) => void): void {
@@ -23,7 +25,7 @@ export function editKernels(model: tfl.LayersModel, edit: (kernels: Float32Array
 }
 
 /** Trains `model` in place with the method's loss and Adam, on the engine `cfg.engine` names. */
-export async function trainStudent(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+export async function trainStudent(model: tfl.LayersModel, data: TrainSet, method: PreparedMethod, cfg: LoopConfig, opts: TrainOptions): Promise<TrainResult> {
   if (cfg.engine !== 'tfjs') return trainOnOnnxruntime(model, data, method, cfg, opts);
   const t0 = performance.now();
   const { n, features: F, labels, classes: C } = data;
@@ -34,10 +36,13 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
   const yb = new Float32Array(B * C);
   const tb = method.targets ? new Float32Array(B * method.width) : null;
   const nextBatch = batchOrder(n, B, opts.seed);
+  const steps = totalSteps(cfg, n, B);
+  const stepsPerEpoch = Math.floor(n / B);
+  const keeper = cfg.keepBest && opts.evaluate && !opts.afterStep ? new BestKeeper(cfg.evalEvery ?? stepsPerEpoch, cfg.patience ?? null) : null;
   let lastLoss = NaN;
   let start = 0;
   if (opts.checkpoint) {
-    const resumed = await resume(opts.checkpoint, model, method.variables, optimizer, cfg.steps);
+    const resumed = await resume(opts.checkpoint, model, method.variables, optimizer, steps, keeper);
     if (resumed.step === null) {
       if (resumed.reason) opts.progress.note(`train ${opts.label}: ${resumed.reason}`);
     } else {
@@ -45,48 +50,69 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
       lastLoss = resumed.lastLoss;
       // The batches the steps before the checkpoint took: the random stream is where it was when it was saved.
       for (let s = 0; s < start; s++) nextBatch();
-      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${cfg.steps}`);
+      opts.progress.note(`train ${opts.label}: resumed from its checkpoint at step ${start} of ${steps}`);
     }
   }
-  const stepsPerEpoch = Math.floor(n / B);
   // A view of the same layers that also exposes the penultimate activations (FitNet's hint loss reads them).
   const view = tfl.model({ inputs: model.inputs, outputs: [model.layers.at(-2)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
-  const step = opts.progress.step(`train ${opts.label}`, cfg.steps);
+  const kernels = model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
+  const step = opts.progress.step(`train ${opts.label}`, steps);
   if (start) step.tick(start, 'resumed');
   let ticked = start;
-  for (let s = start; s < cfg.steps; s++) {
+  let done = start;
+  let stopped = keeper?.exhausted ?? false;
+  for (let s = start; s < steps && !stopped; s++) {
     const batch = nextBatch();
     oneHotRows(labels, batch, C, yb);
     x.gather(batch, xb);
     if (tb) method.targets!.gather(batch, tb);
-    const report = s === cfg.steps - 1 || s % 100 === 0;
+    const report = s === steps - 1 || s % 100 === 0 || (keeper?.due(s + 1, steps) ?? false);
     const xt = tf.tensor2d(xb, [B, F]);
     const yt = tf.tensor2d(yb, [B, C]);
     const tt = tb ? tf.tensor2d(tb, [B, method.width]) : null;
+    const lr = learningRateAt(cfg, s, steps);
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
     // minimize() tidies the forward/backward pass itself; only the batch tensors are ours to free.
     const loss = optimizer.minimize(() => {
       const [hidden, logits] = view.apply(xt, { training: true }) as tf.Tensor2D[];
       return method.loss({ logits: logits!, hidden: hidden! }, tt, yt);
     }, report);
     tf.dispose([xt, yt, ...(tt ? [tt] : [])]);
+    if (cfg.weightDecay) {
+      // Decoupled weight decay in float32, as the onnxruntime engine applies it.
+      const f = Math.fround(1 - lr * cfg.weightDecay);
+      for (const k of kernels) tf.tidy(() => {
+        k.write(tf.mul(k.read(), tf.scalar(f)));
+      });
+    }
     if (opts.afterStep) editKernels(model, (kernels) => opts.afterStep!(s, kernels));
     if (loss) {
       lastLoss = (await loss.data())[0]!;
       loss.dispose();
     }
-    if (s % 50 === 49 || s === cfg.steps - 1) {
-      step.tick(s + 1 - ticked, `loss ${lastLoss.toFixed(4)}`);
-      ticked = s + 1;
+    done = s + 1;
+    if (keeper?.due(done, steps)) {
+      stopped = keeper.offer(done, await opts.evaluate!(layerSpecs(model.layers)), () => model.getWeights().map((w) => Float32Array.from(w.dataSync() as Float32Array)));
     }
-    if (opts.checkpoint && ((s + 1) % stepsPerEpoch === 0 || s === cfg.steps - 1)) {
-      saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: s + 1, steps: cfg.steps, lastLoss, tensors: await trainingState(model, method.variables, optimizer) });
+    if (s % 50 === 49 || done === steps || stopped) {
+      step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper ? `, best validation ${(keeper.state.accuracy * 100).toFixed(2)} % at step ${keeper.state.step}` : ''}`);
+      ticked = done;
     }
+    if (opts.checkpoint && (done % stepsPerEpoch === 0 || done === steps || stopped)) {
+      saveCheckpoint(opts.checkpoint.file, { key: opts.checkpoint.key, step: done, steps, lastLoss, tensors: [...(await trainingState(model, method.variables, optimizer)), ...(keeper ? keeper.tensors() : [])] });
+    }
+  }
+  const best = keeper?.state.weights ? keeper.state : null;
+  if (best) {
+    const weights = model.weights.map((w, i) => tf.tensor(best.weights![i]!, w.shape as number[]));
+    model.setWeights(weights);
+    tf.dispose(weights);
   }
   optimizer.dispose();
   tf.dispose(method.variables);
   const ms = performance.now() - t0;
-  step.done(`loss ${lastLoss.toFixed(4)}`);
-  return { steps: cfg.steps, finalLoss: lastLoss, ms };
+  step.done(`loss ${lastLoss.toFixed(4)}${best ? `; kept step ${best.step} (validation ${(best.accuracy * 100).toFixed(2)} %)${stopped ? `, stopped early at step ${done}` : ''}` : ''}`);
+  return { steps: done, finalLoss: lastLoss, ms, chosenStep: best?.step ?? done, chosenValidationAccuracy: best?.accuracy ?? null, earlyStopped: stopped };
 }
 
 /** Adam's running beta powers: not in getWeights(), and setWeights() recomputes them inexactly. */
@@ -112,10 +138,12 @@ async function resume(
   variables: tf.Variable[],
   optimizer: tf.AdamOptimizer,
   steps: number,
+  keeper: BestKeeper | null,
 ): Promise<{ step: number | null; lastLoss: number; reason: string }> {
   const { checkpoint, reason } = loadCheckpoint(ck.file, ck.key);
   if (!checkpoint) return { step: null, lastLoss: NaN, reason: reason === 'no checkpoint' ? '' : reason };
-  const t = checkpoint.tensors;
+  if (keeper && !keeper.restore(checkpoint.tensors)) return { step: null, lastLoss: NaN, reason: `${ck.file} does not fit this student; training starts over` };
+  const t = engineTensors(checkpoint.tensors);
   const nModel = model.weights.length;
   const nVars = variables.length;
   const adamWeights = t.slice(nModel + nVars, -2);

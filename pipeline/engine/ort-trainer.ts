@@ -38,6 +38,12 @@ export function paramFromSpec(p: ParamInfo, layers: readonly LayerSpec[]): Float
   return l.kind === 'conv2d' ? hwioToOihw(l.kernel, ...convDims(l)) : Float32Array.from(l.kernel);
 }
 
+/** Decoupled weight decay (AdamW): w <- w * (1 - lr * decay), rounded to float32 as the update is, in place. */
+export function decayWeights(w: Float32Array, lr: number, decay: number): void {
+  const f = Math.fround(1 - lr * decay);
+  for (let i = 0; i < w.length; i++) w[i] = Math.fround(w[i]! * f);
+}
+
 /**
  * The layers with the trained parameters put back (conv kernels HWIO again) and, when given, the batch norms'
  * moving statistics (`moving`: mean then variance of each batch norm, in layer order).
@@ -114,7 +120,7 @@ export class OrtTrainer {
   private constructor(
     readonly graph: TrainGraph,
     private readonly session: ort.InferenceSession,
-    private readonly adam: AdamSpec,
+    private adam: AdamSpec,
     dims: { features: number; classes: number },
     initial: readonly Float32Array[],
     resume: Omit<TrainerState, 'params'> | null,
@@ -206,6 +212,30 @@ export class OrtTrainer {
     this.powers.beta1 = Math.fround(this.powers.beta1 * Math.fround(this.adam.beta1));
     this.powers.beta2 = Math.fround(this.powers.beta2 * Math.fround(this.adam.beta2));
     return ((this.host ? this.fetches : out)[names.loss]!.data as Float32Array)[0]!;
+  }
+
+  /** Adam's learning rate from the next step on (a schedule sets it before every step). */
+  setLearningRate(learningRate: number): void {
+    this.adam = { ...this.adam, learningRate };
+  }
+
+  /** Decoupled weight decay: every dense and conv kernel w <- w * (1 - lr * decay) in float32, in place. */
+  decayKernels(lr: number, decay: number): void {
+    this.graph.params.forEach((p, i) => {
+      if ('layer' in p.owner && p.owner.field === 'kernel') decayWeights(this.live(i), lr, decay);
+    });
+  }
+
+  /** Copies of the parameters (ParamInfo order) then the batch norms' moving statistics: what `restore` takes. */
+  snapshot(): Float32Array[] {
+    const s = this.state();
+    return [...s.params, ...s.moving];
+  }
+
+  /** The student's layers with the parameters and moving statistics of a `snapshot`. */
+  layersOf(spec: { layers: readonly LayerSpec[] }, snap: readonly Float32Array[]): LayerSpec[] {
+    const n = this.graph.params.length;
+    return layersWithParams(spec.layers, this.graph.params, snap.slice(0, n), snap.slice(n));
   }
 
   /** The array onnxruntime reads parameter i from at the next step (graph layout): a change to it is trained on. */

@@ -10,9 +10,19 @@ export interface StudentResult {
   parameters: number;
   subclasses: number;
   trainMs: number;
+  /** Steps run (fewer than configured when train.patience stopped training early). */
   steps: number;
+  /** The step whose weights the student has: the last, or with train.keepBest the best validation check's. */
+  chosenStep: number;
+  earlyStopped: boolean;
   finalLoss: number;
   options: Record<string, string | number | boolean>;
+}
+
+/** "2500", or "1800 of 2500" when the best validation check was kept ("..., stopped early" when patience ended it). */
+export function keptSteps(s: Pick<StudentResult, 'steps' | 'chosenStep' | 'earlyStopped'>): string {
+  if (s.chosenStep === undefined || (s.chosenStep === s.steps && !s.earlyStopped)) return String(s.steps);
+  return `${s.chosenStep} of ${s.steps}${s.earlyStopped ? ', stopped early' : ''}`;
 }
 
 export interface ArtifactResult {
