@@ -4,7 +4,7 @@
 // layer's weights are stored is left to a WeightedEmitter: float32 in onnx.ts, the quantized forms in
 // quantize-emitters.ts.
 
-import { convGeometry, kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { convGeometry, kernelDims, poolDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { batchNormAffine } from '../pipeline/student/fold.ts';
 import { EdgeDistillError, unsupportedLayer } from '../pipeline/errors.ts';
 import { attr, BATCH_DIM } from './onnx-builder.ts';
@@ -92,12 +92,12 @@ export function layerOutputShape(layer: LayerSpec, x: Shape, p: string, target: 
       return x;
     case 'maxpool2d': {
       if (x.kind !== 'image') throw specError(target, `${p} maxpool2d needs an image input`);
-      const s = layer.poolSize;
-      if (!Number.isSafeInteger(s) || s < 1 || s > x.height || s > x.width) {
-        throw specError(target, `${p} maxpool2d poolSize ${s} does not fit a ${x.height}x${x.width} map`);
+      const [ph, pw] = poolDims(layer);
+      if (![ph, pw].every(Number.isSafeInteger) || ph < 1 || pw < 1 || ph > x.height || pw > x.width) {
+        throw specError(target, `${p} maxpool2d poolSize ${JSON.stringify(layer.poolSize)} does not fit a ${x.height}x${x.width} map`);
       }
       // TF.js pooling defaults: strides = poolSize, 'valid' padding -> floor.
-      return { kind: 'image', height: Math.floor((x.height - s) / s) + 1, width: Math.floor((x.width - s) / s) + 1, channels: x.channels };
+      return { kind: 'image', height: Math.floor((x.height - ph) / ph) + 1, width: Math.floor((x.width - pw) / pw) + 1, channels: x.channels };
     }
     case 'flatten':
       return x.kind === 'flat' ? x : { kind: 'flat', size: sizeOf(x) };
@@ -158,13 +158,13 @@ export function emitLayer<C extends GraphContext, Q>(ctx: C, emitter: WeightedEm
     }
     case 'maxpool2d': {
       // ONNX ceil_mode=0 with no pads matches TF.js's 'valid' pooling.
-      const s = layer.poolSize;
+      const s = poolDims(layer);
       const y = g.addNode({
         opType: 'MaxPool',
         inputs: [x.tensor],
         outputs: [`${p}/MaxPool_output`],
         name: `${p}/MaxPool`,
-        attributes: { kernel_shape: attr.ints([s, s]), strides: attr.ints([s, s]) },
+        attributes: { kernel_shape: attr.ints(s), strides: attr.ints(s) },
       });
       return { ...x, tensor: y, shape };
     }

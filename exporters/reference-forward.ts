@@ -4,7 +4,7 @@
 // size, batch norm with its moving statistics, global average pooling, residual adds, H-W-C flatten), sharing no
 // code with the exporters, so that it is an independent check of every exported artifact.
 
-import { kernelDims, type Activation as ActivationKind, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, poolDims, type Activation as ActivationKind, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 
 /** Activation of one example: a flat vector, or an NHWC map stored as data[(y * width + x) * channels + c]. */
@@ -104,17 +104,17 @@ function applyLayer(layer: LayerSpec, a: Activation): Activation {
     }
     case 'maxpool2d': {
       if (a.kind !== 'image') throw mismatch('maxpool2d expects an image');
-      const p = layer.poolSize;
+      const [ph, pw] = poolDims(layer);
       const { height: H, width: W, channels: Ch } = a;
-      const outH = Math.floor((H - p) / p) + 1;
-      const outW = Math.floor((W - p) / p) + 1;
+      const outH = Math.floor((H - ph) / ph) + 1;
+      const outW = Math.floor((W - pw) / pw) + 1;
       const out = new Float64Array(outH * outW * Ch);
       for (let y = 0; y < outH; y++) {
         for (let xo = 0; xo < outW; xo++) {
           for (let c = 0; c < Ch; c++) {
             let m = -Infinity;
-            for (let dy = 0; dy < p; dy++) {
-              for (let dx = 0; dx < p; dx++) m = Math.max(m, a.data[((y * p + dy) * W + (xo * p + dx)) * Ch + c]!);
+            for (let dy = 0; dy < ph; dy++) {
+              for (let dx = 0; dx < pw; dx++) m = Math.max(m, a.data[((y * ph + dy) * W + (xo * pw + dx)) * Ch + c]!);
             }
             out[(y * outW + xo) * Ch + c] = m;
           }

@@ -2,7 +2,7 @@
 // straight from TypeScript with no Python converter, that stock loadGraphModel (@tensorflow/tfjs-converter) runs.
 // Owns the lowering of the spec's layers to GraphDef ops; the class head means the same as the layers export:
 // softmax over the C*S logits, then a 0/1 block-sum MatMul to C class probabilities.
-import { convGeometry, kernelDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { convGeometry, kernelDims, poolDims, type Activation, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { batchNormAffine, foldBatchNorms } from '../pipeline/student/fold.ts';
 import { EdgeDistillError } from '../pipeline/errors.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
@@ -144,15 +144,15 @@ function emitLayer(g: GraphDefBuilder, layer: LayerSpec, p: string, x: Running, 
       return { tensor: g.node(`${p}/AddV2`, 'AddV2', [x.tensor, from.tensor], { ...FLOAT }), shape: x.shape };
     }
     case 'maxpool2d': {
-      const s = layer.poolSize;
+      const [ph, pw] = poolDims(layer);
       if (x.shape.kind !== 'image') throw specError(`${p} maxpool2d needs an image input`);
-      if (!Number.isSafeInteger(s) || s < 1 || s > x.shape.height || s > x.shape.width) {
-        throw specError(`${p} maxpool2d poolSize ${s} does not fit a ${x.shape.height}x${x.shape.width} map`);
+      if (![ph, pw].every(Number.isSafeInteger) || ph < 1 || pw < 1 || ph > x.shape.height || pw > x.shape.width) {
+        throw specError(`${p} maxpool2d poolSize ${JSON.stringify(layer.poolSize)} does not fit a ${x.shape.height}x${x.shape.width} map`);
       }
       // TF.js maxPooling2d defaults: strides = poolSize, 'valid' padding (floor).
-      const attrs = { ...FLOAT, ksize: attr.ints([1, s, s, 1]), strides: attr.ints([1, s, s, 1]), padding: attr.str('VALID'), data_format: attr.str('NHWC') };
-      const height = Math.floor((x.shape.height - s) / s) + 1;
-      const width = Math.floor((x.shape.width - s) / s) + 1;
+      const attrs = { ...FLOAT, ksize: attr.ints([1, ph, pw, 1]), strides: attr.ints([1, ph, pw, 1]), padding: attr.str('VALID'), data_format: attr.str('NHWC') };
+      const height = Math.floor((x.shape.height - ph) / ph) + 1;
+      const width = Math.floor((x.shape.width - pw) / pw) + 1;
       return { tensor: g.node(`${p}/MaxPool`, 'MaxPool', [x.tensor], attrs), shape: { ...x.shape, height, width } };
     }
     case 'flatten': {

@@ -29,7 +29,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   backend: { path: 'backend', type: 'string', describe: 'TF.js backend: auto | tensorflow | wasm | cpu' },
   teacher: { path: 'teacher.model', type: 'string', describe: 'teacher ONNX model' },
   methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label, or auto (pick the best on validation); alias --method' },
-  arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn | dscnn' },
+  arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn | dscnn | conv1d' },
   hidden: { path: 'student.hidden', type: 'array', number: true, describe: 'MLP hidden sizes, e.g. --hidden 8' },
   steps: { path: 'train.steps', type: 'number', describe: 'training steps per student (replaces train.epochs)' },
   epochs: { path: 'train.epochs', type: 'number', describe: 'training epochs per student, instead of steps (replaces train.steps)' },

@@ -119,10 +119,11 @@ export const ConfigSchema = z.strictObject({
   for (const k of ['patience', 'evalEvery'] as const) {
     if (c.train[k] !== undefined && !c.train.keepBest) ctx.addIssue({ code: 'custom', path: ['train', k], message: `${k} only applies with train.keepBest: true (keeping the best validation checkpoint)` });
   }
-  // What the dscnn student cannot do yet is refused before anything trains.
-  if (c.student.arch !== 'dscnn') return;
-  if (c.train.engine === 'tfjs') ctx.addIssue({ code: 'custom', path: ['train', 'engine'], message: 'the dscnn student trains on the onnxruntime engine only; remove train.engine (or --engine) to use it' });
-  if (c.compress) ctx.addIssue({ code: 'custom', path: ['compress'], message: 'the compress stage does not take the dscnn student yet (batch norm, global pooling); remove compress (or --max-accuracy-drop)' });
+  // What the dscnn and conv1d students cannot do yet is refused before anything trains.
+  const arch = c.student.arch;
+  if (arch !== 'dscnn' && arch !== 'conv1d') return;
+  if (c.train.engine === 'tfjs') ctx.addIssue({ code: 'custom', path: ['train', 'engine'], message: `the ${arch} student trains on the onnxruntime engine only; remove train.engine (or --engine) to use it` });
+  if (c.compress) ctx.addIssue({ code: 'custom', path: ['compress'], message: `the compress stage does not take the ${arch} student yet (batch norm, global pooling); remove compress (or --max-accuracy-drop)` });
 });
 
 /** What a config file or the flags may contain (defaults not yet applied). */

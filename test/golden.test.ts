@@ -15,6 +15,8 @@ import { calibrate, exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { exportTfjsLayers } from '../exporters/tfjs-layers.ts';
 import { exportTfjsGraph } from '../exporters/tfjs-graph.ts';
 import type { StudentSpec } from '../pipeline/student/spec.ts';
+import { buildConv1dSpec, buildDscnnSpec } from '../pipeline/distill/architectures.ts';
+import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
 
 const { onnx } = pkg;
 const GOLDEN_DIR = join(ROOT, 'test', 'golden');
@@ -95,6 +97,10 @@ function tfjsGraphSummary(text: string): Json {
 }
 
 const specs = testSpecs();
+// The IR-native students as the pipeline builds them (seeded weights; batch norms fold into the convs at export).
+const meta = { features: 784, featureShape: [28, 28], classes: 2, subclasses: 1, seed: 3, metadata: {} };
+const dscnn = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', stem: 8, blocks: [{ filters: 16, stride: 2 }, { filters: 16, stride: 1 }], dense: [8] }) as Extract<StudentConfig, { arch: 'dscnn' }>, meta);
+const conv1d = buildConv1dSpec(StudentSchema.parse({ arch: 'conv1d', blocks: [{ filters: 8, kernelSize: 5, stride: 1, pool: 2 }, { filters: 16, kernelSize: 3, stride: 2, pool: 1 }] }) as Extract<StudentConfig, { arch: 'conv1d' }>, meta);
 const calibration = (s: StudentSpec) => calibrate(s, fashionImages(256), 256, 'minmax');
 
 const CASES: Record<string, () => Promise<Json>> = {
@@ -110,6 +116,12 @@ const CASES: Record<string, () => Promise<Json>> = {
   'tfjs-graph-mlp-s5': async () => tfjsGraphSummary((await exportTfjsGraph(specs.mlp5)).modelJson),
   'tfjs-graph-cnn': async () => tfjsGraphSummary((await exportTfjsGraph(specs.cnn)).modelJson),
   'tfjs-graph-float16-cnn': async () => tfjsGraphSummary((await exportTfjsGraph(specs.cnn, { weights: 'float16' })).modelJson),
+  'onnx-dscnn': async () => onnxSummary(exportOnnx(dscnn, { producerVersion: VERSION })),
+  'tfjs-layers-dscnn': async () => tfjsLayersSummary((await exportTfjsLayers(dscnn)).modelJson),
+  'tfjs-graph-dscnn': async () => tfjsGraphSummary((await exportTfjsGraph(dscnn)).modelJson),
+  'onnx-conv1d': async () => onnxSummary(exportOnnx(conv1d, { producerVersion: VERSION })),
+  'tfjs-layers-conv1d': async () => tfjsLayersSummary((await exportTfjsLayers(conv1d)).modelJson),
+  'tfjs-graph-conv1d': async () => tfjsGraphSummary((await exportTfjsGraph(conv1d)).modelJson),
 };
 
 for (const [name, summarise] of Object.entries(CASES)) {

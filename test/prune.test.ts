@@ -13,7 +13,7 @@ import { readIdx } from '../pipeline/data/idx.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import { prepareMethod, type PreparedMethod } from '../pipeline/distill/losses.ts';
 import { fineTunePruned, magnitudePrune, polynomialSparsity, sparsityOf, structuredPrune } from '../pipeline/distill/prune.ts';
-import { kernelDims, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
+import { kernelDims, poolDims, type LayerSpec, type StudentSpec } from '../pipeline/student/spec.ts';
 import { buildTrainable, parameterCount, toStudentSpec } from '../pipeline/distill/architectures.ts';
 import { useBackend } from '../pipeline/util/tfjs.ts';
 import { accuracy, predictProbs } from '../pipeline/distill/train.ts';
@@ -89,7 +89,10 @@ function zeroOutgoing(spec: StudentSpec, removed: number[][]): StudentSpec {
   for (const l of layers) {
     hw.push([H, W]);
     if (l.kind === 'conv2d' && l.padding === 'valid') [H, W] = [H - kernelDims(l)[0] + 1, W - kernelDims(l)[1] + 1];
-    if (l.kind === 'maxpool2d') [H, W] = [Math.floor((H - l.poolSize) / l.poolSize) + 1, Math.floor((W - l.poolSize) / l.poolSize) + 1];
+    if (l.kind === 'maxpool2d') {
+      const [ph, pw] = poolDims(l);
+      [H, W] = [Math.floor((H - ph) / ph) + 1, Math.floor((W - pw) / pw) + 1];
+    }
   }
   removed.forEach((units, li) => {
     if (!units.length) return;

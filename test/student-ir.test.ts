@@ -26,7 +26,8 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 import { calibrate } from '../exporters/calibrate.ts';
 import { exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { structuredPrune } from '../pipeline/distill/prune.ts';
-import { parameterCount } from '../pipeline/distill/architectures.ts';
+import { buildConv1dSpec, parameterCount } from '../pipeline/distill/architectures.ts';
+import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
 import { loadStudentCheckpoint, writeStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import type { StudentResult } from '../pipeline/report/types.ts';
 import { OrtTrainer, paramFromSpec } from '../pipeline/engine/ort-trainer.ts';
@@ -243,6 +244,33 @@ test('a dscnn student runs through the pipeline: distilled on the default engine
     assert.match(refused.stderr, why);
     assert.ok(!existsSync(join(out, 'refused')), 'nothing written');
   }
+});
+
+test('a conv1d student ([1, k] convs with batch norm and ReLU, [1, p] max pools, pooling over time) exports to every format with parity, inspect counts it, and it runs through the pipeline', async (t) => {
+  // Fashion-MNIST images read as sequences: 28 time steps (rows) of 28 channels (pixels), the shipped teacher on them.
+  const { x } = await images('t10k', N);
+  const base = buildConv1dSpec(StudentSchema.parse({ arch: 'conv1d' }) as Extract<StudentConfig, { arch: 'conv1d' }>, { features: 784, featureShape: [28, 28], classes: C, subclasses: 1, seed: 5, metadata: {} });
+  assert.deepEqual(base.image, { height: 1, width: 28, channels: 28 });
+  const r = rng(13);
+  // Batch norms with real statistics, so that folding them into the convs changes the weights.
+  const spec = { ...base, layers: base.layers.map((l) => (l.kind === 'batchNorm' ? { ...l, gamma: Float32Array.from(uniform(r, l.channels, 0.3), (v) => 1 + v), beta: uniform(r, l.channels, 0.2), movingMean: uniform(r, l.channels, 0.3), movingVariance: Float32Array.from(uniform(r, l.channels, 0.5), (v) => 1 + v) } : l)) };
+  await checkEveryFormat(t, spec, x, N, 'conv1d');
+  const info = inspectOnnx('conv1d.onnx', exportOnnx(spec, { producerVersion: 'test' }));
+  assert.equal(info.flops.lowerBound, false, JSON.stringify(info.flops.unknown));
+  // 28 steps x 16 filters x (5 x 28), pool to 14; 14 x 32 x (5 x 16), pool to 7; 7 x 64 x (3 x 32).
+  const macs = 28 * 16 * 140 + 14 * 32 * 80 + 7 * 64 * 96;
+  assert.ok(info.flops.byOp.Conv! >= 2 * macs && info.flops.byOp.Conv! <= 2 * macs + 28 * 16 + 14 * 32 + 7 * 64, `Conv ${info.flops.byOp.Conv} for ${macs} multiply-adds`);
+  assert.ok(info.flops.byOp.MaxPool! > 0 && info.flops.byOp.GlobalAveragePool! > 0);
+
+  const out = tempDir('student-ir-conv1d');
+  dirs.push(out);
+  const run = cli(['run', '--arch', 'conv1d', '--steps', '300', '--methods', 'kd', '--formats', 'onnx,tfjs-layers,tfjs-graph', '--runtimes', 'onnxruntime-node', '--runs', '5', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', '--out', out]);
+  assert.equal(run.status, 0, run.stderr.slice(-2000));
+  const student = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).students[0];
+  t.diagnostic(`conv1d (${student.parameters} parameters): test accuracy ${(student.accuracy * 100).toFixed(2)} % after 300 steps`);
+  assert.ok(student.accuracy > 0.9, `conv1d test accuracy ${student.accuracy} after 300 steps`);
+  const trained = loadStudentCheckpoint(join(out, 'students', 'kd')).spec;
+  assert.ok(trained.layers.some((l) => l.kind === 'maxpool2d' && Array.isArray(l.poolSize)) && trained.layers.some((l) => l.kind === 'conv2d' && Array.isArray(l.kernelSize)));
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {

@@ -16,7 +16,7 @@ export function imageShape(featureShape: number[]): { height: number; width: num
 }
 
 export function buildStudent(arch: StudentConfig, features: number, featureShape: number[], outputs: number, seed: number): tfl.LayersModel {
-  if (arch.arch === 'dscnn') throw new EdgeDistillError('E_UNSUPPORTED', 'the dscnn student has no TF.js training model yet', 'Train it on the onnxruntime engine (train.engine "onnxruntime", the default).');
+  if (arch.arch === 'dscnn' || arch.arch === 'conv1d') throw new EdgeDistillError('E_UNSUPPORTED', `the ${arch.arch} student has no TF.js training model yet`, 'Train it on the onnxruntime engine (train.engine "onnxruntime", the default).');
   let k = 0;
   const init = () => tfl.initializers.glorotUniform({ seed: seed * 1000 + k++ });
   const dense = (units: number, activation: 'relu' | 'linear', first = false) =>
@@ -39,6 +39,7 @@ export function buildStudent(arch: StudentConfig, features: number, featureShape
 }
 
 type DscnnConfig = Extract<StudentConfig, { arch: 'dscnn' }>;
+type Conv1dConfig = Extract<StudentConfig, { arch: 'conv1d' }>;
 
 /**
  * A dscnn student as a StudentSpec with its initial weights: Glorot-uniform kernels (TF.js's default, fan-in and
@@ -78,6 +79,49 @@ export function buildDscnnSpec(cfg: DscnnConfig, o: { features: number; featureS
   return { inputName: 'input', features, image, layers, classes: o.classes, subclasses: o.subclasses, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: o.metadata };
 }
 
+/** A sequence input [T, C] (or [T]: one channel) as the image the IR convolves: one row of T pixels, C channels. */
+export function sequenceShape(featureShape: number[]): { height: number; width: number; channels: number } {
+  if (featureShape.length === 1) return { height: 1, width: featureShape[0]!, channels: 1 };
+  if (featureShape.length === 2) return { height: 1, width: featureShape[0]!, channels: featureShape[1]! };
+  if (featureShape.length === 3 && featureShape[0] === 1) return { height: 1, width: featureShape[1]!, channels: featureShape[2]! };
+  throw new EdgeDistillError('E_SHAPE_MISMATCH', `the conv1d student needs sequences [T, C] or [T], but examples have shape [${featureShape}]`, 'Give each example as a [time steps, channels] array (e.g. an NPY file of shape [N, T, C]).');
+}
+
+/**
+ * conv1d: the spec with seeded Glorot-uniform kernels, zero biases, batch norms at identity. Each block is a conv2d
+ * with a [1, k] kernel over the one-pixel-high sequence, a batch norm with ReLU, and a [1, pool] max pool.
+ */
+export function buildConv1dSpec(cfg: Conv1dConfig, o: { features: number; featureShape: number[]; classes: number; subclasses: number; seed: number; metadata: Record<string, string> }): StudentSpec {
+  const image = sequenceShape(o.featureShape);
+  const r = rng(o.seed * 7919 + 29);
+  const glorot = (n: number, fanIn: number, fanOut: number) => {
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    return Float32Array.from({ length: n }, () => (r() * 2 - 1) * limit);
+  };
+  const layers: LayerSpec[] = [];
+  let channels = image.channels;
+  let steps = image.width;
+  for (const [i, b] of cfg.blocks.entries()) {
+    const k = b.kernelSize;
+    layers.push({ kind: 'conv2d', kernel: glorot(k * channels * b.filters, k * channels, k * b.filters), kernelSize: [1, k], inChannels: channels, filters: b.filters, bias: new Float32Array(b.filters), padding: 'same', strides: b.stride, activation: 'linear' });
+    layers.push({ kind: 'batchNorm', channels: b.filters, gamma: new Float32Array(b.filters).fill(1), beta: new Float32Array(b.filters), movingMean: new Float32Array(b.filters), movingVariance: new Float32Array(b.filters).fill(1), epsilon: 1e-3, momentum: 0.9, activation: 'relu' });
+    channels = b.filters;
+    steps = Math.ceil(steps / b.stride);
+    if (b.pool > 1) {
+      if (steps < b.pool) throw new EdgeDistillError('E_CONFIG', `conv1d block ${i} pools ${b.pool} steps but only ${steps} are left of the ${image.width}-step input`, 'Use fewer or smaller pools or strides (student.blocks[].pool, .stride).');
+      layers.push({ kind: 'maxpool2d', poolSize: [1, b.pool] });
+      steps = Math.floor(steps / b.pool);
+    }
+  }
+  layers.push({ kind: 'globalAvgPool' });
+  for (const units of [...cfg.dense, o.classes * o.subclasses]) {
+    layers.push({ kind: 'dense', kernel: glorot(channels * units, channels, units), inputs: channels, units, bias: new Float32Array(units), activation: 'relu' });
+    channels = units;
+  }
+  (layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>).activation = 'linear';
+  return { inputName: 'input', features: o.features, image, layers, classes: o.classes, subclasses: o.subclasses, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: o.metadata };
+}
+
 /** Read a trained sequential student's weights into a StudentSpec. */
 export function toStudentSpec(
   model: tfl.LayersModel,
@@ -110,7 +154,8 @@ export function layerSpecs(tfLayers: tfl.layers.Layer[]): LayerSpec[] {
       const [kernelSize, , inChannels, filters] = layer.getWeights()[0]!.shape as number[];
       layers.push({ kind: 'conv2d', kernel: Float32Array.from(w[0]!), kernelSize: kernelSize!, inChannels: inChannels!, filters: filters!, bias: Float32Array.from(w[1]!), padding: cfg.padding === 'same' ? 'same' : 'valid', activation });
     } else if (cls === 'MaxPooling2D') {
-      layers.push({ kind: 'maxpool2d', poolSize: (cfg.poolSize as number[])[0]! });
+      const [ph, pw] = cfg.poolSize as number[];
+      layers.push({ kind: 'maxpool2d', poolSize: ph === pw ? ph! : [ph!, pw!] });
     } else if (cls === 'Flatten') {
       layers.push({ kind: 'flatten' });
     } else if (cls !== 'Reshape' && cls !== 'InputLayer') {

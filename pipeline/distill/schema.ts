@@ -30,6 +30,28 @@ export const StudentSchema = z.discriminatedUnion('arch', [
     widthMultiplier: z.number().positive().max(4).default(1),
     dense: z.array(z.number().int().positive()).default([]),
   }),
+  /**
+   * A temporal conv net for [T, C] inputs (sensor windows, audio features; [T] is one channel): blocks of 1-D conv
+   * ('same' padding, a stride) + batch norm + ReLU, each optionally followed by max pooling over `pool` steps, then
+   * global average pooling over time and a dense head. Trains on the onnxruntime engine.
+   */
+  z.strictObject({
+    arch: z.literal('conv1d'),
+    blocks: z
+      .array(z.strictObject({
+        filters: z.number().int().positive(),
+        kernelSize: z.number().int().min(1).max(31).default(5),
+        stride: z.number().int().min(1).max(8).default(1),
+        pool: z.number().int().min(1).max(8).default(1),
+      }))
+      .min(1)
+      .default([
+        { filters: 16, kernelSize: 5, stride: 1, pool: 2 },
+        { filters: 32, kernelSize: 5, stride: 1, pool: 2 },
+        { filters: 64, kernelSize: 3, stride: 1, pool: 1 },
+      ]),
+    dense: z.array(z.number().int().positive()).default([]),
+  }),
 ]);
 
 // LELP's defaults (S=5, beta=1, tau=1) won benchmarks/lelp-sweep.ts on the validation split; see docs/lelp.md.

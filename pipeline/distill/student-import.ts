@@ -99,7 +99,7 @@ function importOnnxStudent(path: string): TrainedStudent {
       }
     } else if (nodes.has(`${p}/MaxPool`)) {
       const ks = (nodes.get(`${p}/MaxPool`)!.attribute ?? []).find((a) => a.name === 'kernel_shape')!.ints!.map(Number);
-      layers.push({ kind: 'maxpool2d', poolSize: ks[0]! });
+      layers.push({ kind: 'maxpool2d', poolSize: ks[0] === ks[1] ? ks[0]! : [ks[0]!, ks[1]!] });
     } else if (nodes.has(`${p}/Flatten`) || nodes.has(`${p}/Transpose`)) layers.push({ kind: 'flatten' });
     else break;
   }

@@ -8,7 +8,7 @@ import { EdgeDistillError } from '../errors.ts';
 import { prepareMethod, type PreparedMethod } from './losses.ts';
 import type { Progress } from '../util/progress.ts';
 import type { StudentResult } from '../report/types.ts';
-import { buildDscnnSpec, buildStudent, parameterCount, toStudentSpec } from './architectures.ts';
+import { buildConv1dSpec, buildDscnnSpec, buildStudent, parameterCount, toStudentSpec } from './architectures.ts';
 import type { Teacher } from '../teacher/teacher.ts';
 import { accuracy, predictInBlocks, predictProbs, trainStudent } from './train.ts';
 import { trainLayersOnOnnxruntime } from './train-onnxruntime.ts';
@@ -55,6 +55,7 @@ function penultimateWidth(cfg: StudentConfig, features: number): number {
   if (cfg.dense.length) return cfg.dense.at(-1)!;
   // dscnn: the pooled features of the last block.
   if (cfg.arch === 'dscnn') return Math.max(1, Math.round(cfg.blocks.at(-1)!.filters * cfg.widthMultiplier));
+  if (cfg.arch === 'conv1d') return cfg.blocks.at(-1)!.filters;
   throw new EdgeDistillError('E_CONFIG', 'a cnn student without dense layers has no penultimate layer for FitNet', `Give student.dense at least one size (${features} inputs).`);
 }
 
@@ -92,7 +93,8 @@ export async function trainOne(
   const check = setup.train.keepBest && validation.labels ? validationCheck(validation.x, validation.n, validation.labels, setup.train.threads) : null;
   let trained: Trained;
   try {
-    trained = setup.student.arch === 'dscnn' ? await trainSpecStudent(setup.student, setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check) : await trainTfjsStudent(setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check);
+    const s = setup.student;
+    trained = s.arch === 'dscnn' || s.arch === 'conv1d' ? await trainSpecStudent(s, setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check) : await trainTfjsStudent(setup, trainSet, train.featureShape, prepared, trainOpts, metadata, check);
   } finally {
     prepared.targets?.close();
   }
@@ -138,15 +140,16 @@ async function trainTfjsStudent(setup: StudentSetup, data: TrainSet, featureShap
 }
 
 /**
- * dscnn: a StudentSpec with its own seeded initial weights, trained on the onnxruntime engine; predict() runs the
+ * dscnn and conv1d: a StudentSpec with its own seeded initial weights, trained on the onnxruntime engine; predict() runs the
  * spec's TF.js layers model (batch norms with their moving statistics), the same TF.js code the layers export is.
  */
-async function trainSpecStudent(cfg: Extract<StudentConfig, { arch: 'dscnn' }>, setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>, check: ValidationCheck | null): Promise<Trained> {
+async function trainSpecStudent(cfg: Extract<StudentConfig, { arch: 'dscnn' | 'conv1d' }>, setup: StudentSetup, data: TrainSet, featureShape: number[], prepared: PreparedMethod, opts: TrainOptions, metadata: Record<string, string>, check: ValidationCheck | null): Promise<Trained> {
   if (setup.train.engine === 'tfjs') {
-    throw new EdgeDistillError('E_UNSUPPORTED', 'the dscnn student trains on the onnxruntime engine only (train.engine is "tfjs")', 'Remove train.engine (or --engine) to use the default, onnxruntime.');
+    throw new EdgeDistillError('E_UNSUPPORTED', `the ${cfg.arch} student trains on the onnxruntime engine only (train.engine is "tfjs")`, 'Remove train.engine (or --engine) to use the default, onnxruntime.');
   }
   const { features: F, classes: C } = data;
-  const initial = buildDscnnSpec(cfg, { features: F, featureShape, classes: C, subclasses: prepared.subclasses, seed: opts.seed, metadata });
+  const o = { features: F, featureShape, classes: C, subclasses: prepared.subclasses, seed: opts.seed, metadata };
+  const initial = cfg.arch === 'dscnn' ? buildDscnnSpec(cfg, o) : buildConv1dSpec(cfg, o);
   if (check) opts = { ...opts, evaluate: (layers) => check({ ...initial, layers }) };
   const { layers, result } = await trainLayersOnOnnxruntime({ features: F, ...(initial.image ? { image: initial.image } : {}), layers: initial.layers }, data, prepared, setup.train, opts);
   const spec = { ...initial, layers };

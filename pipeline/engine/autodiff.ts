@@ -370,11 +370,12 @@ export class Tracer {
    * Max pooling NCHW, window and stride `k`, no padding (floor). d/dx = g scattered to the argmax of each window:
    * MaxPool's Indices output fed to MaxUnpool with the input's shape.
    */
-  maxPool(x: Value, k: number): Value {
+  maxPool(x: Value, k: number | [number, number]): Value {
     const [B, C, H, W] = x.shape as [number, number, number, number];
+    const [kh, kw] = typeof k === 'number' ? [k, k] : k;
     const indices = this.fresh('maxpool_idx');
-    const y = this.emit('MaxPool', [x], [B, C, Math.floor(H / k), Math.floor(W / k)], { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }, (g) => [
-      () => this.emit('MaxUnpool', [g.name, indices, this.int64(x.shape)], x.shape, { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) }),
+    const y = this.emit('MaxPool', [x], [B, C, Math.floor(H / kh), Math.floor(W / kw)], { kernel_shape: attr.ints([kh, kw]), strides: attr.ints([kh, kw]) }, (g) => [
+      () => this.emit('MaxUnpool', [g.name, indices, this.int64(x.shape)], x.shape, { kernel_shape: attr.ints([kh, kw]), strides: attr.ints([kh, kw]) }),
     ], [indices]);
     return y;
   }

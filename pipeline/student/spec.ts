@@ -40,7 +40,8 @@ export type LayerSpec =
       groups?: number;
       activation: Activation;
     }
-  | { kind: 'maxpool2d'; poolSize: number }
+  /** Max pooling, strides = pool size, 'valid' (TF.js's defaults): k x k, or [ph, pw] (a 1-D pool: [1, k]). */
+  | { kind: 'maxpool2d'; poolSize: number | [number, number] }
   /**
    * Batch normalisation over the channel (last) axis, with its inference statistics: y = (x - movingMean) /
    * sqrt(movingVariance + epsilon) * gamma + beta, then the activation. Training normalises with each batch's
@@ -70,6 +71,11 @@ export type LayerSpec =
  * pads max((out - 1) * stride + k - in, 0) per axis, the odd pad at the end; 'valid' gives floor((in - k) / stride)
  * + 1 and no padding. Pads in ONNX order [top, left, bottom, right].
  */
+/** A max pool's [height, width] window (its strides too). */
+export function poolDims(layer: Extract<LayerSpec, { kind: 'maxpool2d' }>): [number, number] {
+  return typeof layer.poolSize === 'number' ? [layer.poolSize, layer.poolSize] : layer.poolSize;
+}
+
 export function convGeometry(layer: Extract<LayerSpec, { kind: 'conv2d' }>, H: number, W: number): { height: number; width: number; pads: [number, number, number, number] } {
   const [kh, kw] = kernelDims(layer);
   const s = layer.strides ?? 1;
