@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig, studentSetup, type Config, type ConfigInput } from '../pipeline/config.ts';
-import { ConcreteMethodSchema, type MethodConfig } from '../pipeline/distill/schema.ts';
+import { ConcreteMethodSchema, type MethodConfig, type StudentConfig } from '../pipeline/distill/schema.ts';
 import { loadDatasets } from '../pipeline/data/dataset.ts';
 import { trainOne } from '../pipeline/distill/train-one.ts';
 import { createProgress } from '../pipeline/util/progress.ts';
@@ -35,6 +35,9 @@ export const CONTENDERS: Contender[] = [
   { label: 'lelp no-rotation', method: ConcreteMethodSchema.parse({ name: 'lelp', rotate: false }) },
 ];
 
+/** How the conv students train: whole epochs (the transfer sets differ 5x in size), a schedule, the best check kept. */
+export const CONV_RECIPE = { epochs: 30, batchSize: 128, learningRate: 0.003, schedule: 'cosine', warmup: 0.05, keepBest: true } as const;
+
 export interface Task {
   name: string;
   description: string;
@@ -48,8 +51,21 @@ export interface Task {
   steps?: number;
   /** Contenders' labels to run (default: all). */
   contenders?: string[];
-  settings: { trainSize: number; hidden: number }[];
+  /** Per setting: the transfer set size and the student, an MLP 784-hidden-C unless `student` says otherwise. */
+  settings: Setting[];
+  /** The training recipe, when the task's students need another than `steps` of constant-rate Adam. */
+  train?: Partial<Config['train']>;
 }
+
+export interface Setting {
+  trainSize: number;
+  hidden: number;
+  /** A conv student instead of the MLP, and its short label for the tables (e.g. "dscnn-18k"). */
+  student?: { label: string; config: StudentConfig };
+}
+
+/** A setting's student as the tables name it: "h=8" for the MLPs, the label otherwise. */
+export const studentLabel = (s: { hidden: number; student?: string }) => s.student ?? `h=${s.hidden}`;
 
 const example = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', name, 'pipeline.json'), 'utf8'));
 
@@ -85,6 +101,17 @@ export const TASKS: Task[] = [
     ],
   },
   {
+    name: 'fmnist-bin-conv',
+    description: 'Fashion-MNIST label % 2, the shipped PyTorch teacher, conv students with capacity: the cnn (conv8-pool-conv16-pool-32) and a MobileNet-style dscnn, trained with the recipe (30 epochs, warm-up + cosine, best validation check kept)',
+    teacher: async () => join(ROOT, 'examples/fmnist-bin/teacher.onnx'),
+    data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1], preprocess: { scale: 1 / 255 } },
+    train: CONV_RECIPE,
+    settings: [1000, 5000].flatMap((trainSize) => [
+      { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
+      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, dense: [] } as StudentConfig } },
+    ]),
+  },
+  {
     name: 'fmnist-3',
     description: 'Fashion-MNIST pullover / coat / shirt (3 classes), a teacher trained with this project (benchmarks/three-class-teacher.ts)',
     teacher: () => ensureThreeClassTeacher(join(HERE, '.cache')),
@@ -100,6 +127,10 @@ export interface Row {
   task: string;
   trainSize: number;
   hidden: number;
+  /** The conv student's label (absent for the MLP rows, which `hidden` names). */
+  student?: string;
+  /** The step whose weights were kept (the last one unless train.keepBest chose another). */
+  chosenStep?: number;
   method: string;
   seed: number;
   accuracy: number;
@@ -129,7 +160,7 @@ export async function runTask(
   for (const setting of opts.settings ?? task.settings) {
     for (const seed of seeds) {
       const cfg: Config = parseConfig(
-        { data: { ...task.data, ...(setting.trainSize < Number.MAX_SAFE_INTEGER ? { trainSize: setting.trainSize } : {}) }, teacher: { model: teacherPath, ...task.teacherOutputs, ...(task.teacherFeaturizer ? { featurizer: task.teacherFeaturizer } : {}) }, student: { arch: 'mlp', hidden: [setting.hidden] }, train: { steps: task.steps ?? steps, ...(opts.engine === 'onnxruntime' ? { engine: opts.engine } : {}) }, seed, out: join(cacheDir, 'unused') },
+        { data: { ...task.data, ...(setting.trainSize < Number.MAX_SAFE_INTEGER ? { trainSize: setting.trainSize } : {}) }, teacher: { model: teacherPath, ...task.teacherOutputs, ...(task.teacherFeaturizer ? { featurizer: task.teacherFeaturizer } : {}) }, student: setting.student?.config ?? { arch: 'mlp', hidden: [setting.hidden] }, train: { ...(task.train ?? { steps: task.steps ?? steps }), ...(opts.engine === 'onnxruntime' ? { engine: opts.engine } : {}) }, seed, out: join(cacheDir, 'unused') },
         ROOT,
       );
       const teacher = await openTeacher(cfg.teacher);
@@ -149,8 +180,9 @@ export async function runTask(
       for (const c of opts.contenders.filter((c) => !task.contenders || task.contenders.includes(c.label))) {
         const s = await trainOne(studentSetup(cfg), c.method, c.label, data, transfer, { progress });
         s.dispose();
-        rows.push({ task: task.name, trainSize: data.train.n, hidden: setting.hidden, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
-        log(`${task.name} n=${data.train.n} h=${setting.hidden} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  ${(s.result.trainMs / 1000).toFixed(1)} s`);
+        const student = setting.student?.label;
+        rows.push({ task: task.name, trainSize: data.train.n, hidden: setting.hidden, ...(student ? { student } : {}), chosenStep: s.result.chosenStep, method: c.label, seed, accuracy: s.result.accuracy, validationAccuracy: s.result.validationAccuracy, trainMs: s.result.trainMs });
+        log(`${task.name} n=${data.train.n} ${studentLabel({ hidden: setting.hidden, ...(student ? { student } : {}) })} seed ${seed} ${c.label.padEnd(18)} test ${(s.result.accuracy * 100).toFixed(2)} %  val ${(s.result.validationAccuracy * 100).toFixed(2)} %  kept step ${s.result.chosenStep} of ${s.result.steps}  ${(s.result.trainMs / 1000).toFixed(1)} s`);
       }
       await teacher.session?.release();
     }
@@ -162,13 +194,14 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
   const out: string[] = [];
   for (const task of [...new Set(rows.map((r) => r.task))]) {
     const t = TASKS.find((x) => x.name === task)!;
-    const settings = [...new Map(rows.filter((r) => r.task === task).map((r) => [`${r.trainSize}/${r.hidden}`, r])).values()];
+    const key = (r: Row) => `${r.trainSize}/${studentLabel(r)}`;
+    const settings = [...new Map(rows.filter((r) => r.task === task).map((r) => [key(r), r])).values()];
     out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %. Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.`, '');
-    out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, h=${s.hidden}`).join(' | ')} | train s |`);
+    out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, ${studentLabel(s)}`).join(' | ')} | train s |`);
     out.push(`| --- | ${settings.map(() => '---').join(' | ')} | --- |`);
     for (const c of CONTENDERS.filter((c) => rows.some((r) => r.task === task && r.method === c.label))) {
       const cells = settings.map((s) => {
-        const acc = rows.filter((r) => r.task === task && r.method === c.label && r.trainSize === s.trainSize && r.hidden === s.hidden).map((r) => r.accuracy * 100);
+        const acc = rows.filter((r) => r.task === task && r.method === c.label && key(r) === key(s)).map((r) => r.accuracy * 100);
         return acc.length ? `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}` : '-';
       });
       const ms = rows.filter((r) => r.task === task && r.method === c.label).map((r) => r.trainMs / 1000);

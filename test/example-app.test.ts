@@ -3,7 +3,7 @@
 // the same pixels — and the page must load nothing from anywhere but the local server.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,7 +11,10 @@ import type { Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../examples/web-app/serve.mjs';
 import { readSample, type Sample } from '../examples/web-app/make-sample.ts';
 import type { Deploy } from '../exporters/deploy.ts';
-import { cli, distillExample, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff, launchChromium } from './helpers.ts';
+import { cli, distillExample, EXAMPLE_DIR, SHARED_TEACHER_CACHE, tempDir, maxAbsDiff, launchChromium } from './helpers.ts';
+import { writeImageFolders, CLASS_NAMES } from '../examples/fmnist-images/make-images.ts';
+import { closeDatasets, loadDatasets } from '../pipeline/data/dataset.ts';
+import { DataSchema } from '../pipeline/data/schema.ts';
 
 const METHOD = 'label';
 const PARITY = 1e-4;
@@ -24,6 +27,7 @@ interface RuntimeResult {
   index: number;
   probs: number[];
   pixels: number[];
+  input?: number[];
 }
 type AppResult = { error?: string; onnx?: RuntimeResult; tfjs?: RuntimeResult };
 
@@ -146,4 +150,46 @@ test('the example server keeps requests inside its roots and serves wasm as appl
   assert.equal((await get('/vendor/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm')).type, 'application/wasm');
   assert.match((await get('/vendor/onnxruntime-web/ort-wasm-simd-threaded.mjs')).type, /^text\/javascript/);
   assert.match((await get(`/bundles/artifacts/${METHOD}/onnx/deploy.json`)).type, /^application\/json/);
+});
+
+test('the example app classifies a PNG with an image bundle through the bundle\'s own image-preprocess.js: the training input, and onnxruntime-node\'s probabilities', { timeout: 240_000 }, async () => {
+  const s = await setup();
+  // A dscnn student trained on RGB PNG class folders (the grayscale NCHW teacher gets its own rows).
+  const dir = tempDir('webapp-images');
+  await writeImageFolders(join(dir, 'images'), { train: 400, test: 50 });
+  const config = {
+    data: { train: { format: 'images', path: join(dir, 'images/train') }, test: { format: 'images', path: join(dir, 'images/test') }, classNames: [...CLASS_NAMES], image: { channels: 3 } },
+    teacher: { model: join(EXAMPLE_DIR, 'teacher.onnx'), image: { channels: 1 } },
+    student: { arch: 'dscnn', stem: 8, blocks: [{ filters: 16, stride: 2 }] },
+    methods: [{ name: METHOD }],
+    export: { formats: ['onnx', 'tfjs-graph'] },
+  };
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(config));
+  const out = join(dir, 'out');
+  const r = cli(['run', '--config', join(dir, 'pipeline.json'), '--out', out, '--steps', '100', '--runs', '1', '--warmup', '0', '--runtimes', 'onnxruntime-node', '--quiet']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const server = await startServer({ bundles: out, port: 0 });
+  try {
+    const cfg = DataSchema.parse({ ...config.data });
+    const d = await loadDatasets(cfg, 0, 2, { teacherImage: { channels: 1 } });
+    const k = 7;
+    const id = d.test.ids![k]!;
+    const want = d.test.x.read(k, 1);
+    closeDatasets(d);
+    mkdirSync(join(out, 'img'));
+    copyFileSync(join(dir, 'images/test', id), join(out, 'img', 'test.png'));
+    const bundle = (format: string) => `/bundles/artifacts/${METHOD}/${format}/deploy.json`;
+    const { result } = await runApp({ ...s, server }, `onnx=${bundle('onnx')}&tfjs=${bundle('tfjs-graph')}&image=/bundles/img/test.png`);
+    const onnx = result.onnx!;
+    const tfjs = result.tfjs!;
+    assert.deepEqual(Float32Array.from(onnx.input!), want, `${id}: the app fed what training read for this image`);
+    assert.deepEqual(tfjs.input, onnx.input);
+    const deploy = JSON.parse(readFileSync(join(out, 'artifacts', METHOD, 'onnx', 'deploy.json'), 'utf8')) as Deploy;
+    const session = await ort.InferenceSession.create(join(out, 'artifacts', METHOD, 'onnx', deploy.artifact.model));
+    const ref = (await session.run({ [deploy.input.name]: new ort.Tensor('float32', want, [1, want.length]) }))[deploy.outputs[0]!.name]!.data as Float32Array;
+    await session.release();
+    assert.ok(maxAbsDiff(onnx.probs, ref) <= PARITY && maxAbsDiff(tfjs.probs, ref) <= PARITY, `web ${onnx.probs} / ${tfjs.probs} vs node ${Array.from(ref)}`);
+  } finally {
+    await server.close();
+  }
 });

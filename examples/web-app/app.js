@@ -1,5 +1,6 @@
 // The example app's logic: everything it knows about a model comes from the bundle's deploy.json (which file to
-// load, input name and shape, image size and channels, the affine preprocessing, class names, the probabilities
+// load, input name and shape, image size and channels, the affine preprocessing or the bundle's own image
+// preprocessing (image-preprocess.js) for students trained from image files, class names, the probabilities
 // output). URL parameters: onnx=<deploy.json URL>, tfjs=<deploy.json URL of a tfjs-layers or tfjs-graph bundle>,
 // image=<image URL> (default: the bundled sample). Uses the globals `ort` and `tf` from the vendor scripts.
 /* global ort, tf */
@@ -62,6 +63,46 @@ function rawPixels(bitmap, { height, width, channels }, canvas) {
 /** deploy.json's preprocessing, `x * scale + shift` on every raw value. */
 function toFeatures(raw, { scale, shift }) {
   return Float32Array.from(raw, (x) => x * scale + shift);
+}
+
+/**
+ * The image drawn at width x height as training resized it (deploy.json imagePreprocess.spec.resize: stretched,
+ * centre-cropped to cover, or letterboxed in black), as RGBA bytes.
+ */
+function drawnRgba(bitmap, { height, width, resize }, canvas) {
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingQuality = 'high';
+  ctx.fillStyle = 'black';
+  ctx.fillRect(0, 0, width, height);
+  const [bw, bh] = [bitmap.width, bitmap.height];
+  if (resize === 'cover') {
+    const s = Math.max(width / bw, height / bh);
+    const [sw, sh] = [width / s, height / s];
+    ctx.drawImage(bitmap, (bw - sw) / 2, (bh - sh) / 2, sw, sh, 0, 0, width, height);
+  } else if (resize === 'contain') {
+    const s = Math.min(width / bw, height / bh);
+    const [dw, dh] = [bw * s, bh * s];
+    ctx.drawImage(bitmap, 0, 0, bw, bh, (width - dw) / 2, (height - dh) / 2, dw, dh);
+  } else ctx.drawImage(bitmap, 0, 0, width, height);
+  return ctx.getImageData(0, 0, width, height).data;
+}
+
+/**
+ * The model's input row and the raw values it came from: with deploy.json's imagePreprocess, the bundle's own
+ * image-preprocess.js (the function training used) on the RGBA pixels; otherwise the pixels and the affine formula.
+ */
+async function inputRow(bundle, bitmap, canvas) {
+  const { deploy } = bundle;
+  const ip = deploy.imagePreprocess;
+  if (ip) {
+    const { preprocessImage } = await import(new URL(ip.file, bundle.deployUrl).href);
+    const rgba = drawnRgba(bitmap, ip.spec, canvas);
+    return { x: preprocessImage(rgba, ip.spec), raw: rgba };
+  }
+  const raw = rawPixels(bitmap, deploy.input.image, canvas);
+  return { x: toFeatures(raw, deploy.preprocessing), raw };
 }
 
 /**
@@ -149,8 +190,7 @@ const RUNTIMES = {
 async function classify(slot, bundle, bitmap) {
   const runtime = RUNTIMES[slot];
   const { deploy } = bundle;
-  const raw = rawPixels(bitmap, deploy.input.image, $('image'));
-  const x = toFeatures(raw, deploy.preprocessing);
+  const { x, raw } = await inputRow(bundle, bitmap, $('image'));
   await runtime.init();
   const t0 = performance.now();
   const model = await runtime.load(bundle);
@@ -173,6 +213,8 @@ async function classify(slot, bundle, bitmap) {
       runMs: t2 - t1,
       // The raw values fed (before preprocessing), so a test can check the browser decoded the image exactly.
       pixels: Array.from(raw),
+      // The input row itself.
+      input: Array.from(x),
     };
   } finally {
     model.dispose();
