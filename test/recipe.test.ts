@@ -30,7 +30,9 @@ test('learning rate: linear warm-up to the peak, then constant, cosine or linear
   assert.ok(Math.abs(at('linear', 99)) < 1e-12);
   assert.ok(Math.abs(at('linear', 10 + 89 / 2) - 0.005) < 1e-12);
   assert.equal(at('constant', 99), 0.01);
-  assert.equal(learningRateAt({ learningRate: 0.01 }, 0, 100), 0.01, 'no schedule: constant, no warm-up (the old behaviour)');
+  assert.equal(learningRateAt({ learningRate: 0.01 }, 0, 100), 0.01, 'a loop given no schedule (pruning\'s fine-tuning in tests): constant, no warm-up');
+  const defaults = parseConfig({ data: { train: { format: 'idx', features: 'x' } }, teacher: { model: 't.onnx' } }, '/').train;
+  assert.deepEqual([defaults.schedule, defaults.warmup, defaults.keepBest, defaults.weightDecay, defaults.learningRate], ['cosine', 0.05, true, 0, 1e-3], 'the defaults docs/training.md chose');
   assert.equal(totalSteps({ steps: 2500, epochs: 3 }, 1000, 128), 3 * 7);
   assert.equal(totalSteps({ steps: 2500 }, 1000, 128), 2500);
   assert.equal(totalSteps({ steps: 1, epochs: 2 }, 50, 128), 2, 'a batch larger than the data is one step per epoch');
@@ -39,8 +41,8 @@ test('learning rate: linear warm-up to the peak, then constant, cosine or linear
 test('config: train.steps with train.epochs, and patience or evalEvery without keepBest, are E_CONFIG', () => {
   const cfg = (train: object) => () => parseConfig({ data: { train: { format: 'idx', features: 'x' } }, teacher: { model: 't.onnx' }, train }, '/');
   assert.throws(cfg({ steps: 100, epochs: 3 }), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /train\.steps \(100\) and train\.epochs \(3\) are both set/.test(e.message));
-  assert.throws(cfg({ patience: 3 }), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /train\.patience: patience only applies with train\.keepBest/.test(e.message));
-  assert.throws(cfg({ evalEvery: 10 }), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /evalEvery only applies/.test(e.message));
+  assert.throws(cfg({ patience: 3, keepBest: false }), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /train\.patience: patience only applies with train\.keepBest/.test(e.message));
+  assert.throws(cfg({ evalEvery: 10, keepBest: false }), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /evalEvery only applies/.test(e.message));
   assert.equal(parseConfig({ data: { train: { format: 'idx', features: 'x' } }, teacher: { model: 't.onnx' }, train: { epochs: 3, keepBest: true, patience: 2 } }, '/').train.epochs, 3);
 });
 

@@ -64,7 +64,7 @@ export function buildDscnnSpec(cfg: DscnnConfig, o: { features: number; featureS
     layers.push({ kind: 'batchNorm', channels: filters, gamma: new Float32Array(filters).fill(1), beta: new Float32Array(filters), movingMean: new Float32Array(filters), movingVariance: new Float32Array(filters).fill(1), epsilon: 1e-3, momentum: 0.9, activation: 'relu6' });
   };
   let channels = width(cfg.stem);
-  convBn(image.channels, channels, 3, 2, 1);
+  convBn(image.channels, channels, 3, cfg.stemStride, 1);
   for (const b of cfg.blocks) {
     convBn(channels, channels, 3, b.stride, channels); // depthwise
     convBn(channels, width(b.filters), 1, 1, 1); // pointwise

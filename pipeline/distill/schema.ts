@@ -18,6 +18,8 @@ export const StudentSchema = z.discriminatedUnion('arch', [
   z.strictObject({
     arch: z.literal('dscnn'),
     stem: z.number().int().positive().default(16),
+    /** The stem conv's stride: 2 as in MobileNet for large images; 1 keeps small images (28 x 28) at full size. */
+    stemStride: z.number().int().min(1).max(2).default(2),
     blocks: z
       .array(z.strictObject({ filters: z.number().int().positive(), stride: z.number().int().min(1).max(2).default(1) }))
       .min(1)
@@ -98,6 +100,8 @@ export const MethodSchema = z.discriminatedUnion('name', [
   }),
 ]);
 
+// The recipe's defaults (cosine decay after a 5 % warm-up, the best validation check kept) won
+// benchmarks/recipe-sweep.ts on the validation split; see docs/training.md.
 export const TrainSchema = z.strictObject({
   steps: z.number().int().positive().default(2500),
   /** Passes over the transfer set instead of `steps` (steps = epochs * floor(n / batchSize)); give one or the other. */
@@ -106,16 +110,16 @@ export const TrainSchema = z.strictObject({
   /** Adam's peak learning rate. */
   learningRate: z.number().positive().default(1e-3),
   /** After warm-up: keep the rate (constant) or decay it to 0 at the last step (cosine, linear). */
-  schedule: z.enum(['constant', 'cosine', 'linear']).default('constant'),
+  schedule: z.enum(['constant', 'cosine', 'linear']).default('cosine'),
   /** Fraction of the steps over which the rate rises linearly from 0 to learningRate. */
-  warmup: z.number().min(0).max(0.5).default(0),
+  warmup: z.number().min(0).max(0.5).default(0.05),
   /** Decoupled weight decay (AdamW) on dense and conv kernels: w <- w * (1 - lr * weightDecay) after each step. */
   weightDecay: z.number().min(0).max(1).default(0),
   /**
    * Keep the weights with the best validation accuracy, checked every `evalEvery` steps (default: every epoch) and
    * at the end, instead of the last ones. Needs a labelled validation split; off while pruning.
    */
-  keepBest: z.boolean().default(false),
+  keepBest: z.boolean().default(true),
   evalEvery: z.number().int().positive().optional(),
   /** With keepBest: stop once this many checks in a row bring no improvement. */
   patience: z.number().int().positive().optional(),

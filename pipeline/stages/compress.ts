@@ -99,7 +99,9 @@ export async function pruneStudent(
     groups: transfer.groups, head: transfer.head, seed: setup.seed, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
   });
   const trainSet = { x: train.x, n: train.n, features: train.features, labels: train.labels ?? transfer.groups, classes: s.spec.classes };
-  const fineTune = { ...setup.train, steps: c.prune.fineTuneSteps };
+  // Fine-tuning runs compress.prune.fineTuneSteps steps, whatever train.epochs says; it has no validation checks.
+  const { epochs: _epochs, ...trainRecipe } = setup.train;
+  const fineTune = { ...trainRecipe, steps: c.prune.fineTuneSteps };
   const variants: { variant: string; spec: StudentSpec }[] = [];
   for (const f of c.prune.structured) {
     const pruned = structuredPrune(s.spec, f).spec;
