@@ -68,6 +68,11 @@ export class BestKeeper {
     return this.patience !== null && this.state.since >= this.patience;
   }
 
+  /** Forgets every check (a checkpoint that was read but not used). */
+  reset(): void {
+    this.state = { step: 0, accuracy: -1, since: 0, weights: null };
+  }
+
   /** The state as checkpoint tensors (best/meta: step, accuracy, since; best/i: the snapshot's arrays). */
   tensors(): CheckpointTensor[] {
     const { step, accuracy, since, weights } = this.state;

@@ -117,6 +117,7 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
     const { checkpoint, reason } = loadCheckpoint(opts.checkpoint.file, opts.checkpoint.key);
     const moving = arch.layers.flatMap((l) => (l.kind === 'batchNorm' ? [l.channels, l.channels] : []));
     resumed = checkpoint && checkpoint.steps === steps && (!keeper || keeper.restore(checkpoint.tensors)) ? stateFrom(engineTensors(checkpoint.tensors), infos, moving) : null;
+    if (!resumed) keeper?.reset();
     if (checkpoint && resumed) {
       start = checkpoint.step;
       lastLoss = checkpoint.lastLoss;

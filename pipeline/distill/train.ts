@@ -44,6 +44,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
   if (opts.checkpoint) {
     const resumed = await resume(opts.checkpoint, model, method.variables, optimizer, steps, keeper);
     if (resumed.step === null) {
+      keeper?.reset();
       if (resumed.reason) opts.progress.note(`train ${opts.label}: ${resumed.reason}`);
     } else {
       start = resumed.step;
