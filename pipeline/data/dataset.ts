@@ -155,7 +155,10 @@ async function loadText(src: Extract<DataSource, { format: TextSource['format'] 
 
 const isStreamed = (src: DataSource): src is StreamedSource => (STREAMED_FORMATS as readonly string[]).includes(src.format);
 
-/** One split's rows and labels: streamed into `spillDir` for CSV, JSONL and NPY when it is given, else in memory. */
+/**
+ * One split's rows and labels: streamed into `spillDir` for CSV, JSONL, NPY and images when it is given, else in
+ * memory; images also give the teacher's rows.
+ */
 type Loaded = {
   raw: RawSplit | (Omit<RawSplit, 'features'> & { features: Rows });
   text: Awaited<ReturnType<typeof loadText>> | null;
@@ -226,8 +229,9 @@ function carve(s: Split, fraction: number, rand: () => number, name: Split['name
 
 /**
  * Load, map, preprocess and split the data; `classes` is the teacher's class count. With `spillDir`, CSV, JSONL and
- * NPY sources are read a block at a time into anonymous files there, so memory stays flat however many rows they
- * have; IDX and text sources are read into memory. Close the splits with closeDatasets.
+ * NPY sources (and images, a file at a time) are read a block at a time into anonymous files there, so memory stays
+ * flat however many rows they have; IDX and text sources are read into memory. `teacherImage`: the teacher's own
+ * image preprocessing (teacher.image; NCHW at the student's settings when empty). Close the splits with closeDatasets.
  */
 export async function loadDatasets(cfg: DataConfig, seed: number, classes: number, opts: { spillDir?: string | null; teacherImage?: TeacherImageSettings } = {}): Promise<Datasets> {
   const spillDir = opts.spillDir ?? null;

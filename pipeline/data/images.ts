@@ -171,7 +171,8 @@ function tooLarge(file: string, pixels: number | null, maxPixels: number): EdgeD
   return new EdgeDistillError('E_IMAGE', `${file} has ${pixels === null ? 'more' : pixels} pixels${pixels === null ? ' than' : ', over'} data.image.maxPixels (${maxPixels})`, 'Shrink the image, or raise data.image.maxPixels if it is genuine (decoding takes 4 bytes per pixel).');
 }
 
-const sharpOptions = (maxPixels: number) => ({ limitInputPixels: maxPixels, failOn: 'warning' as const });
+// 'truncated': a truncated or corrupt file fails; a recoverable libvips warning (stray bytes after a JPEG's end) does not.
+const sharpOptions = (maxPixels: number) => ({ limitInputPixels: maxPixels, failOn: 'truncated' as const });
 
 async function probe(file: string, bytes: Buffer, maxPixels: number): Promise<Probe> {
   let meta: Metadata;
