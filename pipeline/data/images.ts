@@ -253,8 +253,11 @@ export interface StreamedImages {
   ids: string[];
 }
 
-/** How many images are decoded at once (sharp runs them on libuv's thread pool). */
-const IN_FLIGHT = 8;
+/**
+ * How many images are decoded at once (sharp runs them on libuv's thread pool). A large photo decodes to tens of MB
+ * before it is resized, so this bounds the memory a folder of photos takes.
+ */
+const IN_FLIGHT = 4;
 
 /**
  * Decode every image of `src` into `writer` (and, with `teacher`, the teacher's rows into `teacherWriter`). Any bad
