@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 import { EdgeDistillError } from '../errors.ts';
 import { parseCsv } from './csv.ts';
 import { BlockedRows, type RowWriter, type Rows } from './rows.ts';
@@ -174,7 +174,26 @@ function tooLarge(file: string, pixels: number | null, maxPixels: number): EdgeD
 // 'truncated': a truncated or corrupt file fails; a recoverable libvips warning (stray bytes after a JPEG's end) does not.
 const sharpOptions = (maxPixels: number) => ({ limitInputPixels: maxPixels, failOn: 'truncated' as const });
 
+type Sharp = (typeof import('sharp'))['default'];
+let sharpModule: Promise<Sharp> | null = null;
+
+/**
+ * sharp, loaded on first use: a platform without its prebuilt libvips can still run everything but image sources,
+ * which then fail with a coded error saying what is missing.
+ */
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (err: unknown) => {
+      sharpModule = null;
+      throw new EdgeDistillError('E_RUNTIME', `image sources need sharp (libvips), which did not load on ${process.platform}-${process.arch}: ${(err as Error).message.split('\n')[0]}`, 'Reinstall with `npm ci` on this machine (sharp ships prebuilt binaries for Linux, macOS and Windows on x64 and arm64); elsewhere install libvips and see https://sharp.pixelplumbing.com/install.', { cause: err });
+    },
+  );
+  return sharpModule;
+}
+
 async function probe(file: string, bytes: Buffer, maxPixels: number): Promise<Probe> {
+  const sharp = await loadSharp();
   let meta: Metadata;
   try {
     meta = await sharp(bytes, sharpOptions(maxPixels)).metadata();
@@ -194,6 +213,7 @@ async function probe(file: string, bytes: Buffer, maxPixels: number): Promise<Pr
 
 /** RGB pixels (3 per pixel, 0..255) of the image rotated by its EXIF orientation, alpha dropped, at height x width. */
 async function decodeRgb(file: string, bytes: Buffer, height: number, width: number, fit: ImagePreprocessSpec['resize'], maxPixels: number): Promise<Buffer> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, sharpOptions(maxPixels))
       .rotate()
