@@ -38,12 +38,14 @@ export interface BestState {
   weights: Float32Array[] | null;
 }
 
+const noCheckYet = (): BestState => ({ step: 0, accuracy: -1, since: 0, weights: null });
+
 /**
  * Keeps the weights with the best validation accuracy seen at the checks (the first of equal accuracies wins), and
  * says when patience has run out. A check comes every `every` steps and after the last one.
  */
 export class BestKeeper {
-  state: BestState = { step: 0, accuracy: -1, since: 0, weights: null };
+  state: BestState = noCheckYet();
   constructor(
     readonly every: number,
     readonly patience: number | null,
@@ -70,7 +72,17 @@ export class BestKeeper {
 
   /** Forgets every check (a checkpoint that was read but not used). */
   reset(): void {
-    this.state = { step: 0, accuracy: -1, since: 0, weights: null };
+    this.state = noCheckYet();
+  }
+
+  /** The progress line's addition while training. */
+  progress(): string {
+    return `, best validation ${(this.state.accuracy * 100).toFixed(2)} % at step ${this.state.step}`;
+  }
+
+  /** The progress line's addition at the end: the step kept, and where training stopped early. */
+  outcome(stopped: boolean, done: number): string {
+    return `; kept step ${this.state.step} (validation ${(this.state.accuracy * 100).toFixed(2)} %)${stopped ? `, stopped early at step ${done}` : ''}`;
   }
 
   /** The state as checkpoint tensors (best/meta: step, accuracy, since; best/i: the snapshot's arrays). */
@@ -89,16 +101,14 @@ export class BestKeeper {
   }
 }
 
+/**
+ * The keeper of a training loop, or null when the best check is not kept: train.keepBest off, no way to check
+ * (`evaluate`), or pruning (its masks change the student as steps go, so the last weights are the ones that meet its
+ * sparsity). Checks come every train.evalEvery steps, by default every epoch.
+ */
+export function bestKeeper(cfg: Pick<LoopConfig, 'keepBest' | 'evalEvery' | 'patience'>, opts: { evaluate?: unknown; afterStep?: unknown }, stepsPerEpoch: number): BestKeeper | null {
+  return cfg.keepBest && opts.evaluate && !opts.afterStep ? new BestKeeper(cfg.evalEvery ?? stepsPerEpoch, cfg.patience ?? null) : null;
+}
+
 /** A checkpoint's tensors without the recipe's (what the engines' own resume code reads). */
 export const engineTensors = (tensors: readonly CheckpointTensor[]) => tensors.filter((t) => !t.name.startsWith('best/'));
-
-/** What the recipe did, for the report: the step whose weights were kept, and where training stopped. */
-export interface RecipeOutcome {
-  /** Steps run (fewer than planned when early stopping ended training). */
-  stepsRun: number;
-  /** The step whose weights the student has (the last one without keepBest). */
-  chosenStep: number;
-  /** Its validation accuracy, or null without keepBest. */
-  chosenValidationAccuracy: number | null;
-  earlyStopped: boolean;
-}

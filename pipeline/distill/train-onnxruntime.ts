@@ -15,7 +15,7 @@ import { OrtTrainer, paramFromSpec, type TrainerState } from '../engine/ort-trai
 import { TFJS_ADAM, trainParams, type ParamInfo, type TrainArch } from '../engine/train-graph.ts';
 import { kernelDims, type LayerSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
-import { BestKeeper, engineTensors, learningRateAt, totalSteps, type LoopConfig } from './recipe.ts';
+import { bestKeeper, engineTensors, learningRateAt, totalSteps, type LoopConfig } from './recipe.ts';
 
 /** The student as the compiler sees it: its input (an NHWC image when the model starts with a Reshape) and layers. */
 function archOf(model: tfl.LayersModel, features: number): TrainArch {
@@ -105,9 +105,7 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
 
   const steps = totalSteps(cfg, n, B);
   const stepsPerEpoch = Math.floor(n / B);
-  // Keeping the best validation check needs a way to check; pruning's masks change the student as steps go, so the
-  // last weights are the ones that meet its sparsity.
-  const keeper = cfg.keepBest && opts.evaluate && !opts.afterStep ? new BestKeeper(cfg.evalEvery ?? stepsPerEpoch, cfg.patience ?? null) : null;
+  const keeper = bestKeeper(cfg, opts, stepsPerEpoch);
   let start = 0;
   let lastLoss = NaN;
   let resumed: TrainerState | null = null;
@@ -156,7 +154,7 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
         stopped = keeper.offer(done, await opts.evaluate!(trainer.layersOf(arch, snap)), () => snap);
       }
       if (s % 50 === 49 || done === steps || stopped) {
-        step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper ? `, best validation ${(keeper.state.accuracy * 100).toFixed(2)} % at step ${keeper.state.step}` : ''}`);
+        step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper?.progress() ?? ''}`);
         ticked = done;
       }
       if (opts.checkpoint && (done % stepsPerEpoch === 0 || done === steps || stopped)) {
@@ -164,7 +162,7 @@ export async function trainLayersOnOnnxruntime(arch: TrainArch, data: TrainSet, 
       }
     }
     layers = keeper?.state.weights ? trainer.layersOf(arch, keeper.state.weights) : trainer.layers(arch);
-    step.done(`loss ${lastLoss.toFixed(4)}${keeper ? `; kept step ${keeper.state.step} (validation ${(keeper.state.accuracy * 100).toFixed(2)} %)${stopped ? `, stopped early at step ${done}` : ''}` : ''}`);
+    step.done(`loss ${lastLoss.toFixed(4)}${keeper?.outcome(stopped, done) ?? ''}`);
   } finally {
     await trainer.release();
   }

@@ -9,12 +9,15 @@ import { batchOrder, oneHotRows, type TrainOptions, type TrainResult, type Train
 import { trainOnOnnxruntime } from './train-onnxruntime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointTensor } from './train-checkpoint.ts';
 import { asRows, forEachBlock, type Rows } from '../data/rows.ts';
-import { BestKeeper, engineTensors, learningRateAt, totalSteps } from './recipe.ts';
+import { bestKeeper, engineTensors, learningRateAt, totalSteps, type BestKeeper } from './recipe.ts';
 import { layerSpecs } from './architectures.ts';
+
+/** The variables of the model's dense and conv kernels, in layer order. */
+const kernelVariables = (model: tfl.LayersModel) => model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
 
 /** The model's dense and conv kernels (layer order, HWIO) handed to `edit` as arrays, and written back. */
 export function editKernels(model: tfl.LayersModel, edit: (kernels: Float32Array[]) => void): void {
-  const vars = model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
+  const vars = kernelVariables(model);
   const kernels = vars.map((v) => Float32Array.from(v.read().dataSync() as Float32Array));
   edit(kernels);
   vars.forEach((v, i) => {
@@ -38,7 +41,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
   const nextBatch = batchOrder(n, B, opts.seed);
   const steps = totalSteps(cfg, n, B);
   const stepsPerEpoch = Math.floor(n / B);
-  const keeper = cfg.keepBest && opts.evaluate && !opts.afterStep ? new BestKeeper(cfg.evalEvery ?? stepsPerEpoch, cfg.patience ?? null) : null;
+  const keeper = bestKeeper(cfg, opts, stepsPerEpoch);
   let lastLoss = NaN;
   let start = 0;
   if (opts.checkpoint) {
@@ -56,7 +59,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
   }
   // A view of the same layers that also exposes the penultimate activations (FitNet's hint loss reads them).
   const view = tfl.model({ inputs: model.inputs, outputs: [model.layers.at(-2)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
-  const kernels = model.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.weights[0]!);
+  const kernels = kernelVariables(model);
   const step = opts.progress.step(`train ${opts.label}`, steps);
   if (start) step.tick(start, 'resumed');
   let ticked = start;
@@ -96,7 +99,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
       stopped = keeper.offer(done, await opts.evaluate!(layerSpecs(model.layers)), () => model.getWeights().map((w) => Float32Array.from(w.dataSync() as Float32Array)));
     }
     if (s % 50 === 49 || done === steps || stopped) {
-      step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper ? `, best validation ${(keeper.state.accuracy * 100).toFixed(2)} % at step ${keeper.state.step}` : ''}`);
+      step.tick(done - ticked, `loss ${lastLoss.toFixed(4)}${keeper?.progress() ?? ''}`);
       ticked = done;
     }
     if (opts.checkpoint && (done % stepsPerEpoch === 0 || done === steps || stopped)) {
@@ -112,7 +115,7 @@ export async function trainStudent(model: tfl.LayersModel, data: TrainSet, metho
   optimizer.dispose();
   tf.dispose(method.variables);
   const ms = performance.now() - t0;
-  step.done(`loss ${lastLoss.toFixed(4)}${best ? `; kept step ${best.step} (validation ${(best.accuracy * 100).toFixed(2)} %)${stopped ? `, stopped early at step ${done}` : ''}` : ''}`);
+  step.done(`loss ${lastLoss.toFixed(4)}${best ? keeper!.outcome(stopped, done) : ''}`);
   return { steps: done, finalLoss: lastLoss, ms, chosenStep: best?.step ?? done, chosenValidationAccuracy: best?.accuracy ?? null, earlyStopped: stopped };
 }
 
