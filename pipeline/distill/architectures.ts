@@ -40,6 +40,31 @@ export function buildStudent(arch: StudentConfig, features: number, featureShape
 
 type DscnnConfig = Extract<StudentConfig, { arch: 'dscnn' }>;
 type Conv1dConfig = Extract<StudentConfig, { arch: 'conv1d' }>;
+type SpecOptions = { features: number; featureShape: number[]; classes: number; subclasses: number; seed: number; metadata: Record<string, string> };
+
+/** Glorot-uniform values (TF.js's default kernel initialiser) drawn in order from one seeded generator. */
+function seededGlorot(seed: number): (n: number, fanIn: number, fanOut: number) => Float32Array {
+  const r = rng(seed);
+  return (n, fanIn, fanOut) => {
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    return Float32Array.from({ length: n }, () => (r() * 2 - 1) * limit);
+  };
+}
+
+/** A batch norm at its start: gamma 1, beta 0, unit moving statistics, epsilon 1e-3, momentum 0.9. */
+function freshBatchNorm(channels: number, activation: 'relu' | 'relu6'): LayerSpec {
+  return { kind: 'batchNorm', channels, gamma: new Float32Array(channels).fill(1), beta: new Float32Array(channels), movingMean: new Float32Array(channels), movingVariance: new Float32Array(channels).fill(1), epsilon: 1e-3, momentum: 0.9, activation };
+}
+
+/** `layers` (ending in `channels` pooled features) with the dense head appended: `dense` ReLU layers, then the linear output. */
+function withDenseHead(layers: LayerSpec[], channels: number, dense: readonly number[], glorot: ReturnType<typeof seededGlorot>, image: NonNullable<StudentSpec['image']>, o: SpecOptions): StudentSpec {
+  for (const units of [...dense, o.classes * o.subclasses]) {
+    layers.push({ kind: 'dense', kernel: glorot(channels * units, channels, units), inputs: channels, units, bias: new Float32Array(units), activation: 'relu' });
+    channels = units;
+  }
+  (layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>).activation = 'linear';
+  return { inputName: 'input', features: o.features, image, layers, classes: o.classes, subclasses: o.subclasses, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: o.metadata };
+}
 
 /**
  * A dscnn student as a StudentSpec with its initial weights: Glorot-uniform kernels (TF.js's default, fan-in and
@@ -48,20 +73,15 @@ type Conv1dConfig = Extract<StudentConfig, { arch: 'conv1d' }>;
  * weights in a short run: 50 % against 96 % test accuracy after 300 steps on the bundled example). Every conv
  * before a batch norm is linear and has its bias (folded away at export).
  */
-export function buildDscnnSpec(cfg: DscnnConfig, o: { features: number; featureShape: number[]; classes: number; subclasses: number; seed: number; metadata: Record<string, string> }): StudentSpec {
-  const { features } = o;
+export function buildDscnnSpec(cfg: DscnnConfig, o: SpecOptions): StudentSpec {
   const image = imageShape(o.featureShape);
-  if (image.height * image.width * image.channels !== features) throw new EdgeDistillError('E_SHAPE_MISMATCH', `the dscnn student needs image data, but examples have shape [${o.featureShape}]`, 'Give images as [H, W] or [H, W, C].');
-  const r = rng(o.seed * 7919 + 17);
-  const glorot = (n: number, fanIn: number, fanOut: number) => {
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    return Float32Array.from({ length: n }, () => (r() * 2 - 1) * limit);
-  };
+  if (image.height * image.width * image.channels !== o.features) throw new EdgeDistillError('E_SHAPE_MISMATCH', `the dscnn student needs image data, but examples have shape [${o.featureShape}]`, 'Give images as [H, W] or [H, W, C].');
+  const glorot = seededGlorot(o.seed * 7919 + 17);
   const width = (f: number) => Math.max(1, Math.round(f * cfg.widthMultiplier));
   const layers: LayerSpec[] = [];
   const convBn = (inC: number, filters: number, k: number, strides: number, groups: number) => {
     layers.push({ kind: 'conv2d', kernel: glorot(k * k * (inC / groups) * filters, k * k * (inC / groups), (k * k * filters) / groups), kernelSize: k, inChannels: inC, filters, bias: new Float32Array(filters), padding: 'same', strides, groups, activation: 'linear' });
-    layers.push({ kind: 'batchNorm', channels: filters, gamma: new Float32Array(filters).fill(1), beta: new Float32Array(filters), movingMean: new Float32Array(filters), movingVariance: new Float32Array(filters).fill(1), epsilon: 1e-3, momentum: 0.9, activation: 'relu6' });
+    layers.push(freshBatchNorm(filters, 'relu6'));
   };
   let channels = width(cfg.stem);
   convBn(image.channels, channels, 3, cfg.stemStride, 1);
@@ -71,12 +91,7 @@ export function buildDscnnSpec(cfg: DscnnConfig, o: { features: number; featureS
     channels = width(b.filters);
   }
   layers.push({ kind: 'globalAvgPool' });
-  for (const units of [...cfg.dense, o.classes * o.subclasses]) {
-    layers.push({ kind: 'dense', kernel: glorot(channels * units, channels, units), inputs: channels, units, bias: new Float32Array(units), activation: 'relu' });
-    channels = units;
-  }
-  (layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>).activation = 'linear';
-  return { inputName: 'input', features, image, layers, classes: o.classes, subclasses: o.subclasses, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: o.metadata };
+  return withDenseHead(layers, channels, cfg.dense, glorot, image, o);
 }
 
 /** A sequence input [T, C] (or [T]: one channel) as the image the IR convolves: one row of T pixels, C channels. */
@@ -91,20 +106,16 @@ export function sequenceShape(featureShape: number[]): { height: number; width: 
  * conv1d: the spec with seeded Glorot-uniform kernels, zero biases, batch norms at identity. Each block is a conv2d
  * with a [1, k] kernel over the one-pixel-high sequence, a batch norm with ReLU, and a [1, pool] max pool.
  */
-export function buildConv1dSpec(cfg: Conv1dConfig, o: { features: number; featureShape: number[]; classes: number; subclasses: number; seed: number; metadata: Record<string, string> }): StudentSpec {
+export function buildConv1dSpec(cfg: Conv1dConfig, o: SpecOptions): StudentSpec {
   const image = sequenceShape(o.featureShape);
-  const r = rng(o.seed * 7919 + 29);
-  const glorot = (n: number, fanIn: number, fanOut: number) => {
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    return Float32Array.from({ length: n }, () => (r() * 2 - 1) * limit);
-  };
+  const glorot = seededGlorot(o.seed * 7919 + 29);
   const layers: LayerSpec[] = [];
   let channels = image.channels;
   let steps = image.width;
   for (const [i, b] of cfg.blocks.entries()) {
     const k = b.kernelSize;
     layers.push({ kind: 'conv2d', kernel: glorot(k * channels * b.filters, k * channels, k * b.filters), kernelSize: [1, k], inChannels: channels, filters: b.filters, bias: new Float32Array(b.filters), padding: 'same', strides: b.stride, activation: 'linear' });
-    layers.push({ kind: 'batchNorm', channels: b.filters, gamma: new Float32Array(b.filters).fill(1), beta: new Float32Array(b.filters), movingMean: new Float32Array(b.filters), movingVariance: new Float32Array(b.filters).fill(1), epsilon: 1e-3, momentum: 0.9, activation: 'relu' });
+    layers.push(freshBatchNorm(b.filters, 'relu'));
     channels = b.filters;
     steps = Math.ceil(steps / b.stride);
     if (b.pool > 1) {
@@ -114,12 +125,7 @@ export function buildConv1dSpec(cfg: Conv1dConfig, o: { features: number; featur
     }
   }
   layers.push({ kind: 'globalAvgPool' });
-  for (const units of [...cfg.dense, o.classes * o.subclasses]) {
-    layers.push({ kind: 'dense', kernel: glorot(channels * units, channels, units), inputs: channels, units, bias: new Float32Array(units), activation: 'relu' });
-    channels = units;
-  }
-  (layers.at(-1) as Extract<LayerSpec, { kind: 'dense' }>).activation = 'linear';
-  return { inputName: 'input', features: o.features, image, layers, classes: o.classes, subclasses: o.subclasses, outputNames: { probs: 'probs', subclassLogits: 'subclass_logits' }, metadata: o.metadata };
+  return withDenseHead(layers, channels, cfg.dense, glorot, image, o);
 }
 
 /** Read a trained sequential student's weights into a StudentSpec. */
