@@ -22,6 +22,9 @@ import { TOOL_VERSION } from '../util/versions.ts';
 import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../../exporters/onnx.ts';
+import { wrapOrtSession } from '../../runtimes/ort-session.ts';
+import { predictAll } from '../../runtimes/measure.ts';
+import { concatBytes, f32Bytes } from '../util/fsutil.ts';
 
 /** What a student's training depends on besides its method, the data and the teacher: the config's `student`, `train`
  * and `seed`, and the hash of the whole config (configHash) recorded in the student's metadata. */
@@ -110,17 +113,13 @@ type ValidationCheck = (spec: StudentSpec) => Promise<number>;
 
 function validationCheck(x: Rows, n: number, labels: Int32Array, threads: number | undefined): ValidationCheck {
   return async (spec) => {
-    const session = await ort.InferenceSession.create(exportOnnx(spec, { producerVersion: TOOL_VERSION }), { executionProviders: ['cpu'], intraOpNumThreads: threads ?? cpus().length, interOpNumThreads: 1 });
+    const ortSession = await ort.InferenceSession.create(exportOnnx(spec, { producerVersion: TOOL_VERSION }), { executionProviders: ['cpu'], intraOpNumThreads: threads ?? cpus().length, interOpNumThreads: 1 });
+    const session = wrapOrtSession(ortSession, (data, dims) => new ort.Tensor('float32', data, dims), 'the validation check');
     try {
-      const probs = new Float32Array(n * spec.classes);
-      for (let from = 0; from < n; from += 1024) {
-        const count = Math.min(1024, n - from);
-        const out = await session.run({ [spec.inputName]: new ort.Tensor('float32', x.read(from, count), [count, spec.features]) });
-        probs.set(out[spec.outputNames.probs]!.data as Float32Array, from * spec.classes);
-      }
-      return accuracy(probs, labels, spec.classes);
+      const parts = await predictAll(session, x, n, spec.features, 1024);
+      return accuracy(new Float32Array(concatBytes(parts.map(f32Bytes)).buffer), labels, spec.classes);
     } finally {
-      await session.release();
+      await session.dispose();
     }
   };
 }
