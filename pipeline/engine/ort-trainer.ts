@@ -3,6 +3,7 @@
 // parameters, moments and gradients live in a WasmAdam arena: the parameter tensors wrap its views, onnxruntime
 // writes the gradients into it (pre-allocated outputs), and its SIMD loop updates them after each run. With Adam in
 // the graph they stay in the tensors onnxruntime returned, which are fed straight back.
+import { MessageChannel } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import '../../runtimes/ort-telemetry.ts';
 import { kernelDims, type LayerSpec } from '../student/spec.ts';
@@ -22,6 +23,25 @@ export function oihwToHwio(w: Float32Array, k: number | [number, number], inC: n
     }
   }
   return kernel;
+}
+
+/**
+ * Frees the memory of onnxruntime-node's returned copies now rather than at some later garbage collection.
+ * The binding copies every output into a freshly allocated ArrayBuffer, even one the caller pre-allocated (1.30, 1.31).
+ * Left to the collector, several steps' copies are freed together; glibc then returns the memory to the system, and the
+ * next step's copies fault it back in page by page. That was 3-4 ms of a 13 ms phone-MLP step (benchmarks/train-speed.ts).
+ * Transferring a buffer to a closed port detaches it and drops its memory at once, so each step's copy reuses the last
+ * one's pages. A buffer the caller owns (a pre-allocated output the binding wrote in place) is never passed here.
+ */
+const sink = (() => {
+  const { port1, port2 } = new MessageChannel();
+  port2.close();
+  port1.unref();
+  return port1;
+})();
+function freeNow(buffers: ArrayBufferLike[]): void {
+  const owned = buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+  if (owned.length > 0) sink.postMessage(null, owned);
 }
 
 type Conv = Extract<LayerSpec, { kind: 'conv2d' }>;
@@ -189,6 +209,7 @@ export class OrtTrainer {
     // The graph placement fetches everything it returns; the host one fills its pre-allocated outputs.
     const out = this.host ? await this.session.run(this.feeds, this.fetches) : await this.session.run(this.feeds);
     this.runMs += performance.now() - t0;
+    const previous = this.host ? [] : Object.values(this.feeds);
     // Moving averages as TF.js's BatchNormalization keeps them: moving -= (moving - batch) * (1 - momentum).
     this.graph.batchNorms.forEach((_, j) => {
       const decay = Math.fround(1 - this.momentum[j]!);
@@ -211,7 +232,12 @@ export class OrtTrainer {
     });
     this.powers.beta1 = Math.fround(this.powers.beta1 * Math.fround(this.adam.beta1));
     this.powers.beta2 = Math.fround(this.powers.beta2 * Math.fround(this.adam.beta2));
-    return ((this.host ? this.fetches : out)[names.loss]!.data as Float32Array)[0]!;
+    const loss = ((this.host ? this.fetches : out)[names.loss]!.data as Float32Array)[0]!;
+    // What no one reads any more: with Adam on the host, every copy the binding returned (the pre-allocated outputs hold
+    // the values); with Adam in the graph, last step's parameters and moments, replaced by this step's outputs.
+    const kept = new Set<ArrayBufferLike>([...Object.values(this.feeds), ...Object.values(this.fetches)].map((t) => (t.data as Float32Array).buffer));
+    freeNow([...(this.host ? Object.values(out) : previous)].map((t) => (t.data as Float32Array).buffer).filter((b) => !kept.has(b)));
+    return loss;
   }
 
   /** Adam's learning rate from the next step on (a schedule sets it before every step). */
