@@ -39,7 +39,7 @@ const sink = (() => {
   port1.unref();
   return port1;
 })();
-function freeNow(buffers: ArrayBufferLike[]): void {
+export function freeNow(buffers: ArrayBufferLike[]): void {
   const owned = buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
   if (owned.length > 0) sink.postMessage(null, owned);
 }
