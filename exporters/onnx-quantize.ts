@@ -44,24 +44,43 @@ export function exportQuantizedOnnx(student: StudentSpec, mode: QuantMode, opts:
   const g = new OnnxGraphBuilder({ graphName: 'edge_distill_student', producerVersion: opts.producerVersion });
   const ctx: QuantContext = { g, target: 'quantized ONNX', mode };
   const weighted = spec.layers.flatMap((l, i) => (isWeighted(l) ? [i] : []));
+  const at = quantizeAt(spec, weighted);
   g.addInput(spec.inputName, [BATCH_DIM, spec.features]);
   let cur: QuantEmitted = { tensor: spec.inputName, shape: { kind: 'flat', size: spec.features } };
   // Static: quantize once at the input, so the NHWC -> NCHW reshape and transpose move uint8.
-  if (params && weighted.length > 0) cur = quantize(g, cur, weighted[0]!, params[weighted[0]!]!, '/input');
+  if (params && weighted.length > 0 && at.get(-1) !== undefined) cur = quantize(g, cur, weighted[0]!, params[weighted[0]!]!, '/input');
   cur = { ...cur, ...emitInput(ctx, spec, cur.tensor) };
   const outputs: QuantEmitted[] = [];
   spec.layers.forEach((layer, i) => {
     const p = `/layers.${i}`;
     cur = emitLayer(ctx, QUANT_EMITTERS[mode.kind], layer, p, cur, outputs);
     outputs.push(cur);
-    const next = weighted.find((j) => j > i);
-    if (params && isWeighted(layer) && next !== undefined) cur = quantize(g, cur, next, params[next]!, p);
+    const next = at.get(i);
+    if (params && next !== undefined) cur = quantize(g, cur, next, params[next]!, p);
   });
   emitHead(ctx, spec, cur);
   const own: Record<string, string> = { [ONNX_METADATA_QUANTIZATION]: describeQuantMode(mode) };
   if (mode.kind === 'static' && opts.calibration) own[ONNX_METADATA_CALIBRATION_EXAMPLES] = String(opts.calibration.examples);
   for (const [key, value] of Object.entries(metadataOf(spec, own))) g.setMetadata(key, value);
   return g.encode();
+}
+
+/**
+ * Where static mode quantizes each weighted layer's input: after the layer with the returned key (-1: the graph input),
+ * mapped to the weighted layer it feeds. That is right after the previous weighted layer's activation when only max
+ * pooling and flatten lie between (they move uint8 exactly), else after the last layer that cannot take uint8 (a
+ * global average pool, an unfolded batch norm, a residual add): onnxruntime's ops for those are float only. The
+ * calibration measured the weighted layer's own input, which is what that point carries.
+ */
+function quantizeAt(spec: StudentSpec, weighted: readonly number[]): Map<number, number> {
+  const at = new Map<number, number>();
+  weighted.forEach((j, w) => {
+    let k = j - 1;
+    const stop = w === 0 ? -1 : weighted[w - 1]!;
+    while (k > stop && (spec.layers[k]!.kind === 'maxpool2d' || spec.layers[k]!.kind === 'flatten')) k--;
+    at.set(k, j);
+  });
+  return at;
 }
 
 /** uint8 parameters of every weighted layer's input (indexed like spec.layers), from a matching calibration. */

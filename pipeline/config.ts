@@ -123,7 +123,6 @@ export const ConfigSchema = z.strictObject({
   const arch = c.student.arch;
   if (arch !== 'dscnn' && arch !== 'conv1d') return;
   if (c.train.engine === 'tfjs') ctx.addIssue({ code: 'custom', path: ['train', 'engine'], message: `the ${arch} student trains on the onnxruntime engine only; remove train.engine (or --engine) to use it` });
-  if (c.compress) ctx.addIssue({ code: 'custom', path: ['compress'], message: `the compress stage does not take the ${arch} student yet (batch norm, global pooling); remove compress (or --max-accuracy-drop)` });
 });
 
 /** What a config file or the flags may contain (defaults not yet applied). */

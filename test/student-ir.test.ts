@@ -2,8 +2,8 @@
 // ReLU6, global average pooling, a residual add): a student made of all of them is exported to ONNX, TF.js layers
 // and TF.js graph and each agrees with the float64 reference forward pass on real images; batch norm folds into
 // the conv before it without changing the function; the onnxruntime engine trains it (batch statistics in, moving
-// averages updated as TF.js does) and the trained student exports with the same parity. Stages that cannot take
-// these layers yet say so with E_UNSUPPORTED.
+// averages updated as TF.js does) and the trained student exports with the same parity; the compress stage quantizes
+// and prunes dscnn and conv1d students. Stages that cannot take these layers yet say so with E_UNSUPPORTED.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { forwardSpec } from '../exporters/reference-forward.ts';
 import { calibrate } from '../exporters/calibrate.ts';
 import { exportQuantizedOnnx } from '../exporters/onnx-quantize.ts';
 import { structuredPrune } from '../pipeline/distill/prune.ts';
-import { buildConv1dSpec, parameterCount } from '../pipeline/distill/architectures.ts';
+import { buildConv1dSpec, buildDscnnSpec, parameterCount } from '../pipeline/distill/architectures.ts';
 import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
 import { loadStudentCheckpoint, writeStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
 import type { StudentResult } from '../pipeline/report/types.ts';
@@ -223,11 +223,44 @@ test('inspect counts the exported ONNX completely: depthwise and strided convs a
   for (const op of ['Clip', 'GlobalAveragePool', 'Add']) assert.ok(info.flops.byOp[op]! > 0, `${op} is counted`);
 });
 
-test('a dscnn student runs through the pipeline: distilled on the default engine and exported to every format with parity', () => {
+/** Op counts of the graph onnxruntime actually runs for `file` (its optimized model, written next to it). */
+async function optimizedOps(file: string): Promise<Record<string, number>> {
+  const optimized = `${file}.optimized.onnx`;
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 } as ort.InferenceSession.SessionOptions);
+  await session.release();
+  return inspectOnnx('optimized.onnx', readFileSync(optimized)).ops;
+}
+
+/** The compress stage's variants of a spec student (--max-accuracy-drop 1 --structured 0.5), checked against the spec. */
+async function checkCompressed(t: { diagnostic(m: string): void }, out: string, spec: StudentSpec): Promise<void> {
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { artifacts: { variant: string; format: string; path: string; bytes: number; accuracyDrop: number; parameters?: number; rejected: string | null }[] };
+  const get = (variant: string, format: string) => {
+    const a = report.artifacts.find((x) => x.variant === variant && x.format === format);
+    assert.ok(a, `${variant}/${format} in the report`);
+    return a;
+  };
+  t.diagnostic(report.artifacts.map((a) => `${a.variant}/${a.format} ${a.bytes} B, drop ${a.accuracyDrop.toFixed(2)}${a.rejected ? ' (rejected)' : ''}`).join('; '));
+  for (const v of ['fp32', 'pruned-50']) for (const f of ['onnx', 'tfjs-layers', 'tfjs-graph']) get(v, f);
+  for (const f of ['tfjs-layers', 'tfjs-graph']) get('uint8-weights', f);
+  for (const v of ['int8-dynamic', 'float16']) get(v, 'onnx');
+  // Static int8, per channel: onnxruntime runs every conv but the one before the global pool (its output is pooled
+  // in float) as QLinearConv, depthwise ones included, and the dense head as QGemm.
+  const convs = spec.layers.filter((l) => l.kind === 'conv2d').length;
+  const ops = await optimizedOps(join(out, get('int8-static-pc', 'onnx').path));
+  assert.equal(ops.QLinearConv, convs - 1, JSON.stringify(ops));
+  assert.equal(ops.QGemm, 1, JSON.stringify(ops));
+  assert.ok(get('int8-static-pc', 'onnx').accuracyDrop <= 1, 'int8 static per-channel stays within a point');
+  // Structured pruning removed channels for real: the parameters of structuredPrune's spec, a smaller file.
+  const pruned = get('pruned-50', 'onnx');
+  assert.equal(pruned.parameters, parameterCount(structuredPrune(spec, 0.5).spec));
+  assert.ok(pruned.bytes < 0.6 * get('fp32', 'onnx').bytes, `pruned ${pruned.bytes} B vs ${get('fp32', 'onnx').bytes} B`);
+}
+
+test('a dscnn student runs through the pipeline: distilled on the default engine, compressed (int8 on every conv, depthwise included; channels pruned through the depthwise blocks) and exported to every format with parity', async (t) => {
   const out = tempDir('student-ir-dscnn');
   dirs.push(out);
   const args = ['run', '--arch', 'dscnn', '--steps', '300', '--methods', 'lelp', '--formats', 'onnx,tfjs-layers,tfjs-graph', '--runtimes', 'onnxruntime-node', '--runs', '5', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
-  const r = cli([...args, '--out', out]);
+  const r = cli([...args, '--max-accuracy-drop', '1', '--structured', '0.5', '--fine-tune-steps', '100', '--out', out]);
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   const student = report.students[0];
@@ -236,17 +269,46 @@ test('a dscnn student runs through the pipeline: distilled on the default engine
   // Every exported format was checked against the in-memory student (the run fails with E_PARITY otherwise).
   const spec = loadStudentCheckpoint(join(out, 'students', 'lelp')).spec;
   assert.ok(spec.layers.some((l) => l.kind === 'conv2d' && (l.groups ?? 1) > 1) && spec.layers.some((l) => l.kind === 'batchNorm'));
-  // What it cannot do yet is refused when the config is validated, before any training, and leaves no --out.
-  for (const [flags, why] of [[['--engine', 'tfjs'], /train\.engine.*onnxruntime engine only/], [['--max-accuracy-drop', '1'], /compress.*does not take the dscnn student/]] as const) {
-    const refused = cli([...args, '--out', join(out, 'refused'), ...flags]);
-    assert.equal(refused.status, 2, refused.stderr);
-    assert.match(refused.stderr, /E_CONFIG/);
-    assert.match(refused.stderr, why);
-    assert.ok(!existsSync(join(out, 'refused')), 'nothing written');
-  }
+  await checkCompressed(t, out, spec);
+  // What it cannot do is refused when the config is validated, before any training, and leaves no --out.
+  const refused = cli([...args, '--out', join(out, 'refused'), '--engine', 'tfjs']);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /E_CONFIG/);
+  assert.match(refused.stderr, /train\.engine.*onnxruntime engine only/);
+  assert.ok(!existsSync(join(out, 'refused')), 'nothing written');
 });
 
-test('a conv1d student ([1, k] convs with batch norm and ReLU, [1, p] max pools, pooling over time) exports to every format with parity, inspect counts it, and it runs through the pipeline', async (t) => {
+test('structuredPrune on a dscnn removes each channel from its conv, batch norms, depthwise conv and consumer: exactly the original with those channels unread', async () => {
+  const base = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', dense: [16] }) as Extract<StudentConfig, { arch: 'dscnn' }>, { features: 784, featureShape: [28, 28], classes: C, subclasses: 1, seed: 3, metadata: {} });
+  const r = rng(17);
+  // Batch norms with real statistics and gammas, so that channel importance is not a tie.
+  const spec = { ...base, layers: base.layers.map((l) => (l.kind === 'batchNorm' ? { ...l, gamma: Float32Array.from(uniform(r, l.channels, 0.5), (v) => 1 + v), beta: uniform(r, l.channels, 0.2), movingMean: uniform(r, l.channels, 0.3), movingVariance: Float32Array.from(uniform(r, l.channels, 0.5), (v) => 1 + v) } : l)) };
+  const { spec: pruned, removed } = structuredPrune(spec, 0.5);
+  const width = (l: LayerSpec) => (l.kind === 'conv2d' ? l.filters : l.kind === 'batchNorm' ? l.channels : l.kind === 'dense' ? l.units : 0);
+  // Every conv, batch norm and the hidden dense keep half their channels; the depthwise convs stay depthwise.
+  spec.layers.forEach((l, i) => {
+    const p = pruned.layers[i]!;
+    if (l.kind === 'dense' && i === spec.layers.length - 1) assert.equal(width(p), C);
+    else if (width(l)) assert.equal(width(p), width(l) - Math.round(width(l) / 2), `layer ${i} (${l.kind})`);
+    if (p.kind === 'conv2d' && (p.groups ?? 1) > 1) assert.ok(p.groups === p.filters && p.inChannels === p.filters, `layer ${i} depthwise`);
+  });
+  // The reference: the original spec with the rows its consumers read the removed channels with set to zero.
+  const silenced = spec.layers.map((l) => ({ ...l })) as LayerSpec[];
+  spec.layers.forEach((l, li) => {
+    if (!removed[li]!.length || l.kind === 'batchNorm' || (l.kind === 'conv2d' && (l.groups ?? 1) > 1)) return;
+    const ci = spec.layers.findIndex((c, j) => j > li && (c.kind === 'dense' || (c.kind === 'conv2d' && (c.groups ?? 1) === 1)));
+    const c = silenced[ci] as Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;
+    const U = width(l);
+    const U2 = width(c);
+    const gone = new Set(removed[li]);
+    c.kernel = c.kernel.map((v, k) => (gone.has(Math.floor(k / U2) % U) ? 0 : v));
+  });
+  const { x } = await images('t10k', 50);
+  assert.deepEqual(forwardSpec(pruned, x, 50).logits, forwardSpec({ ...spec, layers: silenced }, x, 50).logits);
+  assert.ok(parameterCount(pruned) < 0.35 * parameterCount(spec), `${parameterCount(pruned)} of ${parameterCount(spec)} parameters`);
+});
+
+test('a conv1d student ([1, k] convs with batch norm and ReLU, [1, p] max pools, pooling over time) exports to every format with parity, inspect counts it, and it runs through the pipeline, compressed', async (t) => {
   // Fashion-MNIST images read as sequences: 28 time steps (rows) of 28 channels (pixels), the shipped teacher on them.
   const { x } = await images('t10k', N);
   const base = buildConv1dSpec(StudentSchema.parse({ arch: 'conv1d' }) as Extract<StudentConfig, { arch: 'conv1d' }>, { features: 784, featureShape: [28, 28], classes: C, subclasses: 1, seed: 5, metadata: {} });
@@ -264,18 +326,19 @@ test('a conv1d student ([1, k] convs with batch norm and ReLU, [1, p] max pools,
 
   const out = tempDir('student-ir-conv1d');
   dirs.push(out);
-  const run = cli(['run', '--arch', 'conv1d', '--steps', '300', '--methods', 'kd', '--formats', 'onnx,tfjs-layers,tfjs-graph', '--runtimes', 'onnxruntime-node', '--runs', '5', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', '--out', out]);
+  const run = cli(['run', '--arch', 'conv1d', '--steps', '300', '--methods', 'kd', '--formats', 'onnx,tfjs-layers,tfjs-graph', '--runtimes', 'onnxruntime-node', '--runs', '5', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet', '--max-accuracy-drop', '1', '--structured', '0.5', '--fine-tune-steps', '100', '--out', out]);
   assert.equal(run.status, 0, run.stderr.slice(-2000));
   const student = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).students[0];
   t.diagnostic(`conv1d (${student.parameters} parameters): test accuracy ${(student.accuracy * 100).toFixed(2)} % after 300 steps`);
   assert.ok(student.accuracy > 0.9, `conv1d test accuracy ${student.accuracy} after 300 steps`);
   const trained = loadStudentCheckpoint(join(out, 'students', 'kd')).spec;
   assert.ok(trained.layers.some((l) => l.kind === 'maxpool2d' && Array.isArray(l.poolSize)) && trained.layers.some((l) => l.kind === 'conv2d' && Array.isArray(l.kernelSize)));
+  await checkCompressed(t, out, trained);
 });
 
 test('stages that cannot take these layers yet refuse them with E_UNSUPPORTED', async () => {
   const spec = mobileSpec(4);
-  assert.throws(() => structuredPrune(spec, 0.5), (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /Structured pruning does not support layer 1 \(batchNorm\)/.test(e.message));
+  assert.throws(() => structuredPrune(spec, 0.5), (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /Structured pruning does not support layer 6 \(a residual add\)/.test(e.message));
   const { x } = await images('t10k', 20);
   assert.throws(() => calibrate(spec, x, 20, 'minmax'), (e: { code?: string; message: string }) => e.code === 'E_UNSUPPORTED' && /add/.test(e.message));
 });

@@ -9,6 +9,7 @@ import { createProgress, type Progress } from '../util/progress.ts';
 import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { buildTrainable, toStudentSpec } from './architectures.ts';
 import { editKernels, trainStudent } from './train.ts';
+import { trainLayersOnOnnxruntime } from './train-onnxruntime.ts';
 import type { TrainResult, TrainSet } from './train-contract.ts';
 
 type Weighted = Extract<LayerSpec, { kind: 'dense' | 'conv2d' }>;
@@ -27,22 +28,67 @@ function checkFraction(name: string, v: number): void {
   }
 }
 
+type BatchNorm = Extract<LayerSpec, { kind: 'batchNorm' }>;
+
+/** A depthwise conv: one filter per channel (groups = inChannels = filters > 1); its kernel's last axis is the channel. */
+const isDepthwise = (l: LayerSpec): boolean => l.kind === 'conv2d' && (l.groups ?? 1) > 1 && l.groups === l.inChannels && l.groups === l.filters;
+
 /**
- * Importance of each unit of `layer` (the last kernel axis), given the layer that consumes its output:
- *   importance_j = ||(W_in[:, j], b_j)||_2 * ||W_out[rows of j, :]||_2
- * The incoming norm includes the bias so that the score is invariant to ReLU's positive rescaling
- * (multiplying a unit's incoming weights and bias by a > 0 and its outgoing weights by 1/a leaves the network
- * unchanged, and leaves the product unchanged); either norm alone is not. A unit whose output the next layer
- * barely reads, or whose input it barely listens to, contributes little either way.
- * Consumer rows belong to unit `r % units` in every case the student has: dense -> dense (row j),
- * conv -> conv (HWIO row (dy*k+dx)*C + c), and conv -> [maxpool] -> flatten -> dense (NHWC flatten row
- * (y*W + x)*C + c).
+ * What a unit (dense unit, conv filter) of a pruned layer passes through on its way to the next layer that mixes
+ * channels (its consumer): batch norms and depthwise convs act on each channel alone, so the unit's channel goes with
+ * it; pooling, flatten and global pooling only move it.
  */
-function unitImportance(layer: Weighted, consumer: Weighted): Float64Array {
+interface UnitPath {
+  /** Index of the layer that mixes the channels again (dense or a conv with groups 1). */
+  consumer: number;
+  /** Indices of the per-channel layers in between (batch norms, depthwise convs), in order. */
+  perChannel: number[];
+}
+
+/** The path from weighted layer `li` to its consumer, or null when no layer after it mixes channels. */
+function unitPath(layers: readonly LayerSpec[], li: number): UnitPath | null {
+  const perChannel: number[] = [];
+  for (let j = li + 1; j < layers.length; j++) {
+    const l = layers[j]!;
+    if (l.kind === 'batchNorm' || isDepthwise(l)) perChannel.push(j);
+    else if (l.kind === 'dense' || (l.kind === 'conv2d' && (l.groups ?? 1) === 1)) return { consumer: j, perChannel };
+    else if (l.kind === 'add' || l.kind === 'conv2d') {
+      throw unsupportedLayer(l.kind === 'add' ? 'a residual add' : 'a grouped (not depthwise) conv2d', j, 'Structured pruning', 'Use magnitude pruning (compress.prune.magnitude) for this student.');
+    }
+  }
+  return null;
+}
+
+/**
+ * Importance of each unit of `layer` (the last kernel axis): the scale of the unit's channel where the consumer reads
+ * it, times the norm of what the consumer reads it with:
+ *   importance_j = scale_j * ||W_out[rows of j, :]||_2
+ * Without batch norms on the path, scale_j = ||(W_in[:, j], b_j)||_2: including the bias makes the product invariant
+ * to ReLU's positive rescaling (a unit's incoming weights and bias times a > 0, its outgoing weights times 1/a leave
+ * the network and the score unchanged); either norm alone is not. A batch norm re-scales the channel to |gamma_j|
+ * (Network Slimming's criterion, Liu et al. 2017), and a depthwise conv multiplies it by the norm of its filter j.
+ * Consumer rows belong to unit `r % units` in every case the students have: dense -> dense (row j), conv -> conv
+ * (HWIO row (dy*kw+dx)*C + c), conv -> [maxpool] -> flatten -> dense (NHWC flatten row (y*W + x)*C + c) and
+ * conv -> global average pool -> dense (row c).
+ */
+function unitImportance(layers: readonly LayerSpec[], layer: Weighted, path: UnitPath): Float64Array {
   const U = unitsOf(layer);
-  const inNorm = new Float64Array(U);
-  for (let r = 0; r < layer.kernel.length; r++) inNorm[r % U]! += layer.kernel[r]! ** 2;
-  for (let j = 0; j < U; j++) inNorm[j]! += layer.bias[j]! ** 2;
+  const norms = (kernel: Float32Array, bias: Float32Array) => {
+    const sq = new Float64Array(U);
+    for (let r = 0; r < kernel.length; r++) sq[r % U]! += kernel[r]! ** 2;
+    for (let j = 0; j < U; j++) sq[j]! += bias[j]! ** 2;
+    return sq.map(Math.sqrt);
+  };
+  let scale = norms(layer.kernel, layer.bias);
+  for (const j of path.perChannel) {
+    const l = layers[j]!;
+    if (l.kind === 'batchNorm') scale = Float64Array.from(l.gamma, Math.abs);
+    else if (l.kind === 'conv2d') {
+      const dw = norms(l.kernel, l.bias);
+      scale = scale.map((v, c) => v * dw[c]!);
+    }
+  }
+  const consumer = layers[path.consumer] as Weighted;
   const U2 = unitsOf(consumer);
   const outNorm = new Float64Array(U);
   for (let r = 0; r < consumer.kernel.length / U2; r++) {
@@ -50,7 +96,16 @@ function unitImportance(layer: Weighted, consumer: Weighted): Float64Array {
     for (let k = 0; k < U2; k++) s += consumer.kernel[r * U2 + k]! ** 2;
     outNorm[r % U]! += s;
   }
-  return inNorm.map((v, j) => Math.sqrt(v) * Math.sqrt(outNorm[j]!));
+  return scale.map((v, j) => v * Math.sqrt(outNorm[j]!));
+}
+
+/** A batch norm or depthwise conv with only the kept channels. */
+function keepChannels(l: BatchNorm | Weighted, keep: boolean[]): LayerSpec {
+  const kept = keep.filter(Boolean).length;
+  const pick = (a: Float32Array) => a.filter((_, c) => keep[c]);
+  if (l.kind === 'batchNorm') return { ...l, channels: kept, gamma: pick(l.gamma), beta: pick(l.beta), movingMean: pick(l.movingMean), movingVariance: pick(l.movingVariance) };
+  if (l.kind !== 'conv2d') throw new Error('internal: only batch norms and depthwise convs are pruned per channel');
+  return { ...l, kernel: keepColumns(l.kernel, l.filters, keep), bias: pick(l.bias), inChannels: kept, filters: kept, groups: kept };
 }
 
 /** Keeps the kernel entries (and, when given, bias entries) whose last-axis index passes `keep`. */
@@ -80,47 +135,45 @@ export interface StructuredPruneResult {
 }
 
 /**
- * Removes the least important `fraction` of the units of every hidden dense layer and of the filters of every
- * conv layer (round(fraction * units), always keeping at least one), and drops the matching input rows of
- * the layer that consumes them. The output layer is never pruned. Layers are pruned front to back, so a
- * layer's incoming norm counts only the inputs that survived. Ties go to the lower index, so the result is
- * deterministic. Returns a new spec; the input is not modified.
+ * Removes the least important `fraction` of the units of every hidden dense layer and of the filters of every conv
+ * layer with groups 1 (round(fraction * units), always keeping at least one), with everything that belongs to them:
+ * their channel in the batch norms and depthwise convs on the way (MobileNet-style blocks), and the matching input
+ * rows of the layer that consumes them (the next dense or conv with groups 1). The output layer is never pruned.
+ * Layers are pruned front to back, so a layer's incoming norm counts only the inputs that survived. Ties go to the
+ * lower index, so the result is deterministic. Returns a new spec; the input is not modified.
  */
 export function structuredPrune(spec: StudentSpec, fraction: number): StructuredPruneResult {
   checkFraction('fraction', fraction);
-  // Channels of grouped convs, batch norms and residual adds would have to be removed in step: not yet.
-  spec.layers.forEach((l, i) => {
-    const grouped = l.kind === 'conv2d' && ((l.groups ?? 1) > 1 || typeof l.kernelSize !== 'number');
-    if (grouped || l.kind === 'batchNorm' || l.kind === 'add' || l.kind === 'globalAvgPool') {
-      throw unsupportedLayer(grouped ? 'a grouped or non-square conv2d' : l.kind, i, 'Structured pruning', 'Use magnitude pruning (compress.pruning.method "magnitude") for this student.');
-    }
-  });
   const layers = spec.layers.map(cloneLayer);
   const removed: number[][] = layers.map(() => []);
-  const weighted = layers.flatMap((l, i) => (isWeighted(l) ? [i] : []));
-  for (let w = 0; w < weighted.length - 1; w++) {
-    const li = weighted[w]!;
-    const ci = weighted[w + 1]!;
-    const layer = layers[li] as Weighted;
-    const consumer = layers[ci] as Weighted;
+  for (let li = 0; li < layers.length; li++) {
+    const layer = layers[li]!;
+    if (!isWeighted(layer) || (layer.kind === 'conv2d' && (layer.groups ?? 1) !== 1)) continue;
+    const path = unitPath(layers, li);
+    if (!path) continue;
+    const consumer = layers[path.consumer] as Weighted;
     const U = unitsOf(layer);
-    if ((consumer.kernel.length / unitsOf(consumer)) % U !== 0) {
-      throw new EdgeDistillError('E_SHAPE_MISMATCH', `layer ${ci} has ${consumer.kernel.length / unitsOf(consumer)} input rows, not a multiple of layer ${li}'s ${U} units`, 'Prune a spec written by edge-distill (toStudentSpec or a checkpoint).');
+    const U2 = unitsOf(consumer);
+    if ((consumer.kernel.length / U2) % U !== 0) {
+      throw new EdgeDistillError('E_SHAPE_MISMATCH', `layer ${path.consumer} has ${consumer.kernel.length / U2} input rows, not a multiple of layer ${li}'s ${U} units`, 'Prune a spec written by edge-distill (toStudentSpec or a checkpoint).');
     }
     const drop = Math.min(U - 1, Math.round(fraction * U));
     if (drop === 0) continue;
-    const score = unitImportance(layer, consumer);
+    const score = unitImportance(layers, layer, path);
     const order = Array.from({ length: U }, (_, j) => j).sort((a, b) => score[a]! - score[b]! || a - b);
     removed[li] = order.slice(0, drop).sort((a, b) => a - b);
     const keep = Array.from({ length: U }, () => true);
     for (const j of removed[li]) keep[j] = false;
     const kept = U - drop;
-    const U2 = unitsOf(consumer);
     layers[li] = layer.kind === 'dense'
       ? { ...layer, kernel: keepColumns(layer.kernel, U, keep), bias: keepColumns(layer.bias, U, keep), units: kept }
       : { ...layer, kernel: keepColumns(layer.kernel, U, keep), bias: keepColumns(layer.bias, U, keep), filters: kept };
+    for (const j of path.perChannel) {
+      layers[j] = keepChannels(layers[j] as BatchNorm | Weighted, keep);
+      removed[j] = removed[li];
+    }
     const kernel = keepRows(consumer.kernel, U2, U, keep);
-    layers[ci] = consumer.kind === 'dense'
+    layers[path.consumer] = consumer.kind === 'dense'
       ? { ...consumer, kernel, inputs: kernel.length / U2 }
       : { ...consumer, kernel, inChannels: kept };
   }
@@ -234,9 +287,9 @@ export async function fineTunePruned(spec: StudentSpec, opts: FineTuneOptions): 
     checkFraction('sparsity.target', sched.target);
     checkFraction('sparsity.initial', sched.initial ?? 0);
   }
-  const model = buildTrainable(spec);
   const trace: number[] = [];
   let afterStep: ((step: number, kernels: readonly Float32Array[]) => void) | undefined;
+  let first: ((kernels: Float32Array[]) => void) | undefined;
   if (sched) {
     let masks: Uint8Array[] | null = null;
     const T = sched.rampSteps ?? Math.round(0.75 * opts.train.steps);
@@ -254,16 +307,22 @@ export async function fineTunePruned(spec: StudentSpec, opts: FineTuneOptions): 
       });
       return zeros / total;
     };
-    editKernels(model, (kernels) => prune(0, kernels));
+    first = (kernels) => prune(0, kernels);
     afterStep = (step, kernels) => trace.push(prune(step + 1, kernels));
   }
+  const trainOpts = { seed: opts.seed, progress: opts.progress ?? createProgress({ quiet: true }), label: 'fine-tune pruned', ...(afterStep ? { afterStep } : {}) };
+  if (opts.train.engine !== 'tfjs') {
+    // The onnxruntime engine trains the spec's layers as they are: batch norms and depthwise convs included.
+    const layers = spec.layers.map(cloneLayer);
+    first?.(layers.filter(isWeighted).map((l) => l.kernel));
+    const arch = { features: spec.features, ...(spec.image ? { image: spec.image } : {}), layers };
+    const { layers: tuned, result } = await trainLayersOnOnnxruntime(arch, opts.data, opts.method, opts.train, trainOpts);
+    return { spec: { ...spec, layers: tuned }, train: result, sparsity: trace };
+  }
+  const model = buildTrainable(spec);
   try {
-    const train = await trainStudent(model, opts.data, opts.method, opts.train, {
-      seed: opts.seed,
-      progress: opts.progress ?? createProgress({ quiet: true }),
-      label: 'fine-tune pruned',
-      ...(afterStep ? { afterStep } : {}),
-    });
+    if (first) editKernels(model, first);
+    const train = await trainStudent(model, opts.data, opts.method, opts.train, trainOpts);
     // Only the layers are read back; the rest of the spec (image, head, names, metadata) is unchanged.
     const read = toStudentSpec(model, { features: spec.features, featureShape: [spec.features], arch: { arch: 'mlp', hidden: [] }, classes: spec.classes, subclasses: spec.subclasses, metadata: {} });
     return { spec: { ...spec, layers: read.layers }, train, sparsity: trace };
