@@ -109,7 +109,7 @@ export const TASKS: Task[] = [
     train: CONV_RECIPE,
     settings: [1000, 5000].flatMap((trainSize) => [
       { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
-      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, dense: [] } as StudentConfig } },
+      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] } as StudentConfig } },
     ]),
   },
   {

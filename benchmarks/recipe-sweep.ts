@@ -38,7 +38,7 @@ const DSCNN_RECIPES: Recipe[] = [
   recipe('30 epochs, cosine 3e-3, warm-up 5 %, weight decay 0.05, keep best', { epochs: 30, learningRate: 3e-3, schedule: 'cosine', warmup: 0.05, weightDecay: 0.05, keepBest: true }),
 ];
 
-const DSCNN: StudentConfig = { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, dense: [] };
+const DSCNN: StudentConfig = { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seeds: { type: 'string', default: '2' }, students: { type: 'string', default: 'mlp,dscnn' }, out: { type: 'string', default: join(HERE, 'results') } } });

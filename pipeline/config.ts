@@ -119,6 +119,7 @@ export const ConfigSchema = z.strictObject({
   for (const k of ['patience', 'evalEvery'] as const) {
     if (c.train[k] !== undefined && !c.train.keepBest) ctx.addIssue({ code: 'custom', path: ['train', k], message: `${k} only applies with train.keepBest: true (keeping the best validation checkpoint)` });
   }
+  if (c.data.augment && c.teacher.precomputed) ctx.addIssue({ code: 'custom', path: ['data', 'augment'], message: 'augmented copies are labelled by running the teacher on them, and precomputed teacher outputs have none for them; give teacher.model, or remove data.augment' });
   // What the dscnn and conv1d students cannot do yet is refused before anything trains.
   const arch = c.student.arch;
   if (arch !== 'dscnn' && arch !== 'conv1d') return;

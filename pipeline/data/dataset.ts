@@ -9,6 +9,7 @@ import { loadTextSource, TEXT_FORMATS, type TextSource } from './text-sources.ts
 import { featurizeMany } from '../text/featurizer.js';
 import { ImageSettingsSchema } from './schema.ts';
 import { streamImages, type ImageSource, type TeacherImageSettings } from './images.ts';
+import { augmentTrain } from './augment.ts';
 import type { ImagePreprocessSpec } from './image-preprocess.js';
 
 export interface Split {
@@ -253,6 +254,15 @@ export async function loadDatasets(cfg: DataConfig, seed: number, classes: numbe
     if (cfg.trainSize !== undefined && cfg.trainSize < train.n) {
       const order = permutation(train.n, rand);
       train = pick(train, order.slice(0, cfg.trainSize).sort(), 'train');
+    }
+    if (cfg.augment && train.n > 0) {
+      const original = train;
+      train = augmentTrain(original, cfg.augment, seed, spillDir);
+      loaded.push(train);
+      // The original rows go unless the held-out splits read the same file (they were carved from it).
+      const base = (r: Rows) => (r instanceof IndexedRows ? r.base : r);
+      const held = new Set([validation, test].flatMap((s) => [base(s.x), ...(s.teacher ? [base(s.teacher.x)] : [])]));
+      for (const r of new Set([original.x, ...(original.teacher ? [original.teacher.x] : [])])) if (!held.has(base(r))) r.close();
     }
     checkSplits(train, validation, test);
     return { train, validation, test, spillDir };

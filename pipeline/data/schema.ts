@@ -79,6 +79,20 @@ export const DataSchema = z.strictObject({
   testFraction: z.number().min(0).max(0.5).default(0.2),
   /** Use only this many training examples (a seeded random subset), e.g. to study small transfer sets. */
   trainSize: z.number().int().positive().optional(),
+  /**
+   * Teacher-labelled augmentation of the train split: `copies` shifted (and, with `flip`, mirrored) copies of every
+   * training image, added before the teacher pass so the teacher labels them. Images only; validation and test are
+   * never augmented.
+   */
+  augment: z
+    .strictObject({
+      copies: z.number().int().min(1).max(32),
+      /** Largest shift in pixels along each axis; uncovered pixels repeat the edge. */
+      shift: z.number().int().min(0).max(16).default(2),
+      /** Mirror left-right with probability 1/2 (only where a mirrored example keeps its label). */
+      flip: z.boolean().default(false),
+    })
+    .optional(),
   /** Raw label -> class index; null drops the example. E.g. [0,1,0,1,...] turns Fashion-MNIST into label % 2. */
   labelMap: z.array(z.number().int().nonnegative().nullable()).optional(),
   /** Labels given as strings (CSV/JSONL) map to classes by their position in this list. */

@@ -85,13 +85,16 @@ export function buildDscnnSpec(cfg: DscnnConfig, o: SpecOptions): StudentSpec {
   };
   let channels = width(cfg.stem);
   convBn(image.channels, channels, 3, cfg.stemStride, 1);
+  // 'same' padding: each stride s takes the map from n to ceil(n / s).
+  let [h, w] = [Math.ceil(image.height / cfg.stemStride), Math.ceil(image.width / cfg.stemStride)];
   for (const b of cfg.blocks) {
     convBn(channels, channels, 3, b.stride, channels); // depthwise
     convBn(channels, width(b.filters), 1, 1, 1); // pointwise
     channels = width(b.filters);
+    [h, w] = [Math.ceil(h / b.stride), Math.ceil(w / b.stride)];
   }
-  layers.push({ kind: 'globalAvgPool' });
-  return withDenseHead(layers, channels, cfg.dense, glorot, image, o);
+  layers.push(cfg.pooling === 'flatten' ? { kind: 'flatten' } : { kind: 'globalAvgPool' });
+  return withDenseHead(layers, cfg.pooling === 'flatten' ? h * w * channels : channels, cfg.dense, glorot, image, o);
 }
 
 /** A sequence input [T, C] (or [T]: one channel) as the image the IR convolves: one row of T pixels, C channels. */

@@ -30,6 +30,11 @@ export const StudentSchema = z.discriminatedUnion('arch', [
         { filters: 128, stride: 2 },
       ]),
     widthMultiplier: z.number().positive().max(4).default(1),
+    /**
+     * How the last block's map becomes the head's input: 'average' (global average pooling, MobileNet's: one value per
+     * channel) or 'flatten' (every position of the map, NHWC order, as the cnn student does: keeps where a feature is).
+     */
+    pooling: z.enum(['average', 'flatten']).default('average'),
     dense: z.array(z.number().int().positive()).default([]),
   }),
   /**

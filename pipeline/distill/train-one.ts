@@ -13,7 +13,7 @@ import type { Teacher } from '../teacher/teacher.ts';
 import { accuracy, predictInBlocks, predictProbs, trainStudent } from './train.ts';
 import { trainLayersOnOnnxruntime } from './train-onnxruntime.ts';
 import type { TrainOptions, TrainResult, TrainSet } from './train-contract.ts';
-import type { StudentSpec } from '../student/spec.ts';
+import type { LayerSpec, StudentSpec } from '../student/spec.ts';
 import { ensureBackend, tf } from '../util/tfjs.ts';
 import { buildLayersModel } from '../../exporters/tfjs-layers.ts';
 import { checkpointFile, checkpointKey } from './train-checkpoint.ts';
@@ -53,12 +53,14 @@ export interface Checkpoints {
 }
 
 /** The width of the layer before a student's output layer (where FitNet's map starts). */
-function penultimateWidth(cfg: StudentConfig, features: number): number {
+function penultimateWidth(cfg: StudentConfig, features: number, featureShape: number[]): number {
   if (cfg.arch === 'mlp') return cfg.hidden.at(-1)!;
   if (cfg.dense.length) return cfg.dense.at(-1)!;
-  // dscnn: the pooled features of the last block.
-  if (cfg.arch === 'dscnn') return Math.max(1, Math.round(cfg.blocks.at(-1)!.filters * cfg.widthMultiplier));
-  if (cfg.arch === 'conv1d') return cfg.blocks.at(-1)!.filters;
+  // dscnn, conv1d: what their head's dense layer reads (pooled channels, or the flattened map).
+  if (cfg.arch === 'dscnn' || cfg.arch === 'conv1d') {
+    const o = { features, featureShape, classes: 1, subclasses: 1, seed: 0, metadata: {} };
+    return (((cfg.arch === 'dscnn' ? buildDscnnSpec(cfg, o) : buildConv1dSpec(cfg, o)).layers.at(-1)) as Extract<LayerSpec, { kind: 'dense' }>).inputs;
+  }
   throw new EdgeDistillError('E_CONFIG', 'a cnn student without dense layers has no penultimate layer for FitNet', `Give student.dense at least one size (${features} inputs).`);
 }
 
@@ -78,7 +80,7 @@ export async function trainOne(
   const { train, validation, test } = data;
   const C = t.teacher.classes;
   const F = train.features;
-  const studentHidden = m.name === 'fitnet' ? penultimateWidth(setup.student, F) : 0;
+  const studentHidden = m.name === 'fitnet' ? penultimateWidth(setup.student, F, train.featureShape) : 0;
   const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir });
   const S = prepared.subclasses;
   const labels = train.labels ?? t.groups;
