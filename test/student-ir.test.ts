@@ -278,8 +278,11 @@ test('a dscnn student runs through the pipeline: distilled on the default engine
   assert.ok(!existsSync(join(out, 'refused')), 'nothing written');
 });
 
-test('structuredPrune on a dscnn removes each channel from its conv, batch norms, depthwise conv and consumer: exactly the original with those channels unread', async () => {
-  const base = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', dense: [16] }) as Extract<StudentConfig, { arch: 'dscnn' }>, { features: 784, featureShape: [28, 28], classes: C, subclasses: 1, seed: 3, metadata: {} });
+for (const pooling of ['average', 'flatten'] as const) test(`structuredPrune on a dscnn (pooling ${pooling}) removes each channel from its conv, batch norms, depthwise conv and consumer: exactly the original with those channels unread`, async () => {
+  const base = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', pooling, dense: [16] }) as Extract<StudentConfig, { arch: 'dscnn' }>, { features: 784, featureShape: [28, 28], classes: C, subclasses: 1, seed: 3, metadata: {} });
+  assert.equal(base.layers.at(-3)!.kind, pooling === 'flatten' ? 'flatten' : 'globalAvgPool');
+  // The flattened map of the last block: 28 -> 14 (stem) -> 7 -> 4 (the strided blocks), 128 channels.
+  assert.equal((base.layers.at(-2) as Extract<LayerSpec, { kind: 'dense' }>).inputs, pooling === 'flatten' ? 4 * 4 * 128 : 128);
   const r = rng(17);
   // Batch norms with real statistics and gammas, so that channel importance is not a tie.
   const spec = { ...base, layers: base.layers.map((l) => (l.kind === 'batchNorm' ? { ...l, gamma: Float32Array.from(uniform(r, l.channels, 0.5), (v) => 1 + v), beta: uniform(r, l.channels, 0.2), movingMean: uniform(r, l.channels, 0.3), movingVariance: Float32Array.from(uniform(r, l.channels, 0.5), (v) => 1 + v) } : l)) };
