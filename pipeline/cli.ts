@@ -28,7 +28,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   'cache-dir': { path: 'cacheDir', type: 'string', describe: 'cache of teacher outputs and training checkpoints; a run also keeps its CSV/JSONL/NPY rows there in unlinked files, so it needs that disk space (default <out>/.cache)' },
   backend: { path: 'backend', type: 'string', describe: 'TF.js backend: auto | tensorflow | wasm | cpu' },
   teacher: { path: 'teacher.model', type: 'string', describe: 'teacher ONNX model' },
-  methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label, or auto (pick the best on validation); alias --method' },
+  methods: { path: 'methods', type: 'array', describe: 'methods: lelp kd fitnet label oracle (true fine labels as subclasses: needs data.labelMap), or auto (pick the best on validation); alias --method' },
   arch: { path: 'student.arch', type: 'string', describe: 'student architecture: mlp | cnn | dscnn | conv1d' },
   hidden: { path: 'student.hidden', type: 'array', number: true, describe: 'MLP hidden sizes, e.g. --hidden 8' },
   steps: { path: 'train.steps', type: 'number', describe: 'training steps per student (replaces train.epochs)' },

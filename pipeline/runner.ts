@@ -13,7 +13,7 @@ import { lockOutput, removeLeftovers } from './util/lock.ts';
 import { createProgress, type Progress } from './util/progress.ts';
 import { renderHtml } from './report/html.ts';
 import { renderMarkdown } from './report/markdown.ts';
-import type { ArtifactResult, BenchmarkResult, BenchmarkSkipped, ParityGroup, Report, StudentResult } from './report/types.ts';
+import { withOracleShare, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report/types.ts';
 import { openTeacher, teacherFeatureShape, teacherInputShape, type Teacher } from './teacher/teacher.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './util/tfjs.ts';
 import { accuracy } from './distill/train.ts';
@@ -270,7 +270,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     bench = await timed('bench', () => benchArtifacts(cfg.bench, data, artifacts, { staging: ctx.staging, models: opts.models ?? [], progress }));
     for (const s of bench.skipped) progress.note(`not benchmarked: ${s.artifact} on ${s.runtime} (${s.environment}): ${s.reason}`);
   }
-  const studentResults: StudentResult[] = students.filter((s) => s.result).map((s) => s.result!);
+  const studentResults: StudentResult[] = withOracleShare(students.filter((s) => s.result).map((s) => s.result!));
   return {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     task: { classes: teacher.classes, classNames: cfg.data.classNames ?? null, train: data.train.n, validation: data.validation.n, test: data.test.n, features: data.train.features },

@@ -111,3 +111,27 @@ test('data.augment refuses flat examples and precomputed teacher outputs with E_
   const raw = { data: { train: { format: 'csv', path: csv, label: 'label' }, augment: { copies: 2 } }, teacher: { precomputed: { format: 'npy', logits: csv } } };
   assert.throws(() => parseConfig(raw, dir), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /data\.augment/.test(e.message) && /precomputed teacher outputs have none/.test(e.message));
 });
+
+test('fine labels: with data.labelMap each example keeps its raw label\'s rank within its class, through carving and augmentation; none without a labelMap', async () => {
+  const { EXAMPLE_DIR } = await import('./helpers.ts');
+  const src = (f: string) => ({ format: 'idx', features: join(EXAMPLE_DIR, `${f}-images-idx3-ubyte.gz`), labels: join(EXAMPLE_DIR, `${f}-labels-idx1-ubyte.gz`) });
+  const base = { train: src('train'), test: src('t10k'), trainSize: 300, preprocess: { scale: 1 / 255 } };
+  const mapped = await loadDatasets(DataSchema.parse({ ...base, labelMap: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1], augment: { copies: 1 } }), 3, 2);
+  const plain = await loadDatasets(DataSchema.parse({ ...base }), 3, 10);
+  try {
+    assert.equal(plain.train.fine, null, 'no labelMap, no fine labels');
+    for (const s of ['validation', 'test'] as const) {
+      const d = mapped[s];
+      assert.equal(d.fine!.subclasses, 5);
+      // The raw label r of each example (the 10-class load of the same rows): class r % 2, subclass floor(r / 2).
+      assert.deepEqual(d.fine!.subclass, Int32Array.from(plain[s].labels!, (r) => Math.floor(r / 2)), s);
+      assert.deepEqual(d.labels, Int32Array.from(plain[s].labels!, (r) => r % 2));
+    }
+    const n = plain.train.n;
+    assert.equal(mapped.train.n, 2 * n);
+    assert.deepEqual(mapped.train.fine!.subclass, Int32Array.from({ length: 2 * n }, (_, r) => Math.floor(plain.train.labels![r % n]! / 2)), 'augmented copies keep their fine label');
+  } finally {
+    closeDatasets(mapped);
+    closeDatasets(plain);
+  }
+});

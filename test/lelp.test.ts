@@ -367,3 +367,25 @@ test('scaling: one scale per class keeps the directions\' relative variances, so
     }
   }
 });
+
+test('oracle: the true fine label carries its class\'s mass, the other class\'s mass is spread evenly; it refuses data without fine labels', async () => {
+  const raw = await readIdx(join(EXAMPLE_DIR, 'train-labels-idx1-ubyte.gz'));
+  // label % 2 with data.labelMap [0, 1, 0, 1, ...]: raw label r is subclass floor(r / 2) of class r % 2.
+  const subclass = Int32Array.from({ length: N }, (_, i) => Math.floor(raw.data[i]! / 2));
+  const view: TeacherView = { n: N, classes: C, embeddingDim: D, logits, embedding: emb, groups: labels, head, seed: 0, studentHidden: 0, fine: { subclass, subclasses: 5 } };
+  const tau = 2;
+  const prepared = METHODS.oracle.prepare({ name: 'oracle', tau, alpha: 0 }, view);
+  assert.equal(prepared.subclasses, 5);
+  assert.deepEqual(prepared.lossSpec, { kind: 'lelp', tau, alpha: 0, classes: C, subclasses: 5 });
+  const q = readAll(prepared.targets!);
+  const p = classProbs(tau);
+  for (let i = 0; i < N; i++) {
+    for (let c = 0; c < C; c++) {
+      for (let s = 0; s < 5; s++) {
+        const want = c === labels[i] ? (s === subclass[i] ? p[i]![c]! : 0) : p[i]![c]! / 5;
+        assert.ok(Math.abs(q[(i * C + c) * 5 + s]! - want) < 1e-6, `example ${i}, class ${c}, subclass ${s}: ${q[(i * C + c) * 5 + s]} vs ${want}`);
+      }
+    }
+  }
+  assert.throws(() => METHODS.oracle.prepare({ name: 'oracle', tau, alpha: 0 }, { ...view, fine: null }), (e: { code?: string; message: string; hint?: string }) => e.code === 'E_CONFIG' && /fine labels/.test(e.message) && /labelMap/.test(e.hint ?? ''));
+});

@@ -145,6 +145,23 @@ test('a CNN student: ONNX, TF.js layers and graph bundles agree on every runtime
   assert.ok(graph.modelTopology.node.some((n: { op: string }) => n.op === '_FusedConv2D'), 'the graph model fuses conv + bias + relu');
 });
 
+test('the oracle method distils the true fine labels (label % 2: 5 subclasses per class) and the report gives each method\'s share of its gain over label-only', () => {
+  const out = tempDir('oracle');
+  const r = cli(['distill', '--methods', 'label,oracle,lelp', '--hidden', '8', '--steps', '300', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  const by = new Map(report.students.map((s) => [s.method, s]));
+  assert.equal(by.get('oracle')!.subclasses, 5);
+  const [label, oracle] = [by.get('label')!.accuracy, by.get('oracle')!.accuracy];
+  for (const s of report.students) {
+    const want = oracle > label ? (s.accuracy - label) / (oracle - label) : null;
+    assert.equal(s.shareOfOracleGain, want, `${s.method}: share ${s.shareOfOracleGain}`);
+  }
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.match(md, /\| method \| test acc % \| val acc % \| Δ vs teacher \(pts\) \| share of oracle gain \|/);
+  assert.match(md, oracle > label ? /\| oracle \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 100 % \|/ : /\| oracle \|.*n\/a \(oracle ≤ label\)/);
+});
+
 test('a foreign 3-class teacher with other input/output names works from a config alone', async () => {
   const dir = tempDir('three-class');
   const fx = await buildThreeClassFixture(dir);

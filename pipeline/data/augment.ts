@@ -13,6 +13,7 @@ export interface AugmentableSplit {
   n: number;
   featureShape: number[];
   labels: Int32Array | null;
+  fine: { subclass: Int32Array; subclasses: number } | null;
   ids: string[] | null;
   positions: Int32Array;
   texts: string[] | null;
@@ -117,6 +118,7 @@ export function augmentTrain<S extends AugmentableSplit>(s: S, a: AugmentSetting
     x,
     n: x.n,
     labels: s.labels ? Int32Array.from(repeat(s.labels, (v) => v)) : null,
+    fine: s.fine ? { ...s.fine, subclass: Int32Array.from(repeat(s.fine.subclass, (v) => v)) } : null,
     ids: s.ids ? repeat(s.ids, (id, k) => (k === 0 ? id : `${id}#aug${k}`)) : null,
     positions: Int32Array.from(repeat(s.positions, (v) => v)),
     texts: null,

@@ -21,6 +21,12 @@ export interface Split {
   featureShape: number[];
   /** Class index per example, or null when the split is unlabeled. */
   labels: Int32Array | null;
+  /**
+   * Fine labels, when the classes group finer ones (data.labelMap maps several raw labels to one class, as label % 2
+   * does): each example's subclass within its class (its raw label's rank among the raw labels of that class), and
+   * the most raw labels any class has. What the oracle method distils; null without a labelMap or labels.
+   */
+  fine: FineLabels | null;
   /** Each example's id where the source names it (text sources: the id column/key or the corpus file), else null. */
   ids: string[] | null;
   /** Each example's row in its source file (its id when the source names none). */
@@ -31,6 +37,11 @@ export interface Split {
   image: ImagePreprocessSpec | null;
   /** Image sources: the teacher's own input rows (teacher.image), which may be x itself; null otherwise. */
   teacher: { x: Rows; featureShape: number[]; image: ImagePreprocessSpec } | null;
+}
+
+export interface FineLabels {
+  subclass: Int32Array;
+  subclasses: number;
 }
 
 /** Each example's id: the source's id, or its row's position in its file. */
@@ -64,11 +75,13 @@ function closeSplit(s: Split): void {
  * Map raw labels to class indices in [0, classes); returns the kept row indices too (labelMap may drop rows).
  * Errors name the row in file order (0-based), so the user can find it.
  */
-function mapLabels(raw: Pick<RawSplit, 'labels'>, cfg: DataConfig, classes: number, where: string): { labels: Int32Array | null; keep: Int32Array | null } {
-  if (!raw.labels) return { labels: null, keep: null };
+function mapLabels(raw: Pick<RawSplit, 'labels'>, cfg: DataConfig, classes: number, where: string): { labels: Int32Array | null; keep: Int32Array | null; fine: FineLabels | null } {
+  if (!raw.labels) return { labels: null, keep: null, fine: null };
   // Typed arrays, not arrays of numbers: a million rows take 4 MB each.
   const out = new Int32Array(raw.labels.length);
   const keep = new Int32Array(raw.labels.length);
+  const fineOf = cfg.labelMap ? subclassIndex(cfg.labelMap) : null;
+  const fine = fineOf ? new Int32Array(raw.labels.length) : null;
   let kept = 0;
   raw.labels.forEach((v: string | number, i: number) => {
     let c: number | null;
@@ -87,6 +100,7 @@ function mapLabels(raw: Pick<RawSplit, 'labels'>, cfg: DataConfig, classes: numb
       if (!Number.isInteger(c) || c! < 0 || c! >= cfg.labelMap.length) {
         throw new EdgeDistillError('E_LABEL_RANGE', `${where} row ${i}: raw label ${c} has no entry in data.labelMap (length ${cfg.labelMap.length})`, 'Extend data.labelMap to cover every raw label.');
       }
+      if (fine) fine[kept] = fineOf!.subclass[c!]!;
       c = cfg.labelMap[c!]!;
     }
     if (c === null) return;
@@ -96,7 +110,23 @@ function mapLabels(raw: Pick<RawSplit, 'labels'>, cfg: DataConfig, classes: numb
     out[kept] = c;
     keep[kept++] = i;
   });
-  return { labels: out.slice(0, kept), keep: kept === raw.labels.length ? null : keep.slice(0, kept) };
+  return {
+    labels: out.slice(0, kept),
+    keep: kept === raw.labels.length ? null : keep.slice(0, kept),
+    fine: fine && fineOf!.subclasses > 1 ? { subclass: fine.slice(0, kept), subclasses: fineOf!.subclasses } : null,
+  };
+}
+
+/** Per raw label: its rank among the raw labels data.labelMap sends to the same class; and the largest such group. */
+function subclassIndex(labelMap: readonly (number | null)[]): { subclass: Int32Array; subclasses: number } {
+  const seen = new Map<number, number>();
+  const subclass = Int32Array.from(labelMap, (c) => {
+    if (c === null) return -1;
+    const k = seen.get(c) ?? 0;
+    seen.set(c, k + 1);
+    return k;
+  });
+  return { subclass, subclasses: Math.max(1, ...seen.values()) };
 }
 
 /** The examples at `rows` (ascending): copied when in memory, an index into the same file when in a file. */
@@ -110,6 +140,7 @@ function pick(s: Split, rows: Int32Array, name: Split['name']): Split {
     ...s, name, x: picked, n: rows.length,
     teacher: s.teacher ? { ...s.teacher, x: s.teacher.x === s.x ? picked : subset(s.teacher.x) } : null,
     labels: s.labels ? Int32Array.from(rows, (r) => s.labels![r]!) : null,
+    fine: s.fine ? { ...s.fine, subclass: Int32Array.from(rows, (r) => s.fine!.subclass[r]!) } : null,
     ids: s.ids ? Array.from(rows, (r) => s.ids![r]!) : null,
     positions: Int32Array.from(rows, (r) => s.positions[r]!),
     texts: s.texts ? Array.from(rows, (r) => s.texts![r]!) : null,
@@ -209,12 +240,12 @@ async function loadSplit(src: DataSource, cfg: DataConfig, classes: number, name
     x = new MemoryRows(raw.features, raw.rows, features);
   } else x = raw.features;
   try {
-    const { labels, keep } = mapLabels(raw, cfg, classes, `${name} data`);
+    const { labels, keep, fine } = mapLabels(raw, cfg, classes, `${name} data`);
     const positions = Int32Array.from({ length: raw.rows }, (_, i) => i);
     const teacher = images?.teacher ? { x: images.teacher.features, featureShape: images.teacher.featureShape, image: images.teacher.spec } : null;
-    const split: Split = { name, x, n: raw.rows, features: x.width, featureShape: raw.featureShape, labels: null, ids: text?.ids ?? images?.ids ?? null, positions, texts: text?.texts ?? null, image: images?.spec ?? null, teacher };
-    if (!keep) return { ...split, labels };
-    return { ...pick(split, keep, name), labels };
+    const split: Split = { name, x, n: raw.rows, features: x.width, featureShape: raw.featureShape, labels: null, fine: null, ids: text?.ids ?? images?.ids ?? null, positions, texts: text?.texts ?? null, image: images?.spec ?? null, teacher };
+    if (!keep) return { ...split, labels, fine };
+    return { ...pick(split, keep, name), labels, fine };
   } catch (err) {
     x.close();
     if (images?.teacher && images.teacher.features !== x) images.teacher.features.close();

@@ -7,6 +7,7 @@ import { permutation, rng, softmaxRows } from '../util/math.ts';
 import { asRows, buildRows, forEachBlock, MemoryRows, readAll, type Rows } from '../data/rows.ts';
 import type { Matrix } from 'ml-matrix';
 import type { LossSpec } from '../engine/train-graph.ts';
+import { EdgeDistillError } from '../errors.ts';
 
 type T2 = tf.Tensor2D;
 
@@ -58,6 +59,8 @@ export interface TeacherView {
   studentHidden: number;
   /** Where to keep the targets when the transfer set is too large for memory (anonymous files); null or absent: memory. */
   spillDir?: string | null;
+  /** Each example's true subclass within its class, when the data has fine labels (Split.fine): the oracle's targets. */
+  fine?: { subclass: Int32Array; subclasses: number } | null;
 }
 
 /** A student's training-time outputs: its logits and the activations of its penultimate layer. */
@@ -203,7 +206,48 @@ export const METHODS = {
       };
     },
   } satisfies ImplFor<'lelp'>,
+  oracle: {
+    summary: 'oracle subclasses: LELP\'s loss with the true fine labels as the subclasses (the ceiling of pseudo-subclass methods)',
+    prepare: (cfg, t) => {
+      const fine = t.fine;
+      if (!fine) {
+        throw new EdgeDistillError('E_CONFIG', 'the oracle method needs fine labels, and this transfer set has none', 'Give data.labelMap from fine raw labels to the classes (e.g. [0, 1, 0, 1, ...] for label % 2): the raw label is then each example\'s subclass.');
+      }
+      const { classes: C } = t;
+      const S = fine.subclasses;
+      return {
+        subclasses: S,
+        targets: buildRows(t.spillDir ?? null, t.n, C * S, (from, count) => oracleTargets(t.logits.subarray(from * C, (from + count) * C), t.groups.subarray(from, from + count), fine.subclass.subarray(from, from + count), count, C, S, cfg.tau)),
+        width: C * S,
+        variables: [],
+        lossSpec: { kind: 'lelp', tau: cfg.tau, alpha: cfg.alpha, classes: C, subclasses: S },
+        notes: { subclasses: S, tau: cfg.tau, alpha: cfg.alpha },
+        loss: (o, q, y) =>
+          tf.tidy(() => {
+            const kl = softKl(q!, o.logits, cfg.tau);
+            return cfg.alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, C, S)), cfg.alpha)) : kl;
+          }),
+      };
+    },
+  } satisfies ImplFor<'oracle'>,
 } as const satisfies Record<MethodName, unknown>;
+
+/**
+ * The oracle's C*S-way targets: the teacher's class probabilities p_c (temperature tau) with x's own class's mass on
+ * its true subclass, every other class's mass spread evenly over its S subclasses. Each row sums to 1, as LELP's do.
+ */
+export function oracleTargets(logits: Float32Array, classOf: Int32Array, subclass: Int32Array, n: number, C: number, S: number, tau: number): Float32Array {
+  const p = softmaxRows(logits, n, C, tau);
+  const q = new Float32Array(n * C * S);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < C; c++) {
+      const mass = p[i * C + c]!;
+      if (c === classOf[i]) q[(i * C + c) * S + subclass[i]!] = mass;
+      else for (let s = 0; s < S; s++) q[(i * C + c) * S + s] = mass / S;
+    }
+  }
+  return q;
+}
 
 export function prepareMethod(cfg: MethodConfig, t: TeacherView): PreparedMethod {
   const impl = METHODS[cfg.name] as MethodImpl<MethodConfig>;

@@ -89,15 +89,28 @@ const FitnetSchema = z.strictObject({
   alpha: z.number().min(0).max(1).default(0.5),
 });
 const LabelSchema = z.strictObject({ name: z.literal('label') });
+/**
+ * The ceiling of pseudo-subclass methods, for data with fine labels (data.labelMap from fine to coarse classes): LELP's
+ * loss with the true subclasses in place of mined ones, q_{c,s}(x) = p_c(x) * [s is x's fine label] for x's own class
+ * (p_c spread evenly over the other classes' subclasses). It answers "is there subclass structure to transfer here?".
+ */
+const OracleSchema = z.strictObject({
+  name: z.literal('oracle'),
+  /** KD temperature of the teacher's class probabilities p_c (LELP's default). */
+  tau: z.number().positive().default(1),
+  /** Weight of the label cross-entropy on the class logits (LELP's default). */
+  alpha: z.number().min(0).max(1).default(0),
+});
 
 /** A method that trains one student. */
-export const ConcreteMethodSchema = z.discriminatedUnion('name', [LelpSchema, KdSchema, FitnetSchema, LabelSchema]);
+export const ConcreteMethodSchema = z.discriminatedUnion('name', [LelpSchema, KdSchema, FitnetSchema, LabelSchema, OracleSchema]);
 
 export const MethodSchema = z.discriminatedUnion('name', [
   LelpSchema,
   KdSchema,
   FitnetSchema,
   LabelSchema,
+  OracleSchema,
   z.strictObject({
     name: z.literal('auto'),
     /** Candidates trained and compared on the validation split; the best is kept. Default: pipeline/distill/auto.ts. */

@@ -81,7 +81,7 @@ export async function trainOne(
   const C = t.teacher.classes;
   const F = train.features;
   const studentHidden = m.name === 'fitnet' ? penultimateWidth(setup.student, F, train.featureShape) : 0;
-  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir });
+  const prepared = prepareMethod(m, { n: train.n, classes: C, embeddingDim: t.teacher.embeddingDim, logits: t.logits, embedding: t.embedding, groups: t.groups, head: t.head, seed, studentHidden, spillDir: data.spillDir, fine: train.fine });
   const S = prepared.subclasses;
   const labels = train.labels ?? t.groups;
   let checkpoint: { file: string; key: string } | undefined;

@@ -1,7 +1,7 @@
 // report.html: the run's results as one self-contained page for people — tables plus the charts of
 // charts.ts as inline SVG. No script, font, stylesheet or image is fetched (a CSP says so to the
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
-import { keptSteps } from './types.ts';
+import { keptSteps, oracleShareCell } from './types.ts';
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';
 import { kb, memoryText, ms, pct, worstParityDiff } from './markdown.ts';
@@ -56,10 +56,11 @@ function summary(r: Report): string {
 }
 
 function students(r: Report): string {
+  const oracle = r.students.some((s) => s.shareOfOracleGain !== undefined);
   const rows = r.students.map((s) => ({
-    cells: [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - r.teacher.accuracy) * 100).toFixed(2), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')],
+    cells: [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - r.teacher.accuracy) * 100).toFixed(2), ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')],
   }));
-  return section('students', 'Students', table(['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', 'params', 'train s', 'steps (kept)', 'options'], rows));
+  return section('students', 'Students', table(['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', ...(oracle ? ['share of oracle gain'] : []), 'params', 'train s', 'steps (kept)', 'options'], rows));
 }
 
 function artifacts(r: Report): string {

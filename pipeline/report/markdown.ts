@@ -1,6 +1,6 @@
 // report.md: the run's results (report.json, types.ts) rendered as Markdown tables for people, and the number
 // formats report.html shares with it.
-import { keptSteps } from './types.ts';
+import { keptSteps, oracleShareCell } from './types.ts';
 import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
 import { renderBudgetTable } from './budgets.ts';
 
@@ -38,11 +38,12 @@ export function renderMarkdown(r: Report): string {
     `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,
   ];
   if (r.students.length) {
+    const oracle = r.students.some((s) => s.shareOfOracleGain !== undefined);
     parts.push(
       `## Students`,
       table(
-        ['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', 'params', 'train s', 'steps (kept)', 'options'],
-        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - t.accuracy) * 100).toFixed(2), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
+        ['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', ...(oracle ? ['share of oracle gain'] : []), 'params', 'train s', 'steps (kept)', 'options'],
+        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - t.accuracy) * 100).toFixed(2), ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
       ),
     );
   }

@@ -17,6 +17,27 @@ export interface StudentResult {
   earlyStopped: boolean;
   finalLoss: number;
   options: Record<string, string | number | boolean>;
+  /**
+   * With both a label-only and an oracle student in the run: (accuracy - label's) / (oracle's - label's), the share of
+   * what the true subclasses gain over labels that this method captured; null when the oracle gains nothing (no
+   * subclass structure to transfer). Absent without those two students.
+   */
+  shareOfOracleGain?: number | null;
+}
+
+/** The students with shareOfOracleGain set when the run has a label-only and an oracle student (the first of each). */
+export function withOracleShare(students: StudentResult[]): StudentResult[] {
+  const label = students.find((s) => s.method === 'label');
+  const oracle = students.find((s) => s.method === 'oracle');
+  if (!label || !oracle) return students;
+  const gain = oracle.accuracy - label.accuracy;
+  return students.map((s) => ({ ...s, shareOfOracleGain: gain > 0 ? (s.accuracy - label.accuracy) / gain : null }));
+}
+
+/** The share of the oracle's gain as a table cell: "62 %", "n/a" (the oracle gained nothing), or null (no column). */
+export function oracleShareCell(s: StudentResult): string | null {
+  if (s.shareOfOracleGain === undefined) return null;
+  return s.shareOfOracleGain === null ? 'n/a (oracle ≤ label)' : `${(s.shareOfOracleGain * 100).toFixed(0)} %`;
 }
 
 /** "2500", or "1800 of 2500" when the best validation check was kept ("..., stopped early" when patience ended it). */

@@ -96,7 +96,7 @@ export async function pruneStudent(
   const method = s.method ?? ({ name: 'label' } as MethodConfig);
   const view = (spec: StudentSpec) => ({
     n: train.n, classes: spec.classes, embeddingDim: transfer.teacher.embeddingDim, logits: transfer.logits, embedding: transfer.embedding,
-    groups: transfer.groups, head: transfer.head, seed: setup.seed, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
+    groups: transfer.groups, head: transfer.head, seed: setup.seed, fine: train.fine, studentHidden: spec.layers.at(-1)!.kind === 'dense' ? (spec.layers.at(-1) as { inputs: number }).inputs : 0,
   });
   const trainSet = { x: train.x, n: train.n, features: train.features, labels: train.labels ?? transfer.groups, classes: s.spec.classes };
   // Fine-tuning runs compress.prune.fineTuneSteps steps, whatever train.epochs says; it has no validation checks.
