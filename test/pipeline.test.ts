@@ -162,6 +162,31 @@ test('the oracle method distils the true fine labels (label % 2: 5 subclasses pe
   assert.match(md, oracle > label ? /\| oracle \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 100 % \|/ : /\| oracle \|.*n\/a \(oracle ≤ label\)/);
 });
 
+test('teacher train grows a CNN teacher for image data: ONNX with logits and its last hidden layer as the embedding, ready to distill from', async () => {
+  const dir = tempDir('cnn-teacher');
+  const cfg = JSON.parse(readFileSync(join(EXAMPLE_DIR, 'pipeline.json'), 'utf8'));
+  for (const split of ['train', 'test']) for (const k of ['features', 'labels']) cfg.data[split][k] = join(EXAMPLE_DIR, cfg.data[split][k]);
+  cfg.teacher = { model: join(dir, 'teacher.onnx'), train: { arch: 'cnn', filters: [8, 16], hidden: [32], steps: 200 } };
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(cfg));
+  const r = cli(['teacher', 'train', '--config', join(dir, 'pipeline.json'), '--json', '--quiet']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const trained = JSON.parse(r.stdout);
+  const session = await ort.InferenceSession.create(join(dir, 'teacher.onnx'));
+  for (const o of ['logits', 'embedding']) assert.ok(session.outputNames.includes(o), `output ${o} in ${session.outputNames}`);
+  const images = await readIdx(join(EXAMPLE_DIR, 't10k-images-idx3-ubyte.gz'));
+  const labels = await readIdx(join(EXAMPLE_DIR, 't10k-labels-idx1-ubyte.gz'));
+  const n = 500;
+  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', Float32Array.from(images.data.subarray(0, n * 784), (v) => v / 255), [n, 784]) });
+  await session.release();
+  assert.deepEqual(out.embedding!.dims, [n, 32]);
+  const logits = out.logits!.data as Float32Array;
+  let right = 0;
+  for (let i = 0; i < n; i++) if (Number(logits[2 * i + 1]! > logits[2 * i]!) === labels.data[i]! % 2) right++;
+  assert.ok(right / n > 0.9, `the CNN teacher classifies ${right} of ${n} test images after 200 steps`);
+  assert.ok(JSON.stringify(trained).includes('testAccuracy'), r.stdout.slice(0, 500));
+  runOfficialChecker(join(dir, 'teacher.onnx'));
+});
+
 test('a foreign 3-class teacher with other input/output names works from a config alone', async () => {
   const dir = tempDir('three-class');
   const fx = await buildThreeClassFixture(dir);

@@ -8,6 +8,7 @@ import { writeAtomic } from '../util/fsutil.ts';
 import { prepareMethod } from '../distill/losses.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildStudent, parameterCount, toStudentSpec } from '../distill/architectures.ts';
+import type { StudentConfig } from '../distill/schema.ts';
 import { ensureBackend } from '../util/tfjs.ts';
 import { accuracy, predictProbs, trainStudent } from '../distill/train.ts';
 import { featurizeMany } from '../text/featurizer.js';
@@ -40,13 +41,15 @@ export async function trainTeacher(cfg: Pick<Config, 'data' | 'teacher' | 'seed'
   const F = featurizer && data.train.texts ? featurizer.buckets : data.train.features;
   const [xTrain, xVal, xTest] = [input(data.train), input(data.validation), input(data.test)];
   await ensureBackend();
-  const arch = { arch: 'mlp' as const, hidden: t.hidden };
-  const model = buildStudent(arch, F, [F], classes, cfg.seed);
+  if (t.arch === 'cnn' && featurizer) throw new EdgeDistillError('E_CONFIG', 'teacher.train.arch "cnn" needs image data, and this teacher reads featurized text', 'Use teacher.train.arch "mlp" for text.');
+  const arch: StudentConfig = t.arch === 'cnn' ? { arch: 'cnn', filters: t.filters, kernelSize: t.kernelSize, dense: t.hidden } : { arch: 'mlp', hidden: t.hidden };
+  const featureShape = featurizer ? [F] : data.train.featureShape;
+  const model = buildStudent(arch, F, featureShape, classes, cfg.seed);
   try {
     const method = prepareMethod({ name: 'label' }, { n: data.train.n, classes, embeddingDim: 0, logits: new Float32Array(0), embedding: new Float32Array(0), groups: data.train.labels, head: null, seed: cfg.seed, studentHidden: 0 });
     const res = await trainStudent(model, { x: xTrain, n: data.train.n, features: F, labels: data.train.labels, classes }, method, { steps: t.steps, batchSize: t.batchSize, learningRate: t.learningRate, engine: cfg.train.engine, threads: cfg.train.threads }, { seed: cfg.seed, progress: opts.progress, label: 'teacher' });
     const acc = (x: Rows | Float32Array, s: Split) => accuracy(predictProbs(model, x, s.n, F, classes, 1), s.labels!, classes);
-    const spec = toStudentSpec(model, { features: F, featureShape: [F], arch, classes, subclasses: 1, metadata: { 'edge-distill.role': 'teacher', 'edge-distill.version': TOOL_VERSION } });
+    const spec = toStudentSpec(model, { features: F, featureShape, arch, classes, subclasses: 1, metadata: { 'edge-distill.role': 'teacher', 'edge-distill.version': TOOL_VERSION } });
     writeAtomic(save, exportOnnx({ ...spec, inputName: 'input' }, { producerVersion: TOOL_VERSION, teacherOutputs: TEACHER_OUTPUTS }));
     return { path: save, parameters: parameterCount(spec), trainAccuracy: acc(xTrain, data.train), validationAccuracy: acc(xVal, data.validation), testAccuracy: acc(xTest, data.test), trainMs: Math.round(res.ms) };
   } finally {

@@ -38,10 +38,19 @@ export const TeacherSchema = z.strictObject({
     .optional(),
   /** Text data: the teacher's own input featurizer when it differs from the student's (data.featurizer). */
   featurizer: FeaturizerSchema.optional(),
-  /** `edge-distill teacher train`: the MLP teacher it trains on the labelled data and writes to teacher.model. */
+  /**
+   * `edge-distill teacher train`: the teacher it trains on the labelled data and writes to teacher.model: an MLP, or
+   * for images a CNN (a 'same' conv + ReLU + 2x2 max pool per `filters` entry, then the `hidden` dense layers). Its
+   * last hidden layer is the embedding output.
+   */
   train: z
     .strictObject({
+      arch: z.enum(['mlp', 'cnn']).default('mlp'),
       hidden: z.array(z.number().int().positive()).min(1).default([256, 64]),
+      /** cnn: filters of each conv layer. */
+      filters: z.array(z.number().int().positive()).min(1).default([16, 32]),
+      /** cnn: the convs' square kernel size. */
+      kernelSize: z.number().int().min(1).max(7).default(3),
       steps: z.number().int().positive().default(3000),
       batchSize: z.number().int().positive().default(128),
       learningRate: z.number().positive().default(1e-3),
