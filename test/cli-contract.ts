@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readIdx } from '../pipeline/data/idx.ts';
+import { npyBytes } from '../pipeline/data/npy.ts';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../bin/edge-distill.mjs', import.meta.url));
@@ -130,15 +131,7 @@ export function writeIdx(path: string, dims: number[], data: Uint8Array): string
  */
 export function writeNpy(path: string, descr: string, shape: number[], data: Float32Array | BigInt64Array | Uint8Array, fortranOrder = false): string {
   if (!(data instanceof Uint8Array)) assert.equal(data.length, shape.reduce((a, b) => a * b, 1), 'NPY data matches its shape');
-  const shapeSrc = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let dict = `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shapeSrc}, }`;
-  const unpadded = 10 + dict.length + 1;
-  dict += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10);
-  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
-  head.writeUInt16LE(dict.length, 8);
-  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength); // JS typed arrays are little-endian here
-  writeFileSync(path, Buffer.concat([head, Buffer.from(dict, 'latin1'), body]));
+  writeFileSync(path, npyBytes(descr, shape, data, fortranOrder));
   return path;
 }
 

@@ -1,5 +1,6 @@
 // The NumPy .npy reader (format versions 1.0, 2.0, 3.0): magic, a Python-dict header, raw C-order data.
-// Only little-endian numeric dtypes; anything else is E_DATA_FORMAT with the fix in NumPy terms.
+// Only little-endian numeric dtypes; anything else is E_DATA_FORMAT with the fix in NumPy terms. And the writer of
+// version 1.0 files (benchmarks and tests write their data sets with it).
 
 import { EdgeDistillError } from '../errors.ts';
 import { closeSync, readSync } from 'node:fs';
@@ -236,4 +237,19 @@ function readAt(fd: number, position: number, length: number): Uint8Array {
     done += r;
   }
   return out.subarray(0, done);
+}
+
+/**
+ * A version 1.0 .npy file of `data` (little-endian, as JavaScript's typed arrays are on the machines we run on) with
+ * header dtype `descr` (e.g. '<f4', '<i8') and `shape`; the header is padded so that the data starts 64-byte aligned.
+ */
+export function npyBytes(descr: string, shape: readonly number[], data: ArrayBufferView, fortranOrder = false): Buffer {
+  const shapeSrc = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let dict = `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shapeSrc}, }`;
+  const unpadded = 10 + dict.length + 1;
+  dict += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(dict.length, 8);
+  return Buffer.concat([head, Buffer.from(dict, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
