@@ -4,8 +4,8 @@
 // Where the data has fine labels the oracle (the true subclasses) is a contender, the tables give each method's share
 // of its gain over label-only, and the teacher's fine-label probe accuracy says how much of the structure its
 // embedding keeps.
-//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--contenders label,oracle] [--steps 2500] [--engine onnxruntime|tfjs] [--out DIR]
-// --tasks and --contenders say what to measure again; the other rows of the last run's JSON stay.
+//   node --import tsx benchmarks/quality.ts [--seeds 3] [--tasks fmnist-bin,fmnist-3] [--contenders label,oracle] [--students h=8,cnn-26k] [--steps 2500] [--engine onnxruntime|tfjs] [--out DIR]
+// --tasks, --contenders and --students say what to measure again; the other rows of the last run's JSON stay.
 // The pipeline's default engine (onnxruntime) writes quality-onnxruntime.md/json; --engine tfjs writes the TF.js
 // engine's quality.md/json, the table the onnxruntime engine was checked against.
 // Needs Debian's dataset-fashion-mnist (the full set; .ci/run installs it).
@@ -303,7 +303,7 @@ function renderMarkdown(seeds: number, steps: number, backend: string, taskMinut
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, contenders: { type: 'string', default: CONTENDERS.map((c) => c.label).join(',') }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'onnxruntime' }, out: { type: 'string', default: join(HERE, 'results') } } });
+  const { values } = parseArgs({ options: { render: { type: 'boolean', default: false }, seeds: { type: 'string', default: '3' }, tasks: { type: 'string', default: TASKS.map((t) => t.name).join(',') }, contenders: { type: 'string', default: CONTENDERS.map((c) => c.label).join(',') }, students: { type: 'string' }, steps: { type: 'string', default: '2500' }, engine: { type: 'string', default: 'onnxruntime' }, out: { type: 'string', default: join(HERE, 'results') } } });
   const engine = values.engine as Engine;
   if (engine !== 'tfjs' && engine !== 'onnxruntime') throw new Error(`--engine ${engine}: use tfjs or onnxruntime`);
   const base = engine === 'onnxruntime' ? 'quality-onnxruntime' : 'quality';
@@ -329,8 +329,11 @@ async function main(): Promise<void> {
   const rerun = new Set(tasks.map((t) => t.name));
   const contenders = CONTENDERS.filter((c) => values.contenders!.split(',').includes(c.label));
   const rerunContender = new Set(contenders.map((c) => c.label));
-  // A row is measured again when both its task and its contender are; every other row of the last run stays.
-  const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !rerun.has(r.task) || !rerunContender.has(r.method)) : [];
+  // --students: only the settings whose student is one of these (e.g. h=8, cnn-26k); all by default.
+  const students = values.students ? new Set(values.students.split(',')) : null;
+  // A row is measured again when its task, its contender and its student are; every other row of the last run stays.
+  const remeasured = (r: Row) => rerun.has(r.task) && rerunContender.has(r.method) && (!students || students.has(studentLabel(r)));
+  const rows: Row[] = previous && previous.seeds === seeds.length ? previous.rows.filter((r: Row) => !remeasured(r)) : [];
   const teachers: Record<string, number> = previous && previous.seeds === seeds.length ? Object.fromEntries(Object.entries(previous.teachers as Record<string, number>).filter(([k]) => !rerun.has(k))) : {};
   const taskMinutes: Record<string, number> = { ...(previous?.taskMinutes ?? {}) };
   const probes: Record<string, number> = Object.fromEntries(Object.entries((previous?.probes ?? {}) as Record<string, number>).filter(([k]) => !rerun.has(k)));
@@ -343,7 +346,8 @@ async function main(): Promise<void> {
   };
   for (const task of tasks) {
     const t1 = performance.now();
-    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders, engine, probes }, rows, (s) => console.log(s));
+    const settings = task.settings.filter((s) => !students || students.has(studentLabel({ hidden: s.hidden, ...(s.student ? { student: s.student.label } : {}) })));
+    teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders, engine, probes, settings }, rows, (s) => console.log(s));
     taskMinutes[task.name] = (performance.now() - t1) / 60000;
     write();
   }
