@@ -270,7 +270,7 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
     const accs = (method: string, s: Row) => rows.filter((r) => r.task === task && r.method === method && key(r) === key(s)).map((r) => r.accuracy * 100);
     const oracle = rows.some((r) => r.task === task && r.method === 'oracle');
     const probe = probes[task] === undefined ? '' : ` The teacher's embedding tells the fine labels apart with a linear probe at ${(probes[task]! * 100).toFixed(2)} %.`;
-    const share = oracle ? ' In brackets: the share of the oracle\'s gain over label-only the method captured, (method − label) / (oracle − label) on the means; n/a where the oracle gains nothing.' : '';
+    const share = oracle ? ' In brackets: the share of the oracle\'s gain over label-only the method captured, (method − label) / (oracle − label) on the means; n/a where the oracle gains no more than the larger std of the two (no structure to capture, or too little to tell).' : '';
     out.push(`### ${task}: ${t.description}`, '', `Teacher test accuracy: ${(teachers[task]! * 100).toFixed(2)} %.${probe} Test accuracy %, mean ± std over ${seeds} seed(s); train time is per student.${share}`, '');
     out.push(`| method | ${settings.map((s) => `n=${s.trainSize}, ${studentLabel(s)}`).join(' | ')} | train s |`);
     out.push(`| --- | ${settings.map(() => '---').join(' | ')} | --- |`);
@@ -280,7 +280,9 @@ export function renderTables(rows: Row[], teachers: Record<string, number>, seed
         if (!acc.length) return '-';
         const [label, top] = [accs('label', s), accs('oracle', s)];
         const gain = label.length && top.length ? mean(top) - mean(label) : NaN;
-        const captured = !oracle || c.label === 'label' || c.label === 'oracle' || Number.isNaN(gain) ? '' : gain > 0 ? ` (${(((mean(acc) - mean(label)) / gain) * 100).toFixed(0)} %)` : ' (n/a)';
+        // A gain within the seeds' spread makes the ratio noise: no share then.
+        const clear = gain > Math.max(std(label), std(top));
+        const captured = !oracle || c.label === 'label' || c.label === 'oracle' || Number.isNaN(gain) ? '' : clear ? ` (${(((mean(acc) - mean(label)) / gain) * 100).toFixed(0)} %)` : ' (n/a)';
         return `${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)}${captured}`;
       });
       const ms = rows.filter((r) => r.task === task && r.method === c.label).map((r) => r.trainMs / 1000);
@@ -348,7 +350,8 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     const settings = task.settings.filter((s) => !students || students.has(studentLabel({ hidden: s.hidden, ...(s.student ? { student: s.student.label } : {}) })));
     teachers[task.name] = await runTask(task, { seeds, steps: Number(values.steps), cacheDir, contenders, engine, probes, settings }, rows, (s) => console.log(s));
-    taskMinutes[task.name] = (performance.now() - t1) / 60000;
+    // A task's minutes are those of a whole run of it; re-measuring some contenders or students leaves them as they were.
+    if (contenders.length === CONTENDERS.length && !students) taskMinutes[task.name] = (performance.now() - t1) / 60000;
     write();
   }
   console.log('\n' + write());
