@@ -135,3 +135,17 @@ test('fine labels: with data.labelMap each example keeps its raw label\'s rank w
     closeDatasets(plain);
   }
 });
+
+test('augmentTrain reads [1, H, W] examples as one-channel H x W images, as the image students do', async () => {
+  const { augmentTrain } = await import('../pipeline/data/augment.ts');
+  const { MemoryRows } = await import('../pipeline/data/rows.ts');
+  const [n, H, W] = [5, 3, 4];
+  const data = Float32Array.from({ length: n * H * W }, (_, i) => i);
+  const s = { x: new MemoryRows(data, n, H * W), n, featureShape: [1, H, W], labels: new Int32Array(n), fine: null, ids: null, positions: Int32Array.from({ length: n }, (_, i) => i), texts: null, teacher: null };
+  const out = augmentTrain(s, { copies: 2, shift: 1, flip: true }, 9, null);
+  const x = readAll(out.x);
+  for (let r = n; r < 3 * n; r++) {
+    const i = r % n;
+    assert.ok(findDraw(data.subarray(i * H * W, (i + 1) * H * W), x.subarray(r * H * W, (r + 1) * H * W), { height: H, width: W, channels: 1, channelsFirst: false }, 1), `row ${r}`);
+  }
+});

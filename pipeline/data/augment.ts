@@ -41,6 +41,8 @@ type Layout = { height: number; width: number; channels: number; channelsFirst: 
 /** The image grid of a split's rows: [H, W] or [H, W, C] channels last, or channels first when the spec says so. */
 function layoutOf(featureShape: readonly number[], channelsFirst: boolean): Layout | null {
   if (featureShape.length === 2) return { height: featureShape[0]!, width: featureShape[1]!, channels: 1, channelsFirst: false };
+  // [1, H, W]: one channel, as the students read it (architectures.ts imageShape).
+  if (featureShape.length === 3 && featureShape[0] === 1 && !channelsFirst) return { height: featureShape[1]!, width: featureShape[2]!, channels: 1, channelsFirst: false };
   if (featureShape.length !== 3) return null;
   return channelsFirst
     ? { channels: featureShape[0]!, height: featureShape[1]!, width: featureShape[2]!, channelsFirst }
