@@ -24,7 +24,8 @@ import { useBackend } from '../pipeline/util/tfjs.ts';
 import { accuracy } from '../pipeline/distill/train.ts';
 import { ensureThreeClassTeacher } from './three-class-teacher.ts';
 import { ensureMnistTeacher, mnistData } from './mnist-even-odd.ts';
-import { Matrix, solve } from 'ml-matrix';
+import { Matrix } from 'ml-matrix';
+import { fitAffine, toMatrix, withBias } from '../pipeline/util/math.ts';
 import { readAll } from '../pipeline/data/rows.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -187,19 +188,11 @@ export interface Contender {
  * their one-hot codes (with a bias) fitted on `fit`, argmax accuracy on `test`.
  */
 export function fineProbeAccuracy(fit: { embedding: Float32Array; fine: Int32Array }, test: { embedding: Float32Array; fine: Int32Array }, D: number, K: number): number {
-  const design = (e: Float32Array, n: number) => {
-    const X = new Matrix(n, D + 1);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < D; j++) X.set(i, j, e[i * D + j]!);
-      X.set(i, D, 1);
-    }
-    return X;
-  };
   const n = fit.fine.length;
   const Y = new Matrix(n, K);
   for (let i = 0; i < n; i++) Y.set(i, fit.fine[i]!, 1);
-  const coef = solve(design(fit.embedding, n), Y, true);
-  const scores = design(test.embedding, test.fine.length).mmul(coef);
+  const coef = fitAffine(toMatrix(fit.embedding, n, D), Y);
+  const scores = withBias(toMatrix(test.embedding, test.fine.length, D)).mmul(coef);
   let right = 0;
   for (let i = 0; i < test.fine.length; i++) if (scores.maxRowIndex(i)[1] === test.fine[i]) right++;
   return right / test.fine.length;

@@ -94,6 +94,15 @@ interface MethodImpl<M extends MethodConfig> {
 
 type ImplFor<N extends MethodName> = MethodImpl<Extract<MethodConfig, { name: N }>>;
 
+/** LELP's (and the oracle's) loss over C*S subclass targets q: tau^2*KL(q || softmax(s/tau)) + alpha*CE(y, logsumexp classes). */
+function subclassLoss(C: number, S: number, tau: number, alpha: number): PreparedMethod['loss'] {
+  return (o, q, y) =>
+    tf.tidy(() => {
+      const kl = softKl(q!, o.logits, tau);
+      return alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, C, S)), alpha)) : kl;
+    });
+}
+
 /** KD's loss: alpha*CE(y, s) + (1-alpha)*tau^2*KL(p_teacher(tau) || softmax(s/tau)). */
 function kdLoss(s: T2, teacherProbs: T2, y: T2, tau: number, alpha: number): tf.Scalar {
   return tf.tidy(() => tf.add(tf.mul(crossEntropy(y, s), alpha), tf.mul(softKl(teacherProbs, s, tau), 1 - alpha)));
@@ -198,11 +207,7 @@ export const METHODS = {
         variables: [],
         lossSpec: { kind: 'lelp', tau: cfg.tau, alpha: cfg.alpha, classes: C, subclasses: S },
         notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },
-        loss: (o, q, y) =>
-          tf.tidy(() => {
-            const kl = softKl(q!, o.logits, cfg.tau);
-            return cfg.alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, C, S)), cfg.alpha)) : kl;
-          }),
+        loss: subclassLoss(C, S, cfg.tau, cfg.alpha),
       };
     },
   } satisfies ImplFor<'lelp'>,
@@ -222,11 +227,7 @@ export const METHODS = {
         variables: [],
         lossSpec: { kind: 'lelp', tau: cfg.tau, alpha: cfg.alpha, classes: C, subclasses: S },
         notes: { subclasses: S, tau: cfg.tau, alpha: cfg.alpha },
-        loss: (o, q, y) =>
-          tf.tidy(() => {
-            const kl = softKl(q!, o.logits, cfg.tau);
-            return cfg.alpha > 0 ? tf.add(kl, tf.mul(crossEntropy(y, classLogits(o.logits, C, S)), cfg.alpha)) : kl;
-          }),
+        loss: subclassLoss(C, S, cfg.tau, cfg.alpha),
       };
     },
   } satisfies ImplFor<'oracle'>,

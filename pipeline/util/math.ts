@@ -82,11 +82,21 @@ export function projectNullSpace(H: Matrix, W: Matrix): Matrix {
 
 /** Least-squares fit of logits ~ h W^T + b; returns W (C x D). Used when the teacher's last layer is unknown. */
 export function fitLinearHead(h: Matrix, logits: Matrix): Matrix {
+  const coef = fitAffine(h, logits);
+  return coef.subMatrix(0, h.columns - 1, 0, coef.columns - 1).transpose();
+}
+
+/** The rows of h with a column of ones appended: the design matrix of an affine map. */
+export function withBias(h: Matrix): Matrix {
   const X = new Matrix(h.rows, h.columns + 1);
   X.setSubMatrix(h, 0, 0);
   for (let r = 0; r < h.rows; r++) X.set(r, h.columns, 1);
-  const coef = solve(X, logits, true); // (D+1) x C, minimum-norm least squares via SVD
-  return coef.subMatrix(0, h.columns - 1, 0, coef.columns - 1).transpose();
+  return X;
+}
+
+/** Least-squares affine map from the rows of h to the rows of y: (D+1) x K, the bias last (minimum norm, via SVD). */
+export function fitAffine(h: Matrix, y: Matrix): Matrix {
+  return solve(withBias(h), y, true);
 }
 
 /** Widths up to this use the exact covariance eigendecomposition; wider ones the randomized method. */
