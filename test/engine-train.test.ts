@@ -124,7 +124,7 @@ async function compare(arch: StudentConfig, method: MethodConfig, adamIn: AdamPl
 const METHODS: MethodConfig[] = [
   { name: 'label' },
   { name: 'kd', tau: 2, alpha: 0.5 },
-  { name: 'lelp', subclasses: 5, beta: 1, tau: 1, alpha: 0.5, nullSpace: true, rotate: true, projection: 'pca' },
+  { name: 'lelp', subclasses: 5, beta: 1, tau: 1, alpha: 0.5, nullSpace: true, rotate: true, projection: 'pca', assign: 'directions', whiten: false },
   { name: 'fitnet', gamma: 1, tau: 2, alpha: 0.5 },
 ];
 

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { Matrix } from 'ml-matrix';
 import { readIdx } from '../pipeline/data/idx.ts';
-import { fitLelp, lelpCoordinates, lelpTargets, type LelpOptions, type LelpProjection } from '../pipeline/distill/lelp.ts';
+import { fitLelp, kmeans, lelpCoordinates, lelpTargets, type LelpOptions, type LelpProjection } from '../pipeline/distill/lelp.ts';
 import { METHODS, type StudentOutputs, type TeacherView } from '../pipeline/distill/losses.ts';
 import { fitLinearHead, gaussian, rng, toMatrix } from '../pipeline/util/math.ts';
 import { readTeacherHead } from '../pipeline/teacher/head.ts';
@@ -158,7 +158,7 @@ test('alpha: the lelp loss changes with alpha, and depends on the labels only wh
   const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), C), 'float32') as tf.Tensor2D);
   const yFlipped = tf.tidy(() => tf.sub(1, y) as tf.Tensor2D);
   const value = (alpha: number, onehot: tf.Tensor2D) => {
-    const m = METHODS.lelp.prepare({ name: 'lelp', subclasses: S, beta: 1, tau: 2, alpha, nullSpace: true, rotate: true, projection: 'pca' }, view);
+    const m = METHODS.lelp.prepare({ name: 'lelp', subclasses: S, beta: 1, tau: 2, alpha, nullSpace: true, rotate: true, projection: 'pca', assign: 'directions', whiten: false }, view);
     assert.equal(m.notes.headSource, 'graph');
     const q = tf.tensor2d(readAll(m.targets!), [N, C * S]);
     const l = m.loss(out, q, onehot);
@@ -388,4 +388,87 @@ test('oracle: the true fine label carries its class\'s mass, the other class\'s 
     }
   }
   assert.throws(() => METHODS.oracle.prepare({ name: 'oracle', tau, alpha: 0 }, { ...view, fine: null }), (e: { code?: string; message: string; hint?: string }) => e.code === 'E_CONFIG' && /fine labels/.test(e.message) && /labelMap/.test(e.hint ?? ''));
+});
+
+test("assign 'signed': S/2 directions, each split by sign into a pair whose scores are z and -z; odd S is refused", () => {
+  const S = 6;
+  const proj = fit({ subclasses: S, assign: 'signed' });
+  for (const U of proj.U) assert.deepEqual([U.rows, U.columns], [D, S / 2]);
+  const z = lelpCoordinates(proj, emb, N, D);
+  assert.equal(z.length, N * C * S);
+  let pairErr = 0;
+  for (let b = 0; b < N * C; b++) for (let k = 0; k < S / 2; k++) pairErr = Math.max(pairErr, Math.abs(z[b * S + 2 * k]! + z[b * S + 2 * k + 1]!));
+  assert.equal(pairErr, 0);
+  // Its scores are the 'directions' scores of the same S/2 directions, sign-duplicated (same seed, same rotation).
+  const half = lelpCoordinates(fit({ subclasses: S / 2 }), emb, N, D);
+  let same = 0;
+  for (let b = 0; b < N * C; b++) for (let k = 0; k < S / 2; k++) same = Math.max(same, Math.abs(z[b * S + 2 * k]! - half[b * (S / 2) + k]!));
+  assert.ok(same < 1e-9, `signed scores differ from the directions' by ${same}`);
+  // Every pseudo-subclass is some example's most likely one within its own class.
+  const q = targets(proj, 1, 1);
+  const used = new Set<number>();
+  for (let i = 0; i < N; i++) {
+    const c = labels[i]!;
+    const block = Array.from(q.subarray(i * C * S + c * S, i * C * S + (c + 1) * S));
+    used.add(c * S + block.indexOf(Math.max(...block)));
+  }
+  assert.equal(used.size, C * S, `only ${used.size} of ${C * S} signed pseudo-subclasses are ever the top one`);
+  assert.throws(() => fit({ subclasses: 5, assign: 'signed' }), /even/);
+  const view: TeacherView = { n: N, classes: C, embeddingDim: D, logits, embedding: emb, groups: labels, head, seed: 0, studentHidden: 8 };
+  assert.throws(() => METHODS.lelp.prepare({ name: 'lelp', subclasses: 5, beta: 1, tau: 1, alpha: 0, nullSpace: true, rotate: true, projection: 'pca', assign: 'signed', whiten: false }, view), (e: { code?: string; message: string }) => e.code === 'E_CONFIG' && /even/.test(e.message) && /5/.test(e.message));
+});
+
+test("assign 'kmeans': scores are scaled negative squared distances to the class's centres, every cluster is used; k-means recovers separated blobs", () => {
+  const S = 4;
+  const proj = fit({ subclasses: S, assign: 'kmeans' });
+  assert.equal(proj.assign, 'kmeans');
+  const z = lelpCoordinates(proj, emb, N, D);
+  for (let c = 0; c < C; c++) {
+    const rows = Array.from(labels.keys()).filter((i) => labels[i] === c);
+    const counts = new Array(S).fill(0);
+    let within = 0;
+    for (const i of rows) {
+      const block = Array.from(z.subarray(i * C * S + c * S, i * C * S + (c + 1) * S));
+      assert.ok(block.every((v) => v <= 0), 'k-means scores are negative squared distances');
+      const top = block.indexOf(Math.max(...block));
+      counts[top]++;
+      within += -block[top]!;
+    }
+    assert.ok(counts.every((k) => k >= 0.03 * rows.length), `class ${c}: a cluster is (nearly) empty: ${counts}`);
+    // Scaled by the mean squared distance to the nearest centre: the nearest score averages -1 over the class.
+    assert.ok(Math.abs(within / rows.length - 1) < 1e-6, `class ${c}: mean nearest scaled distance ${within / rows.length}`);
+  }
+  // k-means itself: three separated Gaussian blobs are recovered exactly, whatever the seed.
+  const g = gaussian(rng(3));
+  const truth = Int32Array.from({ length: 300 }, (_, i) => i % 3);
+  const X = Matrix.from1DArray(300, 4, Array.from({ length: 1200 }, (_, k) => g() * 0.3 + (k % 4 === truth[Math.floor(k / 4)]! ? 5 : 0)));
+  for (const seed of [1, 2, 3]) {
+    const km = kmeans(X, 3, rng(seed));
+    const map = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const want = map.get(km.assignment[i]!) ?? truth[i]!;
+      map.set(km.assignment[i]!, want);
+      assert.equal(want, truth[i], `seed ${seed}: example ${i} in a mixed cluster`);
+    }
+    assert.equal(map.size, 3);
+    assert.ok(km.meanSquaredDistance < 4 * 0.09 * 1.3, `seed ${seed}: mean squared distance ${km.meanSquaredDistance}`);
+  }
+});
+
+test('whiten: each principal coordinate gets unit variance over its class (without it, the top direction dominates)', () => {
+  const S = 4;
+  const white = fit({ subclasses: S, whiten: true, rotate: false });
+  const plain = fit({ subclasses: S, rotate: false });
+  for (let c = 0; c < C; c++) {
+    for (const sd of white.std[c]!) assert.ok(Math.abs(sd - 1) < 1e-9, `class ${c}: whitened std ${white.std[c]}`);
+    assert.ok(plain.std[c]![0]! > 1.5 * plain.std[c]![S - 1]!, `class ${c}: plain stds ${plain.std[c]}`);
+    // Same directions, only rescaled: the columns of U are parallel.
+    for (let s = 0; s < S; s++) {
+      const a = white.U[c]!.getColumn(s);
+      const b = plain.U[c]!.getColumn(s);
+      const cos = a.reduce((t, v, k) => t + v * b[k]!, 0) / Math.hypot(...a) / Math.hypot(...b);
+      assert.ok(Math.abs(Math.abs(cos) - 1) < 1e-9, `class ${c}, direction ${s}: cosine ${cos}`);
+    }
+  }
+  assert.ok(maxAbsDiff(targets(white, 1, 1), targets(plain, 1, 1)) > 0.01, 'whitening changes the targets');
 });

@@ -213,7 +213,7 @@ test('label method: CE on the labels, no targets', () => {
 test('lelp loss: alpha=0 is softKl(q, s, tau); alpha>0 adds alpha * CE(y, logsumexp class logits)', () => {
   const S = 2;
   const tau = 2;
-  const cfg = { name: 'lelp' as const, subclasses: S, beta: 1, tau, alpha: 0, nullSpace: false, rotate: true, projection: 'pca' as const };
+  const cfg = { name: 'lelp' as const, subclasses: S, beta: 1, tau, alpha: 0, nullSpace: false, rotate: true, projection: 'pca' as const, assign: 'directions' as const, whiten: false };
   // Student with C*S = 4 logits per example.
   const st = [[0.3, -0.2, 1, 0], [1, 2, -1, 0.5], [-1, 0.5, 0, 2], [0, 0, 0.7, -0.4]];
   const y = onehot(labels, 2);

@@ -9,7 +9,7 @@ import type { StudentResult } from '../report/types.ts';
 
 /** label; KD at tau 1/4 with alpha 0/0.5; LELP with S in {2, 5, 10} and beta in {0.5, 1, 2} (tau 1, null space, rotation). */
 export function defaultCandidates(): MethodConfig[] {
-  const lelp = (subclasses: number, beta: number): MethodConfig => ({ name: 'lelp', subclasses, beta, tau: 1, alpha: 0, nullSpace: true, rotate: true, projection: 'pca' });
+  const lelp = (subclasses: number, beta: number): MethodConfig => ({ name: 'lelp', subclasses, beta, tau: 1, alpha: 0, nullSpace: true, rotate: true, projection: 'pca', assign: 'directions', whiten: false });
   return [
     { name: 'label' },
     ...[1, 4].flatMap((tau) => [0, 0.5].map((alpha): MethodConfig => ({ name: 'kd', tau, alpha }))),

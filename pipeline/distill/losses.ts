@@ -192,6 +192,9 @@ export const METHODS = {
     summary: 'LELP (Loo et al. 2024): tau^2*KL(q || softmax(s/tau)) over C*S pseudo-subclasses + alpha*CE(y, logsumexp classes)',
     prepare: (cfg, t) => {
       const { classes: C, embeddingDim: D } = t;
+      if (cfg.assign === 'signed' && cfg.subclasses % 2 !== 0) {
+        throw new EdgeDistillError('E_CONFIG', `LELP assign "signed" splits each direction in two, so subclasses must be even; got ${cfg.subclasses}`, 'Set method.subclasses to an even number (e.g. 4 or 6), or use assign "directions".');
+      }
       const embedding = asRows(t.embedding, t.n, D);
       // The projections from (a sample of) the transfer set; the targets for every row, a block at a time.
       const fit = lelpFitRows(t.n, t.seed);
@@ -206,7 +209,7 @@ export const METHODS = {
         width: t.classes * S,
         variables: [],
         lossSpec: { kind: 'lelp', tau: cfg.tau, alpha: cfg.alpha, classes: C, subclasses: S },
-        notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },
+        notes: { subclasses: S, beta: cfg.beta, tau: cfg.tau, alpha: cfg.alpha, nullSpace: cfg.nullSpace, rotate: cfg.rotate, projection: cfg.projection, assign: cfg.assign, whiten: cfg.whiten, headSource: proj.headSource, ...(fit ? { fittedOnRows: fit.length } : {}) },
         loss: subclassLoss(C, S, cfg.tau, cfg.alpha),
       };
     },

@@ -75,6 +75,13 @@ const LelpSchema = z.strictObject({
   nullSpace: z.boolean().default(true),
   rotate: z.boolean().default(true),
   projection: z.enum(['pca', 'random']).default('pca'),
+  /**
+   * How pseudo-subclasses are formed: one per (rotated) principal direction (the paper), two per direction split by
+   * sign ("signed", S even), or S k-means clusters in the class's top principal subspace ("kmeans").
+   */
+  assign: z.enum(['directions', 'signed', 'kmeans']).default('directions'),
+  /** Divide each principal coordinate by its standard deviation before forming the subclasses. */
+  whiten: z.boolean().default(false),
 });
 const KdSchema = z.strictObject({
   name: z.literal('kd'),
