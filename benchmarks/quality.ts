@@ -24,9 +24,7 @@ import { useBackend } from '../pipeline/util/tfjs.ts';
 import { accuracy } from '../pipeline/distill/train.ts';
 import { ensureThreeClassTeacher } from './three-class-teacher.ts';
 import { ensureMnistTeacher, mnistData } from './mnist-even-odd.ts';
-import { Matrix } from 'ml-matrix';
-import { fitAffine, toMatrix, withBias } from '../pipeline/util/math.ts';
-import { readAll } from '../pipeline/data/rows.ts';
+import { fineProbe, globalFine } from '../pipeline/teacher/probe.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 type Engine = 'tfjs' | 'onnxruntime';
@@ -184,21 +182,6 @@ export interface Contender {
 }
 
 /**
- * How well a linear probe reads the fine labels (class * S + subclass) from the teacher's embedding: least squares to
- * their one-hot codes (with a bias) fitted on `fit`, argmax accuracy on `test`.
- */
-export function fineProbeAccuracy(fit: { embedding: Float32Array; fine: Int32Array }, test: { embedding: Float32Array; fine: Int32Array }, D: number, K: number): number {
-  const n = fit.fine.length;
-  const Y = new Matrix(n, K);
-  for (let i = 0; i < n; i++) Y.set(i, fit.fine[i]!, 1);
-  const coef = fitAffine(toMatrix(fit.embedding, n, D), Y);
-  const scores = withBias(toMatrix(test.embedding, test.fine.length, D)).mmul(coef);
-  let right = 0;
-  for (let i = 0; i < test.fine.length; i++) if (scores.maxRowIndex(i)[1] === test.fine[i]) right++;
-  return right / test.fine.length;
-}
-
-/**
  * Train every contender on every setting and seed of a task; returns the teacher's test accuracy. With `probes`, a
  * task whose data has fine labels gets the teacher's fine-label probe accuracy (fitted on the first seed's validation
  * split, measured on the test split).
@@ -232,10 +215,8 @@ export async function runTask(
         log(`${task.name}: teacher test accuracy ${(teacherAcc * 100).toFixed(2)} % on ${data.test.n} test examples (the first seed's split)`);
         const [va, vf, tf] = [data.validation, data.validation.fine, data.test.fine];
         if (opts.probes && vf && tf) {
-          const S = vf.subclasses;
-          const global = (s: typeof data.test) => Int32Array.from(s.fine!.subclass, (sub, i) => s.labels![i]! * S + sub);
           const vo = await run('validation');
-          opts.probes[task.name] = fineProbeAccuracy({ embedding: readAll(vo.embedding), fine: global(va) }, { embedding: readAll(te.embedding), fine: global(data.test) }, teacher.embeddingDim, teacher.classes * S);
+          opts.probes[task.name] = fineProbe({ embedding: vo.embedding, fine: globalFine(va.labels!, vf) }, { embedding: te.embedding, fine: globalFine(data.test.labels!, tf) }, teacher.classes * vf.subclasses).accuracy;
           log(`${task.name}: the teacher's embedding tells the fine labels apart with a linear probe at ${(opts.probes[task.name]! * 100).toFixed(2)} % (fitted on ${va.n} validation examples, measured on the test split)`);
         }
       }

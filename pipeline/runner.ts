@@ -28,6 +28,7 @@ import { deployContext, exportStudent, type Evaluation } from './stages/export.t
 import { benchArtifacts } from './stages/bench.ts';
 import { evaluateBudgets } from './report/budgets.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './util/versions.ts';
+import { fineProbe, globalFine, type FineProbe } from './teacher/probe.ts';
 
 export interface RunOptions {
   progress?: Progress;
@@ -226,8 +227,14 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     transferDone = t;
     return t;
   };
+  let fineProbeResult: FineProbe | undefined;
   if (cfg.stages.includes('distill')) {
     const t = await transfer();
+    const [trFine, teFine] = [data.train.fine, data.test.fine];
+    if (trFine && teFine && data.train.labels && t.embedding.n > 0 && testOut.embedding.n > 0) {
+      fineProbeResult = fineProbe({ embedding: t.embedding, fine: globalFine(data.train.labels, trFine) }, { embedding: testOut.embedding, fine: globalFine(data.test.labels!, teFine) }, teacher.classes * trFine.subclasses, cfg.seed);
+      progress.note(`the teacher's embedding tells the ${fineProbeResult.fineLabels} fine labels apart with a linear probe at ${(fineProbeResult.accuracy * 100).toFixed(2)} % (fitted on ${fineProbeResult.fittedOn} transfer examples, measured on the test split)`);
+    }
     students = await timed('distill', () => distillStudents(studentSetup(cfg), data, t, { progress, staging: ctx.staging, checkpoints: ctx.checkpoints }));
   } else if (opts.students?.length) {
     students = [];
@@ -274,7 +281,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
   return {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     task: { classes: teacher.classes, classNames: cfg.data.classNames ?? null, train: data.train.n, validation: data.validation.n, test: data.test.n, features: data.train.features },
-    teacher: { path: teacher.path, sha256: teacher.sha256, accuracy: teacherAcc, input: teacher.input, embedding: teacher.embedding, logits: teacher.logits, embeddingDim: teacher.embeddingDim, detected: teacher.detected },
+    teacher: { path: teacher.path, sha256: teacher.sha256, accuracy: teacherAcc, input: teacher.input, embedding: teacher.embedding, logits: teacher.logits, embeddingDim: teacher.embeddingDim, detected: teacher.detected, ...(fineProbeResult ? { fineProbe: fineProbeResult } : {}) },
     students: studentResults,
     artifacts,
     parity,

@@ -159,7 +159,13 @@ test('the oracle method distils the true fine labels (label % 2: 5 subclasses pe
   }
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(md, /\| method \| test acc % \| val acc % \| Δ vs teacher \(pts\) \| share of oracle gain \|/);
-  assert.match(md, oracle > label ? /\| oracle \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 100 % \|/ : /\| oracle \|.*n\/a \(oracle ≤ label\)/);
+  assert.match(md, oracle > label ? /\| oracle \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 100 % \|/ : /\| oracle \|.*n\/a \(oracle ≤ label\)/);  // The fine labels exist, so the report says how well the teacher's embedding keeps them (fitted on the transfer set).
+  const probe = report.teacher.fineProbe!;
+  assert.ok(probe, 'report.teacher.fineProbe');
+  assert.deepEqual([probe.fineLabels, probe.fittedOn, probe.measuredOn], [10, report.task.train, report.task.test]);
+  assert.ok(probe.accuracy > 0.6 && probe.accuracy < 1, `probe ${probe.accuracy}`);
+  assert.ok(md.includes(`A linear probe reads the 10 fine labels (data.labelMap) from the teacher's embedding at ${(probe.accuracy * 100).toFixed(2)} %`), 'the probe sentence in report.md');
+  assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('Fine-label probe'), 'the probe in report.html');
 });
 
 test('teacher train grows a CNN teacher for image data: ONNX with logits and its last hidden layer as the embedding, ready to distill from', async () => {

@@ -1,7 +1,7 @@
 // report.html: the run's results as one self-contained page for people — tables plus the charts of
 // charts.ts as inline SVG. No script, font, stylesheet or image is fetched (a CSP says so to the
 // browser), so the file can be mailed, attached to CI or opened offline, and it reads on a phone.
-import { keptSteps, oracleShareCell } from './types.ts';
+import { fineProbeSentence, keptSteps, oracleShareCell } from './types.ts';
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';
 import { kb, memoryText, ms, pct, worstParityDiff } from './markdown.ts';
@@ -52,6 +52,7 @@ function summary(r: Report): string {
     ['Results', `${r.students.length} students, ${r.artifacts.length} artifacts (${r.artifacts.filter((a) => a.rejected).length} rejected), ${r.benchmarks.length} benchmarks`],
   ];
   if (t.detected.length) facts.push(['Detected', t.detected.join('; ')]);
+  if (t.fineProbe) facts.push(['Fine-label probe', fineProbeSentence(t.fineProbe)]);
   return section('summary', 'Summary', `<dl>${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`);
 }
 

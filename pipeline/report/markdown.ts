@@ -1,6 +1,6 @@
 // report.md: the run's results (report.json, types.ts) rendered as Markdown tables for people, and the number
 // formats report.html shares with it.
-import { keptSteps, oracleShareCell } from './types.ts';
+import { fineProbeSentence, keptSteps, oracleShareCell } from './types.ts';
 import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
 import { renderBudgetTable } from './budgets.ts';
 
@@ -35,8 +35,8 @@ export function renderMarkdown(r: Report): string {
   const parts = [
     `# edge-distill report`,
     `Task: ${r.task.classes} classes${r.task.classNames ? ` (${r.task.classNames.join(', ')})` : ''}; ${r.task.train} transfer, ${r.task.validation} validation, ${r.task.test} test examples of ${r.task.features} features.`,
-    `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,
-  ];
+    `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,  ];
+  if (t.fineProbe) parts.push(fineProbeSentence(t.fineProbe));
   if (r.students.length) {
     const oracle = r.students.some((s) => s.shareOfOracleGain !== undefined);
     parts.push(

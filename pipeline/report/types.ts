@@ -1,3 +1,4 @@
+import type { FineProbe } from '../teacher/probe.ts';
 // The run's results: the report.json types, the machine contract that scripts and CI read (report.json is exactly a
 // Report). People read their renderings: markdown.ts and html.ts.
 import type { LatencyStats } from '../../runtimes/stats.ts';
@@ -38,6 +39,11 @@ export function withOracleShare(students: StudentResult[]): StudentResult[] {
 export function oracleShareCell(s: StudentResult): string | null {
   if (s.shareOfOracleGain === undefined) return null;
   return s.shareOfOracleGain === null ? 'n/a (oracle ≤ label)' : `${(s.shareOfOracleGain * 100).toFixed(0)} %`;
+}
+
+/** The report's sentence on the teacher's fine-label probe. */
+export function fineProbeSentence(p: FineProbe): string {
+  return `A linear probe reads the ${p.fineLabels} fine labels (data.labelMap) from the teacher's embedding at ${(p.accuracy * 100).toFixed(2)} % (fitted on ${p.fittedOn} transfer examples, measured on ${p.measuredOn} test examples): how much of the subclass structure LELP mines the embedding keeps.`;
 }
 
 /** "2500", or "1800 of 2500" when the best validation check was kept ("..., stopped early" when patience ended it). */
@@ -133,7 +139,22 @@ export interface BenchmarkSkipped {
 export interface Report {
   tool: { name: string; version: string };
   task: { classes: number; classNames: string[] | null; train: number; validation: number; test: number; features: number };
-  teacher: { path: string; sha256: string; accuracy: number; input: string; embedding: string; logits: string; embeddingDim: number; detected: string[] };
+  teacher: {
+    path: string;
+    sha256: string;
+    accuracy: number;
+    input: string;
+    embedding: string;
+    logits: string;
+    embeddingDim: number;
+    detected: string[];
+    /**
+     * Where the data has fine labels (data.labelMap) and students were distilled: a linear probe's accuracy on the
+     * fine labels from the teacher's embedding, fitted on the transfer set and measured on the test split. Low means
+     * the embedding lost the subclass structure LELP mines (pipeline/teacher/probe.ts).
+     */
+    fineProbe?: FineProbe;
+  };
   students: StudentResult[];
   artifacts: ArtifactResult[];
   /** Cross-runtime parity of each student's exact artifacts. */
