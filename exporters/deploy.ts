@@ -9,7 +9,14 @@ import { TOOL_NAME, TOOL_VERSION } from '../pipeline/util/versions.ts';
 
 export const DEPLOY_FILE = 'deploy.json';
 export const DEPLOY_METADATA_KEY = 'edge-distill.deploy';
-export const ARTIFACT_FORMATS = ['onnx', 'tfjs-layers', 'tfjs-graph'] as const;
+export const ARTIFACT_FORMATS = ['onnx', 'tfjs-layers', 'tfjs-graph', 'tflite'] as const;
+/**
+ * What `export.formats` defaults to: every format whose checks run in Node. TFLite is checked on LiteRT.js in headless
+ * Chromium, so it is asked for by name (`--formats onnx,tflite`) where Chromium is installed.
+ */
+export const DEFAULT_FORMATS = ['onnx', 'tfjs-layers', 'tfjs-graph'] as const;
+/** The fixed batch of exported .tflite models (LiteRT.js and TFLite Micro want static shapes; devices run one example). */
+export const TFLITE_BATCH = 1;
 export type ArtifactFormatName = (typeof ARTIFACT_FORMATS)[number];
 
 const dim = z.union([z.number().int().positive(), z.literal('batch')]);
@@ -21,7 +28,7 @@ export const DeploySchema = z
       name: z.string().describe('Artifact name in report.json, e.g. "lelp.onnx".'),
       format: z.enum(ARTIFACT_FORMATS),
       variant: z.string().describe('"fp32", or the compression applied (e.g. "int8-dynamic", "uint8-weights", "pruned-50").'),
-      model: z.string().describe('The file a runtime loads, relative to deploy.json: model.onnx or model.json.'),
+      model: z.string().describe('The file a runtime loads, relative to deploy.json: model.onnx, model.json or model.tflite.'),
       files: z.array(z.string()).min(1).describe('Every file the app must ship, relative to deploy.json.'),
       runtimes: z.array(z.string()).min(1).describe('Runtimes this artifact was verified on (parity and accuracy).'),
       loadWith: z.string().describe('The stock API that loads it.'),
@@ -29,7 +36,7 @@ export const DeploySchema = z
     input: z.strictObject({
       name: z.string(),
       dtype: z.literal('float32'),
-      shape: z.tuple([z.literal('batch'), z.number().int().positive()]).describe('[batch, features]: one flat row per example.'),
+      shape: z.tuple([dim, z.number().int().positive()]).describe('[batch, features]: one flat row per example; a TFLite model has a fixed batch (a number).'),
       layout: z.string().describe('How one raw example maps to its row.'),
       rawShape: z.array(z.number().int().positive()).min(1).describe('Shape of one raw example before flattening, e.g. [28, 28].'),
       image: z
@@ -114,6 +121,7 @@ const LOAD_WITH: Record<ArtifactFormatName, string> = {
   onnx: 'onnxruntime: InferenceSession.create(modelBytes)',
   'tfjs-layers': "@tensorflow/tfjs: tf.loadLayersModel(url of model.json)",
   'tfjs-graph': "@tensorflow/tfjs-converter: tf.loadGraphModel(url of model.json)",
+  tflite: "LiteRT (Android/iOS Interpreter or CompiledModel, @litertjs/core's loadAndCompile(url of model.tflite), TFLite Micro's GetModel(model_data)); input and outputs have the fixed batch of input.shape",
 };
 
 /** An image when the raw example is [H, W] or [H, W, C] with a small channel count; otherwise a feature vector. */
@@ -131,15 +139,17 @@ export function deployDescriptor(
 ): Deploy {
   const C = spec.classes;
   const S = spec.subclasses;
+  // TFLite models have static shapes: the batch they were exported with (exporters/tflite.ts).
+  const batch = artifact.format === 'tflite' ? TFLITE_BATCH : 'batch';
   const image = ctx.featurizer ? null : imageOf(spec, ctx.rawShape);
   const outputs: Deploy['outputs'] = [
-    { name: spec.outputNames.probs, kind: 'class-probabilities', shape: ['batch', C], description: `P(class) for the ${C} classes, in classes.names order; each row sums to 1.` },
+    { name: spec.outputNames.probs, kind: 'class-probabilities', shape: [batch, C], description: `P(class) for the ${C} classes, in classes.names order; each row sums to 1.` },
   ];
   if (S > 1) {
     outputs.push({
       name: spec.outputNames.subclassLogits,
       kind: 'subclass-logits',
-      shape: ['batch', C * S],
+      shape: [batch, C * S],
       description: `LELP pseudo-subclass logits, class-major: logit c*${S}+s belongs to class c. Not needed for classification.`,
     });
   }
@@ -149,7 +159,7 @@ export function deployDescriptor(
     input: {
       name: spec.inputName,
       dtype: 'float32',
-      shape: ['batch', spec.features],
+      shape: [batch, spec.features],
       layout: ctx.featurizer
         ? `each row is featurize(text, featurizer.spec) from ${FEATURIZER_FILE}: hashed n-gram features of one text`
         : ctx.image ? `each row is preprocessImage(pixels, imagePreprocess.spec) from ${IMAGE_PREPROCESS_FILE}: one image at ${ctx.image.width} x ${ctx.image.height}, row-major, channels last`

@@ -5,6 +5,7 @@
 // (LiteRT.js and TFLite Micro want static shapes): 1 by default.
 import * as flatbuffers from 'flatbuffers';
 import { EdgeDistillError } from '../pipeline/errors.ts';
+import { DEPLOY_FILE, DEPLOY_METADATA_KEY, TFLITE_BATCH } from './deploy.ts';
 import { foldBatchNorms, batchNormAffine } from '../pipeline/student/fold.ts';
 import { convGeometry, kernelDims, poolDims, type Activation, type StudentSpec } from '../pipeline/student/spec.ts';
 import {
@@ -342,7 +343,7 @@ function reshape(g: TfliteGraph, x: number, shape: number[], name: string): numb
  */
 export function buildTfliteGraph(specIn: StudentSpec, opts: TfliteExportOptions = {}): { graph: TfliteGraph; inputs: [string, number][]; outputs: [string, number][] } {
   const spec = foldBatchNorms(specIn);
-  const B = opts.batch ?? 1;
+  const B = opts.batch ?? TFLITE_BATCH;
   const g = new TfliteGraph();
   const input = g.tensor(spec.inputName, [B, spec.features]);
   let x = input;
@@ -463,10 +464,21 @@ export function buildTfliteGraph(specIn: StudentSpec, opts: TfliteExportOptions 
   return { graph: g, inputs: [[spec.inputName, input]], outputs };
 }
 
-/** The float32 .tflite of a student (see buildTfliteGraph); spec.metadata and opts.metadata go into its metadata. */
+/**
+ * The float32 .tflite of a student (see buildTfliteGraph). Its metadata: "deploy.json" (the bundle's descriptor, when
+ * the spec carries one), "edge_distill" (the spec's other metadata as JSON), and opts.metadata's entries.
+ */
 export function exportTflite(spec: StudentSpec, opts: TfliteExportOptions = {}): Uint8Array {
   const { graph, inputs, outputs } = buildTfliteGraph(spec, opts);
+  return graph.finish({ inputs, outputs }, tfliteMetadata(spec, opts));
+}
+
+export function tfliteMetadata(spec: StudentSpec, opts: TfliteExportOptions = {}): [string, Uint8Array][] {
   const enc = new TextEncoder();
-  const metadata: [string, Uint8Array][] = [['edge_distill', enc.encode(JSON.stringify(spec.metadata))], ...Object.entries(opts.metadata ?? {}).map(([k, v]): [string, Uint8Array] => [k, enc.encode(v)])];
-  return graph.finish({ inputs, outputs }, metadata);
+  const { [DEPLOY_METADATA_KEY]: deploy, ...rest } = spec.metadata;
+  return [
+    ...(deploy ? [[DEPLOY_FILE, enc.encode(deploy)] as [string, Uint8Array]] : []),
+    ['edge_distill', enc.encode(JSON.stringify(rest))],
+    ...Object.entries(opts.metadata ?? {}).map(([k, v]): [string, Uint8Array] => [k, enc.encode(v)]),
+  ];
 }

@@ -41,7 +41,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   engine: { path: 'train.engine', type: 'string', describe: 'training engine: onnxruntime (default) | tfjs (TF.js autodiff, slower)' },
   'train-threads': { path: 'train.threads', type: 'number', describe: 'onnxruntime training engine: threads (default: every core)' },
   'train-size': { path: 'data.trainSize', type: 'number', describe: 'use this many transfer examples (seeded subset)' },
-  formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs-layers tfjs-graph' },
+  formats: { path: 'export.formats', type: 'array', describe: 'export formats: onnx tfjs-layers tfjs-graph tflite (default: all but tflite, which is checked on LiteRT.js in headless Chromium)' },
   runtimes: { path: 'bench.runtimes', type: 'array', describe: 'Node runtimes: onnxruntime-node onnxruntime-web tfjs-wasm tfjs-cpu tfjs-node tfjs-graph-wasm' },
   runs: { path: 'bench.runs', type: 'number', describe: 'timed benchmark runs' },
   warmup: { path: 'bench.warmup', type: 'number', describe: 'warm-up runs before timing' },

@@ -12,13 +12,13 @@ import { DataSchema, type DataSource } from './data/schema.ts';
 import { TeacherSchema } from './teacher/schema.ts';
 import { MethodSchema, StudentSchema, TrainSchema } from './distill/schema.ts';
 import type { StudentSetup } from './distill/train-one.ts';
-import { ARTIFACT_FORMATS } from '../exporters/deploy.ts';
+import { ARTIFACT_FORMATS, DEFAULT_FORMATS } from '../exporters/deploy.ts';
 import { BudgetsSchema } from './report/budgets.ts';
 import { BUILTIN_PROFILES } from '../runtimes/profiles.ts';
 import { RUNTIMES } from '../runtimes/registry.ts';
 
 /** Runtimes inside a page in headless Chromium. tfjs-webgl runs where the headless browser offers WebGL. */
-export const BROWSER_RUNTIMES = ['onnxruntime-web', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export const BROWSER_RUNTIMES = ['onnxruntime-web', 'tfjs-wasm', 'tfjs-webgl', 'litert-wasm'] as const;
 export const ENVIRONMENTS = ['node', 'chromium'] as const;
 
 export const ProfileSchema = z.strictObject({
@@ -102,7 +102,7 @@ export const ConfigSchema = z.strictObject({
   methods: z.array(MethodSchema).min(1).default([{ name: 'lelp' }, { name: 'kd' }, { name: 'label' }] as never),
   train: TrainSchema.prefault({}),
   /** Each format's bundle (model files + deploy.json) is written per student and checked on every runtime of it. */
-  export: z.strictObject({ formats: z.array(z.enum(ARTIFACT_FORMATS)).min(1).default([...ARTIFACT_FORMATS]) }).prefault({}),
+  export: z.strictObject({ formats: z.array(z.enum(ARTIFACT_FORMATS)).min(1).default([...DEFAULT_FORMATS]) }).prefault({}),
   bench: BenchSchema.prefault({}),
   /** Optional compression stage; runs when present (or when `compress` is among the stages). */
   compress: CompressSchema.optional(),

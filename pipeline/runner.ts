@@ -257,12 +257,12 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     return baseAccuracies.get(s)!;
   };
   if (cfg.stages.includes('export')) {
-    for (const s of students) collect(await timed('export', () => exportStudent(s, cfg.export.formats, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy })));
+    for (const s of students) collect(await timed('export', () => exportStudent(s, cfg.export.formats, data, { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy, chromium: cfg.bench.chromium })));
   }
   const compress = cfg.stages.includes('compress') ? cfg.compress : undefined;
   if (compress) {
     for (const s of students) {
-      const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy };
+      const o = { staging: ctx.staging, progress, baseAccuracy: baseAccuracy(s), deploy, chromium: cfg.bench.chromium };
       collect(await timed('compress', () => quantizeStudent(s, cfg.export.formats, compress, data, o)));
       if (compress.prune.structured.length || compress.prune.magnitude.length) {
         const t = await transfer();

@@ -33,16 +33,16 @@ const MIME = {
   '.css': 'text/css; charset=utf-8',
 };
 
-/** The dist folder of a package as Node resolves it (so hoisted or nested installs both work). */
-function distDir(pkg) {
-  return dirname(require.resolve(pkg));
+/** A package's folder of vendor files as Node resolves it (so hoisted or nested installs both work): its main entry's folder, or `dir` under its root. */
+function distDir(pkg, dir) {
+  return dir === undefined ? dirname(require.resolve(pkg)) : join(dirname(require.resolve(`${pkg}/package.json`)), dir);
 }
 
 /** URL path under /vendor/ -> absolute file, for exactly the listed files. */
 function vendorTable() {
   const table = new Map();
-  for (const [folder, { pkg, files }] of Object.entries(VENDOR)) {
-    const dir = distDir(pkg);
+  for (const [folder, { pkg, dir: sub, files }] of Object.entries(VENDOR)) {
+    const dir = distDir(pkg, sub);
     for (const f of files) {
       const path = join(dir, f);
       if (!existsSync(path)) throw new Error(`${pkg} has no ${f} in ${dir}; run npm ci`);

@@ -8,6 +8,7 @@ import { EdgeDistillError } from '../errors.ts';
 import { concatBytes } from '../util/fsutil.ts';
 import { humanCount } from './flops.ts';
 import { inspectOnnx } from './onnx.ts';
+import { inspectTflite, isTflite } from './tflite.ts';
 import { inspectTfjsGraph } from './tfjs-graph.ts';
 import { inspectTfjsLayers } from './tfjs-layers.ts';
 import type { ModelInfo, TensorInfo } from './model-info.ts';
@@ -16,7 +17,7 @@ import { modelJsonPath } from '../../exporters/tfjs-io.ts';
 
 export type { FlopsEstimate, ModelInfo, TensorInfo } from './model-info.ts';
 
-const WHAT_TO_PASS = 'Pass an .onnx file, or a TF.js model.json (layers or graph model) or the folder that holds it.';
+const WHAT_TO_PASS = 'Pass an .onnx or .tflite file, or a TF.js model.json (layers or graph model) or the folder that holds it.';
 
 function sized(files: string[], parts: Uint8Array[]): Pick<ModelInfo, 'bytes' | 'gzipBytes' | 'files'> {
   const all = concatBytes(parts);
@@ -38,6 +39,7 @@ export function inspectModel(path: string): ModelInfo {
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.json') || looksLikeJson(bytes)) return inspectTfjs(path, bytes);
+  if (isTflite(bytes) || path.endsWith('.tflite')) return { ...malformed(path, () => inspectTflite(path, bytes)), ...sized([path], [bytes]) };
   return { ...malformed(path, () => inspectOnnx(path, bytes)), ...sized([path], [bytes]) };
 }
 
@@ -102,7 +104,9 @@ function readWeightFiles(jsonPath: string, j: TfjsModelJson): { files: string[];
 }
 
 export function renderModelInfo(i: ModelInfo): string {
-  const io = (v: TensorInfo) => `  ${v.name}: ${v.dtype} [${v.shape.join(', ')}]`;
+  const quant = (q: NonNullable<TensorInfo['quantization']>) => (q.scale.length === 1 ? `scale ${q.scale[0]!.toPrecision(6)}, zero point ${q.zeroPoint[0]}` : `${q.scale.length} per-channel scales`);
+  const io = (v: TensorInfo) => `  ${v.name}: ${v.dtype} [${v.shape.join(', ')}]${v.quantization ? ` (${quant(v.quantization)})` : ''}`;
+  const t = i.tflite;
   const f = i.flops;
   const flops = `FLOPs/example: ${f.lowerBound ? '≥ ' : ''}${humanCount(f.perExample)} (${f.perExample.toLocaleString('en-US')})`;
   const top = Object.entries(f.byOp).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([op, n]) => `${op} ${pct(n, f.perExample)}`).join(', ');
@@ -110,7 +114,8 @@ export function renderModelInfo(i: ModelInfo): string {
     `${i.path} (${i.format}${i.opset ? `, opset ${i.opset}` : ''}${i.producer ? `, produced by ${i.producer}` : ''})`,
     'inputs:', ...i.inputs.map(io),
     'outputs:', ...i.outputs.map(io),
-    `ops: ${Object.entries(i.ops).map(([k, v]) => `${k}×${v}`).join(', ')}`,
+    `ops: ${Object.entries(i.ops).map(([k, v]) => `${k}×${v}${t ? ` (v${t.opVersions[k]})` : ''}`).join(', ')}`,
+    ...(t ? [`tflite: schema ${t.schemaVersion}, ${t.tensors} tensors, ${t.subgraphs} subgraph${t.subgraphs === 1 ? '' : 's'}${t.signatures.length ? `, signatures ${t.signatures.join(', ')}` : ''}${t.metadata.length ? `, metadata ${t.metadata.join(', ')}` : ''}`] : []),
     `parameters: ${i.parameters.toLocaleString('en-US')} (${humanCount(i.parameters)})`,
     flops + (top ? `; by op: ${top}` : ''),
     ...(f.note ? [`  ${f.note}`] : []),

@@ -2,7 +2,7 @@
 // exactly this object, so scripts may rely on every field below; implementations live in inspect*.ts.
 
 /** The model formats inspect reads. */
-export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
+export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'tflite';
 
 /** A graph input or output. */
 export interface TensorInfo {
@@ -11,6 +11,8 @@ export interface TensorInfo {
   shape: (number | string)[];
   /** 'float32', 'int64', ...; 'unknown' when the file does not say. */
   dtype: string;
+  /** Quantized tensors (TFLite int8/uint8): real = scale * (q - zeroPoint), one entry per tensor or per channel. */
+  quantization?: { scale: number[]; zeroPoint: number[] };
 }
 
 /**
@@ -51,4 +53,6 @@ export interface ModelInfo {
   producer?: string;
   /** ONNX default-domain opset. */
   opset?: number;
+  /** TFLite only: the schema version, tensor and subgraph counts, signature keys, metadata names, each op's version. */
+  tflite?: { schemaVersion: number; tensors: number; subgraphs: number; signatures: string[]; metadata: string[]; opVersions: Record<string, number> };
 }

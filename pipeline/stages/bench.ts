@@ -38,7 +38,7 @@ const TSX = import.meta.resolve('tsx');
 /** A model given on the command line (an .onnx file, or a TF.js model.json or its folder), as inspect reads it. */
 export function benchTargetFromPath(p: string): BenchTarget {
   const info = inspectModel(resolve(p));
-  const name = info.format === 'onnx' ? basename(info.path) : `${basename(dirname(info.path))}/model.json`;
+  const name = info.format === 'onnx' || info.format === 'tflite' ? basename(info.path) : `${basename(dirname(info.path))}/model.json`;
   return { name, format: info.format, file: info.path, info };
 }
 
@@ -63,7 +63,7 @@ export async function runWorker(job: Omit<WorkerJob, 'resultFile'>, dir: string,
   return JSON.parse(readFileSync(resultFile, 'utf8'));
 }
 
-const BROWSER_FORMATS: Record<string, readonly ArtifactFormatName[]> = { 'onnxruntime-web': ['onnx'], 'tfjs-wasm': ['tfjs-layers', 'tfjs-graph'], 'tfjs-webgl': ['tfjs-layers', 'tfjs-graph'] };
+const BROWSER_FORMATS: Record<string, readonly ArtifactFormatName[]> = { 'onnxruntime-web': ['onnx'], 'tfjs-wasm': ['tfjs-layers', 'tfjs-graph'], 'tfjs-webgl': ['tfjs-layers', 'tfjs-graph'], 'litert-wasm': ['tflite'] };
 
 export async function benchArtifacts(
   b: BenchConfig,

@@ -63,6 +63,8 @@ interface CompressOptions {
   progress: Progress;
   baseAccuracy: number;
   deploy: DeployContext;
+  /** Chromium for the formats checked in the browser (tflite on LiteRT.js). */
+  chromium?: string;
 }
 
 /** The smallest accepted artifact of each format, with the reason, for the report. */

@@ -15,17 +15,40 @@ import { accuracy } from '../distill/train.ts';
 import { exportOnnx } from '../../exporters/onnx.ts';
 import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
 import { exportTfjsGraph } from '../../exporters/tfjs-graph.ts';
+import { exportTflite } from '../../exporters/tflite.ts';
 import { WEIGHTS_FILE } from '../../exporters/tfjs-io.ts';
 import { loadRuntime, type RuntimeName } from '../../runtimes/registry.ts';
 import { predictAll } from '../../runtimes/measure.ts';
 import type { Runtime } from '../../runtimes/runtime.ts';
 import { fileURLToPath } from 'node:url';
-import { DEPLOY_FILE, FEATURIZER_FILE, IMAGE_PREPROCESS_FILE, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
+import { DEPLOY_FILE, FEATURIZER_FILE, IMAGE_PREPROCESS_FILE, TFLITE_BATCH, deployDescriptor, withDeployMetadata, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { StudentSpec } from '../student/spec.ts';
 import { TOOL_VERSION } from '../util/versions.ts';
 
 export const PARITY_TOLERANCE = 1e-4;
+/** Debian's Chromium, where the config names none (bench.chromium). */
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 export const PARITY_EXAMPLES = 1000;
+
+/** Runtimes that exist only in the browser: artifacts checked on them run in headless Chromium (runtimes/browser/). */
+export const BROWSER_ONLY_RUNTIMES = ['litert-wasm'] as const;
+export type ParityRuntime = RuntimeName | (typeof BROWSER_ONLY_RUNTIMES)[number];
+const browserOnly = (r: ParityRuntime): r is (typeof BROWSER_ONLY_RUNTIMES)[number] => (BROWSER_ONLY_RUNTIMES as readonly string[]).includes(r);
+
+/**
+ * Probabilities of an artifact on a browser-only runtime for a split: every example once, in a headless Chromium page
+ * (the bench harness in 'outputs' mode, at the artifact's fixed batch).
+ */
+export async function browserArtifactProbs(runtime: (typeof BROWSER_ONLY_RUNTIMES)[number], file: string, split: Pick<Datasets['test'], 'x' | 'n' | 'features'>, chromium: string, batch: number): Promise<Float32Array> {
+  const { runInChromium } = await import('../../runtimes/browser/harness.ts');
+  const x = new Float32Array(concatBytes([split.x.read(0, split.n)].map(f32Bytes)).buffer);
+  const [o] = await runInChromium(
+    [{ id: 'parity', modelFile: file, format: 'tflite', runtime, mode: 'outputs', cpuThrottle: 1, threads: 1, batch, warmup: 0, runs: 1, minDurationMs: 0, inputs: { x, n: split.n, exampleShape: [split.features], name: 'input' } }],
+    { chromium, jobTimeoutMs: 600_000 },
+  );
+  if (!o!.ok) throw new EdgeDistillError('E_RUNTIME', `${file} did not run on ${runtime} in Chromium: ${o!.reason}`, 'Check that Chromium runs headless here (`apt-get install chromium`), or leave tflite out of export.formats.');
+  return o!.outputs!;
+}
 
 /** Probabilities of an artifact on its runtime for the whole test split. */
 export async function artifactProbs(runtime: Runtime, file: string, data: Pick<Datasets, 'test'>): Promise<Float32Array> {
@@ -76,13 +99,15 @@ export const FORMATS = {
   onnx: { dir: 'onnx', model: 'model.onnx', runtimes: ['onnxruntime-node', 'onnxruntime-web'] },
   'tfjs-layers': { dir: 'tfjs-layers', model: 'model.json', runtimes: ['tfjs-wasm'] },
   'tfjs-graph': { dir: 'tfjs-graph', model: 'model.json', runtimes: ['tfjs-graph-wasm'] },
-} as const satisfies Record<ArtifactFormatName, { dir: string; model: string; runtimes: readonly RuntimeName[] }>;
+  tflite: { dir: 'tflite', model: 'model.tflite', runtimes: ['litert-wasm'] },
+} as const satisfies Record<ArtifactFormatName, { dir: string; model: string; runtimes: readonly ParityRuntime[] }>;
 
 /** The fp32 export of a spec in each format (compressed variants call their own exporters). */
 export const EXPORTERS = {
   onnx: (spec: StudentSpec) => exportOnnx(spec, { producerVersion: TOOL_VERSION }),
   'tfjs-layers': (spec: StudentSpec) => exportTfjsLayers(spec),
   'tfjs-graph': (spec: StudentSpec) => exportTfjsGraph(spec),
+  tflite: (spec: StudentSpec) => exportTflite(spec),
 } satisfies Record<ArtifactFormatName, (spec: StudentSpec) => Uint8Array | Promise<TfjsFiles>>;
 
 /**
@@ -101,7 +126,7 @@ export async function writeArtifact(o: {
   const f = FORMATS[o.format];
   const sub = join(o.dir, o.variant === 'fp32' ? f.dir : `${f.dir}-${o.variant}`);
   const name = o.variant === 'fp32' ? `${o.student}.${o.format}` : `${o.student}.${o.variant}.${o.format}`;
-  const files = o.format === 'onnx' ? [f.model] : [f.model, WEIGHTS_FILE];
+  const files = o.format === 'onnx' || o.format === 'tflite' ? [f.model] : [f.model, WEIGHTS_FILE];
   const shipped = o.deploy.featurizer ? [...files, FEATURIZER_FILE] : o.deploy.image ? [...files, IMAGE_PREPROCESS_FILE] : files;
   const deploy = deployDescriptor(o.spec, o.deploy, { name, format: o.format, variant: o.variant, model: f.model, files: shipped, runtimes: [...f.runtimes] });
   const built = await o.build(withDeployMetadata(o.spec, deploy));
@@ -145,8 +170,11 @@ export async function evaluateArtifacts(
   s: TrainedStudent,
   written: WrittenArtifact[],
   data: Datasets,
-  opts: { staging: string; progress: Progress; baseAccuracy: number; maxAccuracyDrop: number | null },
+  opts: { staging: string; progress: Progress; baseAccuracy: number; maxAccuracyDrop: number | null; chromium?: string },
 ): Promise<Evaluation> {
+  const chromium = opts.chromium ?? DEFAULT_CHROMIUM;
+  const probsOn = async (r: ParityRuntime, file: string, split: Datasets['test']) =>
+    browserOnly(r) ? browserArtifactProbs(r, file, split, chromium, TFLITE_BATCH) : artifactProbs(await loadRuntime(r), file, { test: split });
   const C = s.spec.classes;
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
   const parityX = { ...data.test, x: headRows(data.test.x, n), n };
@@ -155,7 +183,7 @@ export async function evaluateArtifacts(
   const exactOutputs: { label: string; probs: Float32Array }[] = [{ label: `${s.name} (in-memory student)`, probs: reference }];
   for (const w of written) {
     const [first, ...others] = FORMATS[w.format].runtimes;
-    const probs = await artifactProbs(await loadRuntime(first), w.file, data);
+    const probs = await probsOn(first, w.file, data.test);
     const parity: RuntimeParity[] = [];
     const check = (runtime: string, p: Float32Array) => {
       const r = { runtime, examples: n, ...compareProbs(reference, p, n, C) };
@@ -166,7 +194,7 @@ export async function evaluateArtifacts(
       }
     };
     check(first, probs.subarray(0, n * C));
-    for (const r of others) check(r, await artifactProbs(await loadRuntime(r), w.file, { test: parityX }));
+    for (const r of others) check(r, await probsOn(r, w.file, parityX));
     const shipped = concatBytes(w.files.map((f) => readFileSync(f)));
     const bytes = shipped.length;
     const acc = accuracy(probs, data.test.labels!, C);
@@ -212,7 +240,7 @@ function crossParity(student: string, variant: string, outputs: { label: string;
   return { student, variant, examples: n, compared: outputs.map((o) => o.label), maxAbsDiff, agreement, worstPair };
 }
 
-export async function exportStudent(s: TrainedStudent, formats: readonly ArtifactFormatName[], data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number; deploy: DeployContext }): Promise<Evaluation> {
+export async function exportStudent(s: TrainedStudent, formats: readonly ArtifactFormatName[], data: Datasets, opts: { staging: string; progress: Progress; baseAccuracy: number; deploy: DeployContext; chromium?: string }): Promise<Evaluation> {
   const dir = join(opts.staging, 'artifacts', s.name);
   const written: WrittenArtifact[] = [];
   for (const format of formats) {

@@ -7,7 +7,7 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { EdgeDistillError } from '../../pipeline/errors.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
 import { checkThrottleAfterRuns, throttle, ThrottleNotApplied, type Yardstick } from './throttle.ts';
-import { RUNTIME_SCRIPTS, WASM_FOLDER } from './vendor.ts';
+import { RUNTIME_MODULE, RUNTIME_SCRIPTS, WASM_FOLDER } from './vendor.ts';
 import type { BrowserJob, BrowserOutcome, BrowserRuntimeName, BrowserSuccess, RunInChromiumOptions } from './types.ts';
 
 export type { BrowserJob, BrowserOutcome, BrowserRuntimeName, BrowserSuccess, BrowserFailure, RunInChromiumOptions } from './types.ts';
@@ -31,6 +31,7 @@ const RUNTIMES_FOR_FORMAT: Record<BrowserJob['format'], readonly BrowserRuntimeN
   onnx: ['onnxruntime-web'],
   'tfjs-layers': ['tfjs-wasm', 'tfjs-webgl'],
   'tfjs-graph': ['tfjs-wasm', 'tfjs-webgl'],
+  tflite: ['litert-wasm'],
 };
 
 /** What page.js's `edgeDistillBench` takes: the job with its files turned into URLs on the bench server. */
@@ -47,12 +48,14 @@ interface PageSpec {
   runs: number;
   minDurationMs: number;
   threads: number;
-  /** Vendor scripts in load order, and the folder of the runtime's wasm binaries (with a trailing slash). */
+  /** Vendor scripts in load order, the ES module to import instead (LiteRT.js), and the folder of the runtime's wasm binaries (with a trailing slash). */
   scripts: string[];
+  moduleUrl: string | null;
   wasmPath: string | null;
+  mode: 'bench' | 'outputs';
 }
-/** `slowdown`: how much slower page.js's yardstick ran after the runs than before throttling. */
-type PageResult = (Omit<BrowserSuccess, 'id' | 'jsHeapBytes'> & { slowdown: number | null }) | { ok: false; reason: string };
+/** `slowdown`: how much slower page.js's yardstick ran after the runs than before throttling; outputs come as a plain array. */
+type PageResult = (Omit<BrowserSuccess, 'id' | 'jsHeapBytes' | 'outputs'> & { slowdown: number | null; outputs?: number[] }) | { ok: false; reason: string };
 
 /** What page.js defines on the page's global object (evaluate callbacks run in the page: no closures over this module). */
 interface PageApi extends Yardstick {
@@ -129,7 +132,9 @@ async function measure(context: BrowserContext, server: BenchServer, job: Browse
     minDurationMs: job.minDurationMs,
     threads: job.threads,
     scripts: RUNTIME_SCRIPTS[job.runtime].map((file) => `${server.url}/vendor/${file}`),
+    moduleUrl: RUNTIME_MODULE[job.runtime] ? `${server.url}/vendor/${RUNTIME_MODULE[job.runtime]}` : null,
     wasmPath: wasmFolder && `${server.url}/vendor/${wasmFolder}/`,
+    mode: job.mode ?? 'bench',
   };
 
   const timeout = rejectAfter(timeoutMs, `job ${job.id}`);
@@ -152,8 +157,9 @@ async function measure(context: BrowserContext, server: BenchServer, job: Browse
     const detail = pageErrors.find((e) => !result.reason.includes(e));
     return { id: job.id, ok: false, reason: detail ? `${result.reason} (page: ${detail})` : result.reason };
   }
-  const { slowdown, ...measured } = result;
+  const { slowdown, outputs, ...measured } = result;
   checkThrottleAfterRuns(job.cpuThrottle, slowdown);
+  if (outputs) return { id: job.id, ...measured, jsHeapBytes: null, outputs: Float32Array.from(outputs) };
   // usedSize of the page's main isolate, with the model still loaded: what the app holds while it runs.
   const heap = await cdp.send('Runtime.getHeapUsage').then((h) => h.usedSize, () => null);
   return { id: job.id, ...measured, jsHeapBytes: heap };

@@ -107,6 +107,32 @@ const RUNTIMES = {
     await useTfBackend('webgl');
     return 1;
   }),
+  // LiteRT.js on its CPU path (XNNPACK in wasm; this Chromium has no WebGPU). Its single-threaded builds only: the
+  // threaded one's thread count cannot be read back, and emulated devices run one thread anyway.
+  'litert-wasm': async (spec) => {
+    const L = await import(spec.moduleUrl);
+    await L.loadLiteRt(spec.wasmPath);
+    const model = await L.loadAndCompile(spec.modelUrl, { accelerator: 'wasm' });
+    const input = Array.from(model.getInputDetails()[0].shape);
+    return {
+      threads: 1,
+      async run(x, dims) {
+        // A .tflite has static shapes: it runs exactly the batch it was exported with.
+        if (dims.join() !== input.join()) throw new Error(`the .tflite takes input [${input.join(', ')}], the job feeds [${dims.join(', ')}] (TFLite models have a fixed batch)`);
+        const t = new L.Tensor(x, dims);
+        try {
+          const out = await model.run([t]);
+          try {
+            return out[0].toTypedArray().slice();
+          } finally {
+            for (const o of out) o.delete();
+          }
+        } finally {
+          t.delete();
+        }
+      },
+    };
+  },
 };
 
 /** Batches cycle through the examples; each batch is a fresh array, built outside the timed region. */
@@ -155,16 +181,32 @@ globalThis.edgeDistillCalibrate = () => {
 /** How many times slower the yardstick runs now than at calibration (~ the throttling rate in effect), or null. */
 globalThis.edgeDistillSlowdown = () => (yardstick ? median3(() => timeSort(yardstick.length)) / yardstick.ms : null);
 
+/** mode 'outputs': every example once, `batch` at a time (the last batch may be smaller), first outputs concatenated. */
+async function outputs(examples, model, spec) {
+  const size = spec.exampleShape.reduce((a, b) => a * b, 1);
+  const all = [];
+  for (let i = 0; i < spec.n; i += spec.batch) {
+    const b = Math.min(spec.batch, spec.n - i);
+    const y = await model.run(examples.slice(i * size, (i + b) * size), [b, ...spec.exampleShape]);
+    for (const v of y) all.push(v);
+  }
+  return all;
+}
+
 async function bench(spec) {
   const res = await fetch(spec.inputsUrl);
   if (!res.ok) throw new Error(`GET ${spec.inputsUrl}: HTTP ${res.status}`);
-  const next = batches(new Float32Array(await res.arrayBuffer()), spec);
+  const examples = new Float32Array(await res.arrayBuffer());
+  const next = batches(examples, spec);
   const dims = [spec.batch, ...spec.exampleShape];
   await loadScripts(spec.scripts);
 
   const t0 = performance.now();
   const model = await RUNTIMES[spec.runtime](spec);
   const initMs = performance.now() - t0;
+  if (spec.mode === 'outputs') {
+    return { ok: true, slowdown: null, initMs, firstRunMs: 0, times: [], threads: model.threads, wasmBytes: null, userAgent: navigator.userAgent, outputs: await outputs(examples, model, spec) };
+  }
 
   const timeOne = async () => {
     const x = next();

@@ -1,15 +1,20 @@
 // The contract of the in-browser benchmark: what a caller (pipeline/stages/bench.ts) asks for and what it gets back.
 // Interfaces and doc comments only; harness.ts implements it, page.js runs the measurement inside Chromium.
 
-export type BrowserRuntimeName = 'onnxruntime-web' | 'tfjs-wasm' | 'tfjs-webgl';
+export type BrowserRuntimeName = 'onnxruntime-web' | 'tfjs-wasm' | 'tfjs-webgl' | 'litert-wasm';
 
 export interface BrowserJob {
   id: string;
-  /** Absolute path of model.onnx, or of a TF.js model.json (its weight files sit beside it). */
+  /** Absolute path of model.onnx or model.tflite, or of a TF.js model.json (its weight files sit beside it). */
   modelFile: string;
-  format: 'onnx' | 'tfjs-layers' | 'tfjs-graph';
-  /** onnx -> onnxruntime-web only; tfjs-* -> tfjs-wasm / tfjs-webgl. */
+  format: 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'tflite';
+  /** onnx -> onnxruntime-web only; tfjs-* -> tfjs-wasm / tfjs-webgl; tflite -> litert-wasm (LiteRT.js, XNNPACK on CPU). */
   runtime: BrowserRuntimeName;
+  /**
+   * 'bench' (the default) times the model; 'outputs' runs every input example once, `batch` at a time, and returns
+   * the first output of each (parity and accuracy checks): no timing, warmup and runs are ignored.
+   */
+  mode?: 'bench' | 'outputs';
   /**
    * DevTools Emulation.setCPUThrottlingRate, applied before the runtime and the model load (1 = no throttling).
    * Rates >= 2 are verified on a yardstick (a native sort); a job whose throttling did not hold is retried, then fails.
@@ -49,6 +54,8 @@ export interface BrowserSuccess {
   /** Largest WebAssembly.Memory the page instantiated, after the runs; null when no wasm ran (WebGL). */
   wasmBytes: number | null;
   userAgent: string;
+  /** mode 'outputs': the first output of every example, concatenated in example order. */
+  outputs?: Float32Array;
 }
 
 export interface BrowserFailure {
