@@ -430,3 +430,45 @@ describe('edge-distill CLI on bad image files (real Fashion-MNIST images as PNG 
     assertFails(t, run(r.dir, r.config(), r.out), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: [bad, '56x56', 'data.image.size'], out: r.out });
   });
 });
+
+describe('edge-distill inspect on bad TFLite files (a real exported student)', () => {
+  const { fresh, cleanup } = tempFolders('edge-distill-bad-tflite-');
+  after(cleanup);
+  const student = async () => {
+    const { exportTflite } = await import('../exporters/tflite.ts');
+    const { testSpecs } = await import('./specs.ts');
+    return exportTflite(testSpecs().cnn);
+  };
+
+  test('11a. the first half of an exported .tflite -> E_MODEL_FORMAT naming the file', async (t) => {
+    const dir = fresh();
+    const bytes = await student();
+    const half = join(dir, 'truncated.tflite');
+    writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    assertFails(t, runCli(['inspect', half], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [half, 'outside the'] });
+  });
+
+  test('11b. the ONNX teacher renamed model.tflite -> E_MODEL_FORMAT naming the file and the missing TFL3 identifier', (t) => {
+    const dir = fresh();
+    const renamed = join(dir, 'model.tflite');
+    copyFileSync(TEACHER, renamed);
+    assertFails(t, runCli(['inspect', renamed], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [renamed, 'TFL3'] });
+  });
+
+  test('11c. an operator that names a tensor past the end (a vector entry overwritten) -> E_MODEL_FORMAT naming the operator', async (t) => {
+    const dir = fresh();
+    const { readTflite } = await import('../pipeline/inspect/tflite.ts');
+    const bytes = Buffer.from(await student());
+    const m = readTflite(bytes);
+    // The first operator's first input index sits in the file as an int32 equal to that index: find the operator's
+    // inputs vector by its values (the image reshape reads [input, shape]) and point its first entry at tensor 999.
+    const first = m.operators[0]!.inputs;
+    let at = -1;
+    for (let p = 0; p + 12 <= bytes.length; p += 4) if (bytes.readUInt32LE(p) === first.length && bytes.readInt32LE(p + 4) === first[0] && bytes.readInt32LE(p + 8) === first[1]) at = p + 4;
+    assert.ok(at > 0, 'found the inputs vector');
+    bytes.writeInt32LE(999, at);
+    const bad = join(dir, 'bad-index.tflite');
+    writeFileSync(bad, bytes);
+    assertFails(t, runCli(['inspect', bad], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [bad, 'tensor 999'] });
+  });
+});

@@ -16,7 +16,7 @@ import { EdgeDistillError } from '../pipeline/errors.ts';
 import { readAll, rowWriter, type RowWriter, type Rows } from '../pipeline/data/rows.ts';
 import type { Table } from '../pipeline/data/table.ts';
 
-const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tfjs', 'email', 'precomputed', 'images'] as const;
+const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tflite', 'tfjs', 'email', 'precomputed', 'images'] as const;
 type Suite = (typeof SUITES)[number];
 const SEED = Number(process.env.FUZZ_SEED ?? 20250611);
 /** A single parser call slower than this fails the property (and is shrunk like any other failure). */
@@ -432,6 +432,32 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
     await f.property('inspectModel mutated student ONNX', mutations, 800, (ms) => inspectModel(write(mutate(student, ms))), checkInfo);
     await f.property('inspectModel mutated teacher.onnx', mutations, 12, (ms) => inspectModel(write(mutate(teacher, ms))), checkInfo);
     await f.property('importStudent mutated student ONNX', mutations, 600, (ms) => importStudent(write(mutate(student, ms))), checkStudent);
+  },
+
+  async tflite(f) {
+    const { inspectModel } = await import('../pipeline/inspect/inspect.ts');
+    const { readTflite } = await import('../pipeline/inspect/tflite.ts');
+    const { exportTflite } = await import('../exporters/tflite.ts');
+    const { testSpecs } = await import('./specs.ts');
+    const specs = testSpecs();
+    const models = [exportTflite(specs.rgb), exportTflite(specs.mlp5)];
+    const write = writer(f.dir, 'model.tflite');
+    const checkModel = (m: { tensors: unknown[]; operators: { inputs: number[] }[]; inputs: number[] }) => {
+      assert.ok(Array.isArray(m.tensors) && Array.isArray(m.operators) && Array.isArray(m.inputs));
+      for (const o of m.operators) for (const i of o.inputs) assert.ok(i >= -1 && i < m.tensors.length, `operator input ${i}`);
+    };
+    // Flatbuffer offsets and lengths are 32-bit little-endian words: besides byte flips, overwrite whole words with
+    // absurd values (huge vector lengths, offsets past the end, negative vtable offsets).
+    const word = fc.record({ at: fc.nat(), value: fc.constantFrom(0, 1, 4, 0x7fffffff, 0xffffffff, 0x80000000, 0xfffffffc, 65535) });
+    const withWords = (bytes: Uint8Array, ws: { at: number; value: number }[]) => {
+      const b = Buffer.from(bytes);
+      for (const w of ws) b.writeUInt32LE(w.value, (w.at % Math.max(1, b.length - 4)) & ~3);
+      return b;
+    };
+    await f.property('readTflite mutated student .tflite', fc.tuple(fc.nat(models.length - 1), mutations), 800, ([i, ms]) => readTflite(mutate(models[i]!, ms)), checkModel);
+    await f.property('readTflite absurd words', fc.tuple(fc.nat(models.length - 1), fc.array(word, { minLength: 1, maxLength: 4 })), 800, ([i, ws]) => readTflite(withWords(models[i]!, ws)), checkModel);
+    await f.property('readTflite truncated', fc.tuple(fc.nat(models.length - 1), fc.nat()), 400, ([i, n]) => readTflite(models[i]!.subarray(0, n % models[i]!.length)), checkModel);
+    await f.property('inspectModel mutated .tflite', mutations, 400, (ms) => inspectModel(write(mutate(models[0]!, ms))), (i: { format: string; inputs: unknown[] }) => assert.ok(Array.isArray(i.inputs)));
   },
 
   async tfjs(f) {

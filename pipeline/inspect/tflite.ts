@@ -165,8 +165,10 @@ export interface TfliteModel {
   inputs: number[];
   outputs: number[];
   operators: TfliteOperator[];
-  /** Byte length of each buffer's data (0 for the empty ones). */
-  bufferBytes: number[];
+  /** Where each buffer's data lies in the file (offset 0, length 0 for the empty ones). */
+  buffers: { offset: number; length: number }[];
+  /** The operator code table as stored: both code fields and the version. */
+  operatorCodes: { builtinCode: number; deprecatedBuiltinCode: number; version: number }[];
   metadata: Record<string, Uint8Array>;
   signatures: { key: string; inputs: Record<string, number>; outputs: Record<string, number> }[];
   subgraphs: number;
@@ -193,10 +195,11 @@ function parse(bytes: Uint8Array): TfliteModel {
   const r = new FlatReader(bytes);
   const model = r.table(r.u32(0));
   const S = Slot;
-  const codes = model.tables(S.Model.operator_codes).map((c) => {
+  const operatorCodes = model.tables(S.Model.operator_codes).map((c) => ({ builtinCode: c.i32(S.OperatorCode.builtin_code), deprecatedBuiltinCode: c.i8(S.OperatorCode.deprecated_builtin_code), version: c.i32(S.OperatorCode.version, 1), custom: c.string(S.OperatorCode.custom_code) }));
+  const codes = operatorCodes.map((c) => {
     // builtin_code is the field since schema 3a; older files only have the byte deprecated_builtin_code.
-    const code = Math.max(c.i32(S.OperatorCode.builtin_code), c.i8(S.OperatorCode.deprecated_builtin_code));
-    return { op: code === 32 ? `CUSTOM:${c.string(S.OperatorCode.custom_code) ?? '?'}` : (BUILTIN_OPERATOR_NAMES[code] ?? `BUILTIN_${code}`), version: c.i32(S.OperatorCode.version, 1) };
+    const code = Math.max(c.builtinCode, c.deprecatedBuiltinCode);
+    return { op: code === 32 ? `CUSTOM:${c.custom ?? '?'}` : (BUILTIN_OPERATOR_NAMES[code] ?? `BUILTIN_${code}`), version: c.version };
   });
   const subgraphs = model.tables(S.Model.subgraphs);
   const main = subgraphs[0];
@@ -226,7 +229,10 @@ function parse(bytes: Uint8Array): TfliteModel {
     return { op: code.op, version: code.version, inputs: o.ints(S.Operator.inputs).map((i) => index(i, `operator ${k}`)), outputs: o.ints(S.Operator.outputs).map((i) => index(i, `operator ${k}`)), options: o.table(S.Operator.builtin_options) };
   });
   const buffers = model.tables(S.Model.buffers);
-  const bufferBytes = buffers.map((b) => b.vector(S.Buffer.data, 1)?.length ?? 0);
+  const bufferData = buffers.map((b) => {
+    const v = b.vector(S.Buffer.data, 1);
+    return v ? { offset: v.start, length: v.length } : { offset: 0, length: 0 };
+  });
   for (const t of tensors) if (t.buffer >= buffers.length) throw new Malformed(`tensor ${t.name} names buffer ${t.buffer}, but there are ${buffers.length}`);
   const metadata: Record<string, Uint8Array> = {};
   for (const m of model.tables(S.Model.metadata)) {
@@ -243,7 +249,8 @@ function parse(bytes: Uint8Array): TfliteModel {
     inputs: main.ints(S.SubGraph.inputs).map((i) => index(i, 'the subgraph inputs')),
     outputs: main.ints(S.SubGraph.outputs).map((i) => index(i, 'the subgraph outputs')),
     operators,
-    bufferBytes,
+    buffers: bufferData,
+    operatorCodes: operatorCodes.map(({ builtinCode, deprecatedBuiltinCode, version }) => ({ builtinCode, deprecatedBuiltinCode, version })),
     metadata,
     signatures,
     subgraphs: subgraphs.length,
@@ -328,7 +335,7 @@ export function inspectTflite(path: string, bytes: Uint8Array): Omit<ModelInfo, 
   const m = readTflite(bytes, path);
   const ops: Record<string, number> = {};
   for (const o of m.operators) ops[o.op] = (ops[o.op] ?? 0) + 1;
-  const parameters = m.tensors.filter((t) => m.bufferBytes[t.buffer]! > 0).reduce((a, t) => a + numel(t.shape), 0);
+  const parameters = m.tensors.filter((t) => m.buffers[t.buffer]!.length > 0).reduce((a, t) => a + numel(t.shape), 0);
   return {
     path,
     format: 'tflite',
