@@ -267,16 +267,18 @@ function tfliteFlops(m: TfliteModel): ModelInfo['flops'] {
     const inp = shape(o.inputs[0]);
     const w = shape(o.inputs[1]);
     const outN = out ? numel(out) : undefined;
+    // A bias input and a fused activation each cost 1 per output element, as a separate bias add or activation op does.
+    const extras = (actSlot: number) => (outN ?? 0) * ((o.inputs[2] ?? -1) >= 0 ? 1 : 0) + (outN ?? 0) * ((o.options?.i8(actSlot) ?? 0) !== 0 ? 1 : 0);
     let f: number | undefined;
     switch (o.op) {
       case 'CONV_2D': // filter [O, kh, kw, I]
-        f = outN !== undefined && w?.length === 4 ? FLOPS_PER_MAC * outN * w[1]! * w[2]! * w[3]! : undefined;
+        f = outN !== undefined && w?.length === 4 ? FLOPS_PER_MAC * outN * w[1]! * w[2]! * w[3]! + extras(Slot.Conv2DOptions.fused_activation_function) : undefined;
         break;
       case 'DEPTHWISE_CONV_2D': // filter [1, kh, kw, C * multiplier]
-        f = outN !== undefined && w?.length === 4 ? FLOPS_PER_MAC * outN * w[1]! * w[2]! : undefined;
+        f = outN !== undefined && w?.length === 4 ? FLOPS_PER_MAC * outN * w[1]! * w[2]! + extras(Slot.DepthwiseConv2DOptions.fused_activation_function) : undefined;
         break;
       case 'FULLY_CONNECTED': // weights [units, inputs]
-        f = outN !== undefined && w?.length === 2 ? FLOPS_PER_MAC * outN * w[1]! : undefined;
+        f = outN !== undefined && w?.length === 2 ? FLOPS_PER_MAC * outN * w[1]! + extras(Slot.FullyConnectedOptions.fused_activation_function) : undefined;
         break;
       case 'MAX_POOL_2D':
       case 'AVERAGE_POOL_2D': {
@@ -295,6 +297,8 @@ function tfliteFlops(m: TfliteModel): ModelInfo['flops'] {
         f = inp ? numel(inp) : undefined;
         break;
       case 'ADD':
+        f = outN === undefined ? undefined : outN * ((o.options?.i8(Slot.AddOptions.fused_activation_function) ?? 0) !== 0 ? 2 : 1);
+        break;
       case 'SUB':
       case 'MUL':
       case 'RELU':

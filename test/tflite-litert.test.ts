@@ -1,0 +1,106 @@
+// .tflite exports run on LiteRT.js (Google's runtime, @litertjs/core) in headless Chromium and agree with the float64
+// reference forward pass of their spec within 1e-4 on 1,000 real Fashion-MNIST test images: an MLP, the exporter
+// test CNN (LELP head, S=4), the MobileNet-style dscnn and the conv1d student as the pipeline builds them (batch
+// norm statistics perturbed, so the folding is exercised), and a residual net whose batch norm cannot be folded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportTflite } from '../exporters/tflite.ts';
+import { forwardSpec } from '../exporters/reference-forward.ts';
+import { runInChromium, type BrowserJob } from '../runtimes/browser/harness.ts';
+import { buildConv1dSpec, buildDscnnSpec } from '../pipeline/distill/architectures.ts';
+import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
+import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { rng } from '../pipeline/util/math.ts';
+import { conv, dense, fashionImages, spec as makeSpec, testSpecs, uniform } from './specs.ts';
+import { CHROMIUM } from './helpers.ts';
+
+const N = 1000;
+
+/** Batch norms with seeded non-trivial statistics (fresh ones are the identity, which would hide a wrong fold). */
+function perturbBatchNorms(s: StudentSpec, seed: number): StudentSpec {
+  const r = rng(seed);
+  const layers = s.layers.map((l): LayerSpec => (l.kind === 'batchNorm'
+    ? { ...l, gamma: uniform(r, l.channels, 1).map((v) => 1 + 0.5 * v), beta: uniform(r, l.channels, 0.3), movingMean: uniform(r, l.channels, 0.2), movingVariance: uniform(r, l.channels, 1).map((v) => 1 + 0.8 * v) }
+    : l));
+  return { ...s, layers };
+}
+
+/** Fresh conv students give nearly constant outputs (Glorot kernels through a global pool): scale the head's kernel up. */
+function sharpen(s: StudentSpec, factor: number): StudentSpec {
+  const last = s.layers.at(-1)!;
+  if (last.kind !== 'dense') throw new Error('the head is a dense layer');
+  return { ...s, layers: [...s.layers.slice(0, -1), { ...last, kernel: last.kernel.map((v) => v * factor) }] };
+}
+
+function students(): Record<string, StudentSpec> {
+  const meta = { features: 784, featureShape: [28, 28], classes: 2, subclasses: 3, seed: 5, metadata: {} };
+  const dscnn = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', stem: 8, blocks: [{ filters: 16, stride: 2 }, { filters: 24, stride: 1 }, { filters: 32, stride: 2 }], dense: [16] }) as Extract<StudentConfig, { arch: 'dscnn' }>, meta);
+  const conv1d = buildConv1dSpec(StudentSchema.parse({ arch: 'conv1d', blocks: [{ filters: 8, kernelSize: 5, stride: 1, pool: 2 }, { filters: 16, kernelSize: 3, stride: 2, pool: 1 }] }) as Extract<StudentConfig, { arch: 'conv1d' }>, { ...meta, featureShape: [784], subclasses: 1 });
+  // A residual block: conv-relu, conv, batch norm after the add's input is read (not foldable), add, pool, head.
+  const r = rng(9);
+  const bn = (channels: number): LayerSpec => ({ kind: 'batchNorm', channels, gamma: uniform(r, channels, 1).map((v) => 1 + 0.5 * v), beta: uniform(r, channels, 0.3), movingMean: uniform(r, channels, 0.2), movingVariance: uniform(r, channels, 1).map((v) => 1.2 + 0.8 * v), epsilon: 1e-3, momentum: 0.99, activation: 'relu6' });
+  const residual = makeSpec({
+    features: 784,
+    image: { height: 28, width: 28, channels: 1 },
+    layers: [
+      conv(r, 3, 1, 6, 'same', 'relu'), // 0
+      { kind: 'maxpool2d', poolSize: 2 }, // 1
+      conv(r, 3, 6, 6, 'same', 'relu'), // 2
+      bn(6), // 3: after a ReLU conv: stays a scale and shift
+      { kind: 'add', from: 1 }, // 4
+      { kind: 'globalAvgPool' }, // 5
+      dense(r, 6, 2, 'linear'),
+    ],
+    classes: 2,
+    subclasses: 1,
+  });
+  return { mlp: testSpecs().mlp1, cnn: testSpecs().cnn, dscnn: sharpen(perturbBatchNorms(dscnn, 1), 30), conv1d: sharpen(perturbBatchNorms(conv1d, 2), 30), residual: sharpen(residual, 10) };
+}
+
+test('every student architecture\'s .tflite matches its spec within 1e-4 on LiteRT.js in Chromium (1,000 test images)', { timeout: 600_000, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found` }, async () => {
+  const x = fashionImages(N);
+  const dir = mkdtempSync(join(tmpdir(), 'edge-distill-litert-'));
+  const all = students();
+  const jobs: BrowserJob[] = Object.entries(all).map(([name, spec]) => {
+    const file = join(dir, `${name}.tflite`);
+    writeFileSync(file, exportTflite(spec));
+    return { id: name, modelFile: file, format: 'tflite', runtime: 'litert-wasm', mode: 'outputs', cpuThrottle: 1, threads: 1, batch: 1, warmup: 0, runs: 1, minDurationMs: 0, inputs: { x, n: N, exampleShape: [784], name: spec.inputName } };
+  });
+  const outcomes = await runInChromium(jobs, { chromium: CHROMIUM, jobTimeoutMs: 300_000 });
+  for (const o of outcomes) {
+    assert.ok(o.ok, `${o.id}: ${o.ok ? '' : o.reason}`);
+    const spec = all[o.id]!;
+    const ref = forwardSpec(spec, x, N).probs;
+    assert.equal(o.outputs!.length, N * spec.classes, o.id);
+    let worst = 0;
+    let agree = 0;
+    for (let i = 0; i < N; i++) {
+      let a = 0;
+      let b = 0;
+      for (let c = 0; c < spec.classes; c++) {
+        const k = i * spec.classes + c;
+        worst = Math.max(worst, Math.abs(o.outputs![k]! - ref[k]!));
+        if (o.outputs![k]! > o.outputs![i * spec.classes + a]!) a = c;
+        if (ref[k]! > ref[i * spec.classes + b]!) b = c;
+      }
+      if (a === b) agree++;
+    }
+    console.log(`${o.id}: max |Δp| ${worst.toExponential(2)} over ${N} images, ${agree} predictions agree`);
+    assert.ok(worst <= 1e-4, `${o.id}: max |Δp| ${worst}`);
+    // The students are not trivial: their outputs vary across images (a constant model would pass any tolerance).
+    const spread = Math.max(...ref) - Math.min(...ref);
+    assert.ok(spread > 0.05, `${o.id}: reference probabilities span only ${spread}`);
+  }
+});
+
+test('a .tflite runs only at its fixed batch: a job feeding batches of 4 fails with a reason that says so', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found` }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-distill-litert-batch-'));
+  const file = join(dir, 'mlp.tflite');
+  writeFileSync(file, exportTflite(testSpecs().mlp1));
+  const [o] = await runInChromium([{ id: 'b4', modelFile: file, format: 'tflite', runtime: 'litert-wasm', cpuThrottle: 1, threads: 1, batch: 4, warmup: 0, runs: 3, minDurationMs: 0, inputs: { x: fashionImages(8), n: 8, exampleShape: [784], name: 'pixels' } }], { chromium: CHROMIUM });
+  assert.ok(o && !o.ok, 'the job must fail');
+  assert.match(o.reason, /takes input \[1, 784\].*\[4, 784\].*fixed batch/);
+});
