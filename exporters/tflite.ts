@@ -29,23 +29,32 @@ export interface TfliteQuantization {
   dimension?: number;
 }
 
-interface TensorDef {
+export interface TensorDef {
   name: string;
   shape: number[];
   type: TensorTypeCode;
   buffer: number;
   quantization?: TfliteQuantization;
+  /** A constant's values (what its buffer holds). */
+  data?: ConstData;
 }
 
-interface OperatorDef {
+/** An op's options: the union member written, the table writer, and the values it writes (read by calibration). */
+export interface OpOptions {
+  type: number;
+  write: (b: flatbuffers.Builder) => number;
+  attrs: { padding?: number; stride?: number; act?: number; pool?: [number, number]; shape?: number[]; keepDims?: boolean };
+}
+
+export interface OperatorDef {
   code: BuiltinOperatorCode;
   version: number;
   inputs: number[];
   outputs: number[];
-  options?: { type: number; write: (b: flatbuffers.Builder) => number };
+  options?: OpOptions;
 }
 
-type ConstData = Float32Array | Int32Array | Int8Array | Uint8Array;
+export type ConstData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
 /** A TFLite subgraph under construction: tensors, constant buffers and operators, serialised by `finish`. */
 export class TfliteGraph {
@@ -65,11 +74,11 @@ export class TfliteGraph {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`constant ${name}: ${data.length} values for shape [${shape}]`);
     this.buffers.push(new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
-    this.tensors.push({ name, shape, type, buffer: this.buffers.length - 1, ...(quantization ? { quantization } : {}) });
+    this.tensors.push({ name, shape, type, buffer: this.buffers.length - 1, data, ...(quantization ? { quantization } : {}) });
     return this.tensors.length - 1;
   }
 
-  op(code: BuiltinOperatorCode, inputs: number[], outputs: number[], options?: OperatorDef['options'], version = 1): void {
+  op(code: BuiltinOperatorCode, inputs: number[], outputs: number[], options?: OpOptions, version = 1): void {
     this.operators.push({ code, version, inputs, outputs, ...(options ? { options } : {}) });
   }
 
@@ -228,8 +237,9 @@ const FUSED: Record<Activation, number> = { linear: ActivationFunctionType.NONE,
 
 /** Options tables for the ops the student graphs use. */
 export const options = {
-  conv2d: (padding: number, stride: number, act: number) => ({
+  conv2d: (padding: number, stride: number, act: number): OpOptions => ({
     type: BuiltinOptions.Conv2DOptions,
+    attrs: { padding, stride, act },
     write: (b: flatbuffers.Builder) => {
       b.startObject(7);
       b.addFieldInt8(Slot.Conv2DOptions.padding, padding, -1); // written even when 0 (SAME): explicit
@@ -241,8 +251,9 @@ export const options = {
       return b.endObject();
     },
   }),
-  depthwise: (padding: number, stride: number, act: number) => ({
+  depthwise: (padding: number, stride: number, act: number): OpOptions => ({
     type: BuiltinOptions.DepthwiseConv2DOptions,
+    attrs: { padding, stride, act },
     write: (b: flatbuffers.Builder) => {
       b.startObject(7);
       b.addFieldInt8(Slot.DepthwiseConv2DOptions.padding, padding, -1);
@@ -255,8 +266,9 @@ export const options = {
       return b.endObject();
     },
   }),
-  pool: (ph: number, pw: number) => ({
+  pool: (ph: number, pw: number): OpOptions => ({
     type: BuiltinOptions.Pool2DOptions,
+    attrs: { pool: [ph, pw] },
     write: (b: flatbuffers.Builder) => {
       b.startObject(6);
       b.addFieldInt8(Slot.Pool2DOptions.padding, Padding.VALID, -1);
@@ -268,40 +280,45 @@ export const options = {
       return b.endObject();
     },
   }),
-  fullyConnected: (act: number) => ({
+  fullyConnected: (act: number): OpOptions => ({
     type: BuiltinOptions.FullyConnectedOptions,
+    attrs: { act },
     write: (b: flatbuffers.Builder) => {
       b.startObject(5);
       b.addFieldInt8(Slot.FullyConnectedOptions.fused_activation_function, act, -1);
       return b.endObject();
     },
   }),
-  softmax: () => ({
+  softmax: (): OpOptions => ({
     type: BuiltinOptions.SoftmaxOptions,
+    attrs: {},
     write: (b: flatbuffers.Builder) => {
       b.startObject(1);
       b.addFieldFloat32(Slot.SoftmaxOptions.beta, 1, 0);
       return b.endObject();
     },
   }),
-  add: (act: number) => ({
+  add: (act: number): OpOptions => ({
     type: BuiltinOptions.AddOptions,
+    attrs: { act },
     write: (b: flatbuffers.Builder) => {
       b.startObject(2);
       b.addFieldInt8(Slot.AddOptions.fused_activation_function, act, -1);
       return b.endObject();
     },
   }),
-  mul: () => ({
+  mul: (): OpOptions => ({
     type: BuiltinOptions.MulOptions,
+    attrs: { act: ActivationFunctionType.NONE },
     write: (b: flatbuffers.Builder) => {
       b.startObject(1);
       b.addFieldInt8(Slot.MulOptions.fused_activation_function, ActivationFunctionType.NONE, -1);
       return b.endObject();
     },
   }),
-  reshape: (shape: number[]) => ({
+  reshape: (shape: number[]): OpOptions => ({
     type: BuiltinOptions.ReshapeOptions,
+    attrs: { shape },
     write: (b: flatbuffers.Builder) => {
       b.startVector(4, shape.length, 4);
       for (let i = shape.length - 1; i >= 0; i--) b.addInt32(shape[i]!);
@@ -311,8 +328,9 @@ export const options = {
       return b.endObject();
     },
   }),
-  reducer: (keepDims: boolean) => ({
+  reducer: (keepDims: boolean): OpOptions => ({
     type: BuiltinOptions.ReducerOptions,
+    attrs: { keepDims },
     write: (b: flatbuffers.Builder) => {
       b.startObject(1);
       b.addFieldInt8(Slot.ReducerOptions.keep_dims, keepDims ? 1 : 0, -1);

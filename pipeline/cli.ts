@@ -49,7 +49,7 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   threads: { path: 'bench.threads', type: 'number', describe: 'runtime threads for latency (overrides the profiles)' },
   profiles: { path: 'bench.profiles', type: 'array', describe: 'device profiles: desktop phone watch iot (or customProfiles names)' },
   environments: { path: 'bench.environments', type: 'array', describe: 'where to benchmark: node chromium' },
-  'browser-runtimes': { path: 'bench.browserRuntimes', type: 'array', describe: 'runtimes in Chromium: onnxruntime-web tfjs-wasm tfjs-webgl' },
+  'browser-runtimes': { path: 'bench.browserRuntimes', type: 'array', describe: 'runtimes in Chromium: onnxruntime-web tfjs-wasm tfjs-webgl litert-wasm' },
   'min-duration-ms': { path: 'bench.minDurationMs', type: 'number', describe: 'keep timing until this many ms were measured' },
   'max-accuracy-drop': { path: 'compress.maxAccuracyDrop', type: 'number', describe: 'compress: reject variants losing more accuracy points than this (default 1); enables the compress stage' },
   structured: { path: 'compress.prune.structured', type: 'array', number: true, describe: 'prune: fractions of hidden units / filters to remove, e.g. 0.5' },
@@ -106,6 +106,7 @@ export function compileConfig(argv: Record<string, unknown>, stages: Stage[], co
     else {
       c.onnx = [];
       c.tfjs = [];
+      c.tflite = [];
       const prune = (c.prune ?? {}) as Record<string, unknown>;
       if (!prune.structured && !prune.magnitude) prune.structured = [0.5];
       c.prune = prune;

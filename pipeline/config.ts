@@ -79,6 +79,11 @@ export const CompressSchema = z.strictObject({
   onnx: z.array(OnnxQuantSchema).default([{ kind: 'dynamic', perChannel: false, reduceRange: true }, { kind: 'static', perChannel: true, reduceRange: true, calibration: 'minmax', percentile: 99.99 }, { kind: 'float16' }] as never),
   /** TF.js weight storage variants (download size only; TF.js computes in float32). */
   tfjs: z.array(z.enum(['uint8', 'uint16', 'float16'])).default(['uint8', 'float16']),
+  /**
+   * TFLite variants, where export.formats has tflite: "int8" is full-integer int8 with float input and outputs
+   * (QUANTIZE / DEQUANTIZE at the edges: apps and LiteRT.js), checked on LiteRT.js like the float32 one.
+   */
+  tflite: z.array(z.enum(['int8'])).default(['int8']),
   /** Training examples used to calibrate static quantization. */
   calibrationExamples: z.number().int().positive().default(512),
   prune: z

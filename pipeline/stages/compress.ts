@@ -12,6 +12,7 @@ import { fineTunePruned, sparsityOf, structuredPrune } from '../distill/prune.ts
 import type { StudentSpec } from '../student/spec.ts';
 import { parameterCount } from '../distill/architectures.ts';
 import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
+import { exportTfliteInt8 } from '../../exporters/tflite-quantize.ts';
 import { ARTIFACT_FORMATS, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { Progress } from '../util/progress.ts';
 import type { ArtifactResult, Report } from '../report/types.ts';
@@ -30,7 +31,7 @@ export function quantVariant(m: CompressConfig['onnx'][number]): string {
   return parts.join('-');
 }
 
-/** ONNX and TF.js variants of one student, quantized from its fp32 weights. */
+/** ONNX, TF.js and TFLite variants of one student, quantized from its fp32 weights. */
 export async function quantizeStudent(
   s: TrainedStudent,
   formats: readonly ArtifactFormatName[],
@@ -47,6 +48,12 @@ export async function quantizeStudent(
     for (const m of c.onnx) {
       const cal = m.kind === 'static' ? { calibration: calibration(m.calibration, m.percentile) } : {};
       written.push(await writeArtifact({ ...common, variant: quantVariant(m), format: 'onnx', build: (spec) => exportQuantizedOnnx(spec, m as QuantMode, { producerVersion: TOOL_VERSION, ...cal }) }));
+    }
+  }
+  if (formats.includes('tflite')) {
+    for (const variant of c.tflite) {
+      const x = data.train.x.read(0, n);
+      written.push(await writeArtifact({ ...common, variant, format: 'tflite', build: (spec) => exportTfliteInt8(spec, { io: 'float', calibration: { x, n } }) }));
     }
   }
   const tfjsFormats = { 'tfjs-layers': exportTfjsLayers, 'tfjs-graph': exportTfjsGraph } as const;

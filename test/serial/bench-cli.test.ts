@@ -13,11 +13,11 @@ import type { Report } from '../../pipeline/report/types.ts';
 test('bench: the teacher and a student on every runtime, in Node and Chromium, desktop / phone / watch', () => {
   const students = distillExample('bench-cli', ['--steps', '100', '--methods', 'label']);
   const exported = tempDir('bench-cli-export');
-  const e = cli(['export', '--student', join(students, 'students', 'label'), '--out', exported, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  const e = cli(['export', '--student', join(students, 'students', 'label'), '--formats', 'onnx,tfjs-graph,tflite', '--out', exported, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
   assert.equal(e.status, 0, e.stderr.slice(-2000));
   const out = tempDir('bench-cli-out');
-  const models = [join(EXAMPLE_DIR, 'teacher.onnx'), join(exported, 'artifacts', 'label', 'onnx', 'model.onnx'), join(exported, 'artifacts', 'label', 'tfjs-graph')];
-  const r = cli(['bench', ...models, '--profiles', 'desktop,phone,watch', '--environments', 'node,chromium', '--browser-runtimes', 'onnxruntime-web,tfjs-wasm', '--runs', '40', '--warmup', '3', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  const models = [join(EXAMPLE_DIR, 'teacher.onnx'), join(exported, 'artifacts', 'label', 'onnx', 'model.onnx'), join(exported, 'artifacts', 'label', 'tfjs-graph'), join(exported, 'artifacts', 'label', 'tflite', 'model.tflite')];
+  const r = cli(['bench', ...models, '--profiles', 'desktop,phone,watch', '--environments', 'node,chromium', '--browser-runtimes', 'onnxruntime-web,tfjs-wasm,litert-wasm', '--runs', '40', '--warmup', '3', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
   assert.equal(r.status, 0, r.stderr.slice(-3000));
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   const rows = (artifact: string, environment: string, runtime: string) => report.benchmarks.filter((b) => b.artifact === artifact && b.environment === environment && b.runtime === runtime);
@@ -27,6 +27,7 @@ test('bench: the teacher and a student on every runtime, in Node and Chromium, d
     ['teacher.onnx', 'node', 'onnxruntime-node'], ['teacher.onnx', 'node', 'onnxruntime-web'], ['teacher.onnx', 'chromium', 'onnxruntime-web'],
     ['model.onnx', 'node', 'onnxruntime-node'], ['model.onnx', 'node', 'onnxruntime-web'], ['model.onnx', 'chromium', 'onnxruntime-web'],
     ['tfjs-graph/model.json', 'node', 'tfjs-graph-wasm'], ['tfjs-graph/model.json', 'chromium', 'tfjs-wasm'],
+    ['model.tflite', 'chromium', 'litert-wasm'],
   ];
   for (const [artifact, env, runtime] of expected) {
     const got = rows(artifact, env, runtime);
@@ -38,6 +39,12 @@ test('bench: the teacher and a student on every runtime, in Node and Chromium, d
       assert.ok(env === 'node' ? b.memory.peakRssBytes! > 0 : b.memory.wasmBytes! > 0, JSON.stringify(b.memory));
     }
   }
+  // LiteRT.js (the .tflite) must really have run under every profile, not been skipped: desktop, phone and watch.
+  const litert = Object.fromEntries(rows('model.tflite', 'chromium', 'litert-wasm').map((b) => [b.profile, b]));
+  assert.deepEqual(Object.keys(litert).sort(), ['desktop', 'phone', 'watch'], `LiteRT.js rows; skipped: ${JSON.stringify(report.benchmarksSkipped.filter((s) => s.runtime === 'litert-wasm'))}`);
+  assert.deepEqual([litert.desktop!.cpuThrottle, litert.watch!.cpuThrottle], [1, 10]);
+  assert.equal(litert.phone!.format, 'tflite');
+  console.log(`student .tflite on LiteRT.js in Chromium: mean ${['desktop', 'phone', 'watch'].map((p) => `${p} ${litert[p]!.meanMs.toFixed(3)} ms`).join(', ')}`);
   // The teacher's FLOPs come from inspect: 232,685,826 per example (test/inspect.test.ts derives it by hand).
   assert.equal(rows('teacher.onnx', 'node', 'onnxruntime-node')[0]!.model.flopsPerExample, 232685826);
 
