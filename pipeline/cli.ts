@@ -58,6 +58,8 @@ const FLAGS: Record<string, { path: string; type: FlagType; describe: string; nu
   'max-p90-ms': { path: 'budgets.latency', type: 'number', describe: 'budget: p90 latency limit (ms) on every benchmark row; exit 3 when broken' },
   'max-bytes': { path: 'budgets.maxBytes', type: 'number', describe: 'budget: size limit (bytes) of every artifact; exit 3 when broken' },
   'max-gzip-bytes': { path: 'budgets.maxGzipBytes', type: 'number', describe: 'budget: gzipped size limit (bytes) of every artifact; exit 3 when broken' },
+  'max-arena-bytes': { path: 'budgets.maxArenaBytes', type: 'number', describe: 'budget: estimated TFLite Micro tensor arena (bytes) of every microcontroller bundle; exit 3 when broken' },
+  'max-flash-bytes': { path: 'budgets.maxFlashBytes', type: 'number', describe: 'budget: flash size (bytes) of every microcontroller bundle; exit 3 when broken' },
   'min-accuracy': { path: 'budgets.minAccuracy', type: 'number', describe: 'budget: minimum test accuracy (%) of every artifact; exit 3 when broken' },
   'max-drop-vs-teacher': { path: 'budgets.maxAccuracyDropVsTeacher', type: 'number', describe: 'budget: accuracy points an artifact may lose vs the teacher; exit 3 when broken' },
   'max-drop-vs-fp32': { path: 'budgets.maxAccuracyDropVsFp32', type: 'number', describe: 'budget: accuracy points a variant may lose vs its fp32 student; exit 3 when broken' },

@@ -81,9 +81,10 @@ export const CompressSchema = z.strictObject({
   tfjs: z.array(z.enum(['uint8', 'uint16', 'float16'])).default(['uint8', 'float16']),
   /**
    * TFLite variants, where export.formats has tflite: "int8" is full-integer int8 with float input and outputs
-   * (QUANTIZE / DEQUANTIZE at the edges: apps and LiteRT.js), checked on LiteRT.js like the float32 one.
+   * (QUANTIZE / DEQUANTIZE at the edges: apps and LiteRT.js), checked on LiteRT.js like the float32 one; "micro" adds
+   * its int8-in/out twin as a TFLite Micro bundle (C array, op resolver, arena estimate).
    */
-  tflite: z.array(z.enum(['int8'])).default(['int8']),
+  tflite: z.array(z.enum(['int8', 'micro'])).default(['int8', 'micro']),
   /** Training examples used to calibrate static quantization. */
   calibrationExamples: z.number().int().positive().default(512),
   prune: z

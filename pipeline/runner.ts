@@ -13,7 +13,7 @@ import { lockOutput, removeLeftovers } from './util/lock.ts';
 import { createProgress, type Progress } from './util/progress.ts';
 import { renderHtml } from './report/html.ts';
 import { renderMarkdown } from './report/markdown.ts';
-import { withOracleShare, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type ParityGroup, type Report, type StudentResult } from './report/types.ts';
+import { withOracleShare, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type MicroBundleResult, type ParityGroup, type Report, type StudentResult } from './report/types.ts';
 import { openTeacher, teacherFeatureShape, teacherInputShape, type Teacher } from './teacher/teacher.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './util/tfjs.ts';
 import { accuracy } from './distill/train.ts';
@@ -243,9 +243,11 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
 
   const artifacts: ArtifactResult[] = [];
   const parity: ParityGroup[] = [];
+  const micro: MicroBundleResult[] = [];
   const collect = (e: Evaluation) => {
     artifacts.push(...e.artifacts);
     parity.push(...e.parity);
+    micro.push(...(e.micro ?? []));
   };
   const deploy = deployContext(cfg.data, data, teacher.sha256);
   let recommended: Report['recommended'] = [];
@@ -286,6 +288,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     artifacts,
     parity,
     recommended,
+    ...(micro.length ? { micro } : {}),
     benchmarks: bench.benchmarks,
     benchmarksSkipped: bench.skipped,
     // Checked by runPipeline once the report is complete.

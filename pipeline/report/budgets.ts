@@ -37,7 +37,20 @@ export const BudgetsSchema = z.strictObject({
   maxAccuracyDropVsTeacher: z.number().optional(),
   /** Points below the artifact's own fp32 student (ArtifactResult.accuracyDrop). */
   maxAccuracyDropVsFp32: z.number().optional(),
+  /**
+   * Per microcontroller bundle (report.micro): its estimated TFLite Micro tensor arena and its flash size, in bytes.
+   * The iot profile's board (MICROCONTROLLER_DEFAULTS: 256 KiB RAM, 1 MiB flash) is the reference to start from.
+   */
+  maxArenaBytes: z.number().int().positive().optional(),
+  maxFlashBytes: z.number().int().positive().optional(),
 });
+
+/**
+ * A typical microcontroller of the `iot` class (an nRF52840 / Cortex-M4F board such as the Arduino Nano 33 BLE Sense,
+ * TFLite Micro's reference target): 256 KiB of RAM and 1 MiB of flash, part of each taken by the firmware.
+ * Documented starting points for maxArenaBytes and maxFlashBytes, not applied unless a budget names them.
+ */
+export const MICROCONTROLLER_DEFAULTS = { ramBytes: 256 * 1024, flashBytes: 1024 * 1024 } as const;
 
 export type Budgets = z.output<typeof BudgetsSchema>;
 export type LatencyBudget = z.output<typeof LatencyBudgetSchema>;
@@ -142,6 +155,15 @@ export function evaluateBudgets(b: Budgets, report: Report, stages: BudgetStages
     { budget: `accuracyDropVsTeacher <= ${b.maxAccuracyDropVsTeacher} pts`, limit: b.maxAccuracyDropVsTeacher, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(teacherPct - s.artifact.accuracy * 100) : null) },
     { budget: `accuracyDropVsFp32 <= ${b.maxAccuracyDropVsFp32} pts`, limit: b.maxAccuracyDropVsFp32, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(s.artifact.accuracyDrop) : null) },
   ];
+  const micro = (report.micro ?? []).filter((m) => !b.artifacts || b.artifacts.some((p) => wildcardMatch(p, m.name) || wildcardMatch(p, m.twin)));
+  for (const [budget, limit, read] of [
+    [`arenaBytes <= ${b.maxArenaBytes}`, b.maxArenaBytes, (m: NonNullable<Report['micro']>[number]) => m.arenaBytes],
+    [`flashBytes <= ${b.maxFlashBytes}`, b.maxFlashBytes, (m: NonNullable<Report['micro']>[number]) => m.flashBytes],
+  ] as const) {
+    if (limit === undefined) continue;
+    if (!micro.length) results.push(verdict(budget, null, limit, null, 'bytes', true, 'no microcontroller bundle to check: give export.formats "tflite" and compress.tflite "micro"'));
+    for (const m of micro) results.push(verdict(budget, m.name, limit, read(m), 'bytes', true));
+  }
   for (const c of perArtifact) {
     if (c.limit === undefined) continue;
     if (!inScope.length) {

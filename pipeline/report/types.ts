@@ -161,10 +161,31 @@ export interface Report {
   parity: ParityGroup[];
   /** The smallest accepted artifact of each format, and why (present when the compress stage ran). */
   recommended: { artifact: string; format: string; why: string }[];
+  /** Microcontroller bundles (compress.tflite "micro"): int8-in/out models for TFLite Micro; absent without them. */
+  micro?: MicroBundleResult[];
   benchmarks: BenchmarkResult[];
   benchmarksSkipped: BenchmarkSkipped[];
   /** Every release budget of the config checked against this report (empty without a budgets section); any `ok: false` fails the build with exit code 3. */
   budgets: BudgetResult[];
+}
+
+/**
+ * A TFLite Micro bundle: the int8-in/out twin of the `int8` .tflite artifact `twin` (the same integer graph, checked
+ * when written: its accuracy is the twin's), as model_data.h/.cc and model_ops.h, with what a firmware needs.
+ */
+export interface MicroBundleResult {
+  name: string;
+  method: string;
+  twin: string;
+  /** The bundle folder, relative to the run's --out. */
+  path: string;
+  flashBytes: number;
+  /** Estimated tensor arena (exporters/tflite-micro.ts): activations planned greedily + a persistent margin. */
+  arenaBytes: number;
+  arena: { activationBytes: number; persistentBytes: number; method: string };
+  ops: string[];
+  inputs: { name: string; shape: number[]; dtype: string; scale: number; zeroPoint: number }[];
+  outputs: { name: string; shape: number[]; dtype: string; scale: number; zeroPoint: number }[];
 }
 
 /** One verdict: a budget checked on one artifact (or benchmark row), as stored in report.json's `budgets`. */

@@ -10,7 +10,7 @@ import type { TrainedStudent } from '../distill/trained.ts';
 import { EdgeDistillError } from '../errors.ts';
 import { concatBytes, f32Bytes, sha256, writeAtomic } from '../util/fsutil.ts';
 import type { Progress } from '../util/progress.ts';
-import type { ArtifactResult, ParityGroup, RuntimeParity } from '../report/types.ts';
+import type { ArtifactResult, MicroBundleResult, ParityGroup, RuntimeParity } from '../report/types.ts';
 import { accuracy } from '../distill/train.ts';
 import { exportOnnx } from '../../exporters/onnx.ts';
 import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
@@ -157,6 +157,8 @@ const IMAGE_PREPROCESS_SOURCE = fileURLToPath(new URL('../data/image-preprocess.
 export interface Evaluation {
   artifacts: ArtifactResult[];
   parity: ParityGroup[];
+  /** Microcontroller bundles written beside the artifacts (compress stage, tflite micro). */
+  micro?: MicroBundleResult[];
 }
 
 /**
