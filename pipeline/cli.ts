@@ -171,7 +171,7 @@ export async function main(args: string[]): Promise<number> {
     )
     .command(
       'quantize',
-      'int8 / float16 ONNX and quantized-weight TF.js variants of students, judged against --max-accuracy-drop',
+      'int8 / float16 ONNX, quantized-weight TF.js and int8 TFLite (+ TFLite Micro bundle) variants of students, judged against --max-accuracy-drop',
       (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' }),
       (a) => runCommand(a, ['export', 'compress'], { students: (a.student as string[]).map(String), compressOnly: 'quantize' }),
     )

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cli, tempDir, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
+import { cli, distillExample, tempDir, EXAMPLE_DIR, ROOT, SHARED_TEACHER_CACHE, maxAbsDiff } from './helpers.ts';
 import { buildThreeClassFixture } from './fixtures/three-class-teacher.ts';
 import { runOfficialChecker } from './helpers.ts';
 import { loadStudentCheckpoint } from '../pipeline/distill/student-checkpoint.ts';
@@ -250,4 +250,35 @@ test('unlabeled transfer data: LELP and KD distill from the teacher alone; label
   const noAuto = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', join(dir, 'out3'), '--method', 'auto']);
   assert.equal(noAuto.status, 2);
   assert.match(noAuto.stderr, /E_CONFIG: method "auto" ranks candidates by validation accuracy/);
+});
+
+test('--formats tflite: float32 and int8 .tflite checked on LiteRT.js in Chromium, a TFLite Micro bundle, arena and flash budgets', () => {
+  const students = distillExample('tflite-students', ['--steps', '400', '--methods', 'lelp']);
+  const out = tempDir('tflite-quantize');
+  // An arena budget of 1,000 bytes cannot hold 784 int8 inputs plus the persistent margin: exit 3, report written.
+  const r = cli(['quantize', '--student', join(students, 'students', 'lelp'), '--formats', 'tflite', '--max-accuracy-drop', '0.5', '--max-arena-bytes', '1000', '--max-flash-bytes', '1048576', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  assert.equal(r.status, 3, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  const by = new Map(report.artifacts.map((a) => [a.name, a]));
+  const fp32 = by.get('lelp.tflite')!;
+  const int8 = by.get('lelp.int8.tflite')!;
+  assert.deepEqual([fp32.format, int8.format, fp32.accuracyRuntime, int8.accuracyRuntime], ['tflite', 'tflite', 'litert-wasm', 'litert-wasm']);
+  assert.ok(fp32.parity[0]!.maxAbsDiff <= 1e-4 && fp32.parity[0]!.examples === 1000, JSON.stringify(fp32.parity));
+  // Acceptance: int8 agrees on >= 99.5 % of the predicted classes and loses <= 0.5 points.
+  assert.ok(int8.parity[0]!.agreement >= 0.995, `int8 agreement ${int8.parity[0]!.agreement}`);
+  assert.ok(int8.accuracyDrop <= 0.5 && !int8.rejected, `int8 drop ${int8.accuracyDrop}`);
+  console.log(`lelp MLP-8: int8 .tflite ${int8.bytes} bytes = ${(int8.bytes / fp32.bytes).toFixed(3)}x the float32 one (${fp32.bytes}), agreement ${(int8.parity[0]!.agreement * 100).toFixed(2)} %, drop ${int8.accuracyDrop.toFixed(2)} points`);
+  assert.ok(int8.bytes < 0.45 * fp32.bytes, `int8 ${int8.bytes} vs fp32 ${fp32.bytes}`);
+  // The micro bundle: the twin of lelp.int8.tflite, its model_data.cc array and micro.json beside it.
+  const [micro] = report.micro ?? [];
+  assert.ok(micro, 'report.micro');
+  assert.equal(micro.twin, 'lelp.int8.tflite');
+  assert.equal(micro.flashBytes, readFileSync(join(out, micro.path, 'model.tflite')).length);
+  assert.ok(micro.arenaBytes > micro.arena.activationBytes && micro.arena.activationBytes >= 784, JSON.stringify(micro.arena));
+  assert.deepEqual(JSON.parse(readFileSync(join(out, micro.path, 'micro.json'), 'utf8')), micro);
+  const arena = report.budgets.find((b) => b.budget === 'arenaBytes <= 1000')!;
+  const flash = report.budgets.find((b) => b.budget === 'flashBytes <= 1048576')!;
+  assert.deepEqual([arena.ok, arena.actual, flash.ok, flash.actual], [false, micro.arenaBytes, true, micro.flashBytes]);
+  assert.match(r.stderr, /arenaBytes <= 1000 \(lelp\.micro\.tflite\)/);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Microcontroller bundles \(TFLite Micro\)/);
 });
