@@ -281,4 +281,5 @@ test('--formats tflite: float32 and int8 .tflite checked on LiteRT.js in Chromiu
   assert.deepEqual([arena.ok, arena.actual, flash.ok, flash.actual], [false, micro.arenaBytes, true, micro.flashBytes]);
   assert.match(r.stderr, /arenaBytes <= 1000 \(lelp\.micro\.tflite\)/);
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Microcontroller bundles \(TFLite Micro\)/);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /Microcontroller bundles \(TFLite Micro\)<\/h2>[\s\S]*lelp\.micro\.tflite/);
 });

@@ -83,6 +83,11 @@ function parity(r: Report): string {
   return section('parity', 'Cross-runtime parity', note('Each student’s exact (fp32) artifacts on every runtime and the in-memory student, compared pairwise.'), table(['student', 'variant', 'examples', 'outputs compared', 'max |Δp|', 'agreement', 'worst pair'], rows));
 }
 
+function micro(r: Report): string {
+  const rows = (r.micro ?? []).map((m) => ({ cells: [m.name, m.twin, m.flashBytes, `${m.arenaBytes} (${m.arena.activationBytes} + ${m.arena.persistentBytes})`, m.inputs.map((i) => `${i.scale.toPrecision(4)} / ${i.zeroPoint}`).join(', '), m.ops.join(', ')] }));
+  return section('micro', 'Microcontroller bundles (TFLite Micro)', note('The int8-in/out twin of each int8 .tflite (same integer graph, checked), as model_data.h/.cc and model_ops.h. Arena: an estimate (activations planned as TFLite Micro does + persistent margin).'), table(['bundle', 'twin (accuracy)', 'flash bytes', 'arena bytes (activations + persistent)', 'input scale / zero point', 'ops'], rows));
+}
+
 function recommended(r: Report): string {
   return section('recommended', 'Recommended', `<ul>${r.recommended.map((x) => `<li><strong>${esc(x.artifact)}</strong> (${esc(x.format)}): ${esc(x.why)}.</li>`).join('')}</ul>`);
 }
@@ -171,6 +176,7 @@ export async function renderHtml(r: Report): Promise<string> {
     r.students.length ? students(r) : '',
     r.artifacts.length ? artifacts(r) : '',
     r.parity.length ? parity(r) : '',
+    r.micro?.length ? micro(r) : '',
     r.recommended.length ? recommended(r) : '',
     // Reports written before budgets existed have no such field.
     r.budgets?.length ? budgets(r.budgets) : '',
