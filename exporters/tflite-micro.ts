@@ -4,7 +4,7 @@
 // estimate of the tensor arena: TFLite Micro's greedy planner replayed over the activations' lifetimes, plus a
 // documented margin for its persistent allocations. The exact figure is what the interpreter reports on the device
 // (MicroInterpreter::arena_used_bytes()); the estimate is for budgets before there is a device.
-import { readTflite, type TfliteModel } from '../pipeline/inspect/tflite.ts';
+import { readTflite, type TfliteModel } from './tflite-read.ts';
 import { TENSOR_TYPE_BYTES, TensorType } from './tflite-schema.ts';
 
 /** TFLite Micro aligns every arena allocation to 16 bytes (MicroArenaBufferAlignment()). */

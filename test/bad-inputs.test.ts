@@ -457,7 +457,7 @@ describe('edge-distill inspect on bad TFLite files (a real exported student)', (
 
   test('11c. an operator that names a tensor past the end (a vector entry overwritten) -> E_MODEL_FORMAT naming the operator', async (t) => {
     const dir = fresh();
-    const { readTflite } = await import('../pipeline/inspect/tflite.ts');
+    const { readTflite } = await import('../exporters/tflite-read.ts');
     const bytes = Buffer.from(await student());
     const m = readTflite(bytes);
     // The first operator's first input index sits in the file as an int32 equal to that index: find the operator's

@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import pkg from 'onnx-proto';
 import { DEPLOY_METADATA_KEY, type Deploy } from '../exporters/deploy.ts';
 import { ROOT } from './helpers.ts';
+import { readTflite } from '../exporters/tflite-read.ts';
 
 const { onnx } = pkg;
 
@@ -16,9 +17,13 @@ export function deploySchemaValidator() {
   return ajv.compile<Deploy>(JSON.parse(readFileSync(DEPLOY_SCHEMA_PATH, 'utf8')));
 }
 
-/** The deploy JSON a model carries: ONNX metadata_props, or a model.json's userDefinedMetadata. */
+/** The deploy JSON a model carries: ONNX metadata_props, a model.json's userDefinedMetadata, or a .tflite's "deploy.json" metadata. */
 export function embeddedDeploy(modelPath: string): string | undefined {
   if (modelPath.endsWith('.json')) return JSON.parse(readFileSync(modelPath, 'utf8')).userDefinedMetadata?.[DEPLOY_METADATA_KEY];
+  if (modelPath.endsWith('.tflite')) {
+    const bytes = readTflite(readFileSync(modelPath)).metadata['deploy.json'];
+    return bytes ? Buffer.from(bytes).toString('utf8') : undefined;
+  }
   const m = onnx.ModelProto.decode(readFileSync(modelPath));
   return m.metadataProps.find((p) => p.key === DEPLOY_METADATA_KEY)?.value ?? undefined;
 }

@@ -27,7 +27,7 @@ test('a CNN bundle in every format: deploy.json validates, names its files, and 
     const written = [];
     for (const format of ARTIFACT_FORMATS) written.push(await writeArtifact({ dir, student: 'kd', variant: 'fp32', format, spec: cnn, deploy: IMAGES, build: EXPORTERS[format] }));
     written.push(await writeArtifact({ dir, student: 'kd', variant: 'uint8-weights', format: 'tfjs-layers', spec: cnn, deploy: IMAGES, build: (s) => exportTfjsLayers(s, { weights: 'uint8' }) }));
-    assert.deepEqual(written.map((w) => w.name), ['kd.onnx', 'kd.tfjs-layers', 'kd.tfjs-graph', 'kd.uint8-weights.tfjs-layers']);
+    assert.deepEqual(written.map((w) => w.name), ['kd.onnx', 'kd.tfjs-layers', 'kd.tfjs-graph', 'kd.tflite', 'kd.uint8-weights.tfjs-layers']);
     for (const w of written) {
       const deployPath = join(w.file, '..', 'deploy.json');
       const deploy = JSON.parse(readFileSync(deployPath, 'utf8'));
@@ -35,7 +35,10 @@ test('a CNN bundle in every format: deploy.json validates, names its files, and 
       for (const f of deploy.artifact.files) assert.ok(existsSync(join(deployPath, '..', f)), `${w.name} ships ${f}`);
       assert.equal(deploy.artifact.variant, w.variant);
       assert.deepEqual(deploy.input.image, { height: 28, width: 28, channels: 1 });
-      assert.deepEqual(deploy.outputs.map((o: { name: string; shape: unknown[] }) => [o.name, o.shape]), [['probs', ['batch', 3]], ['subclass_logits', ['batch', 12]]]);
+      // A .tflite has the fixed batch it was exported with; the other formats take any.
+      const batch = w.format === 'tflite' ? 1 : 'batch';
+      assert.deepEqual(deploy.input.shape, [batch, 784]);
+      assert.deepEqual(deploy.outputs.map((o: { name: string; shape: unknown[] }) => [o.name, o.shape]), [['probs', [batch, 3]], ['subclass_logits', [batch, 12]]]);
       assert.equal(embeddedDeploy(w.file), JSON.stringify(deploy), `${w.name}: embedded descriptor`);
     }
   } finally {
@@ -60,7 +63,8 @@ test('the schema rejects descriptors an app could not use', () => {
   const broken: [string, (d: Record<string, any>) => void][] = [
     ['no input name', (d) => delete d.input.name],
     ['int8 input', (d) => (d.input.dtype = 'int8')],
-    ['unknown format', (d) => (d.artifact.format = 'tflite')],
+    ['unknown format', (d) => (d.artifact.format = 'coreml')],
+    ['a batch that is neither a number nor "batch"', (d) => (d.input.shape[0] = 'any')],
     ['no outputs', (d) => (d.outputs = [])],
     ['an unknown field', (d) => (d.preprocessing.mean = 0.5)],
   ];

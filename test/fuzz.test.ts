@@ -436,7 +436,7 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
 
   async tflite(f) {
     const { inspectModel } = await import('../pipeline/inspect/inspect.ts');
-    const { readTflite } = await import('../pipeline/inspect/tflite.ts');
+    const { readTflite } = await import('../exporters/tflite-read.ts');
     const { exportTflite } = await import('../exporters/tflite.ts');
     const { testSpecs } = await import('./specs.ts');
     const specs = testSpecs();

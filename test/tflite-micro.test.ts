@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportTfliteInt8 } from '../exporters/tflite-quantize.ts';
 import { integerGraph, microInfo, microSources, planActivations } from '../exporters/tflite-micro.ts';
-import { readTflite } from '../pipeline/inspect/tflite.ts';
+import { readTflite } from '../exporters/tflite-read.ts';
 import { fashionImages, testSpecs } from './specs.ts';
 
 const specs = testSpecs();

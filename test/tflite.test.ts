@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { exportTflite } from '../exporters/tflite.ts';
 import { exportOnnx } from '../exporters/onnx.ts';
 import { deployDescriptor, withDeployMetadata, DeploySchema } from '../exporters/deploy.ts';
-import { readTflite } from '../pipeline/inspect/tflite.ts';
+import { readTflite } from '../exporters/tflite-read.ts';
 import { inspectModel, renderModelInfo } from '../pipeline/inspect/inspect.ts';
 import { BuiltinOperator } from '../exporters/tflite-schema.ts';
 import { kernelDims } from '../pipeline/student/spec.ts';

@@ -1,4 +1,3 @@
-import type { FineProbe } from '../teacher/probe.ts';
 // The run's results: the report.json types, the machine contract that scripts and CI read (report.json is exactly a
 // Report). People read their renderings: markdown.ts and html.ts.
 import type { LatencyStats } from '../../runtimes/stats.ts';
@@ -39,6 +38,16 @@ export function withOracleShare(students: StudentResult[]): StudentResult[] {
 export function oracleShareCell(s: StudentResult): string | null {
   if (s.shareOfOracleGain === undefined) return null;
   return s.shareOfOracleGain === null ? 'n/a (oracle ≤ label)' : `${(s.shareOfOracleGain * 100).toFixed(0)} %`;
+}
+
+/** The teacher's fine-label probe (pipeline/teacher/probe.ts computes it). */
+export interface FineProbe {
+  /** Argmax accuracy of the fine labels on the measured split. */
+  accuracy: number;
+  /** Fine labels told apart: classes * subclasses. */
+  fineLabels: number;
+  fittedOn: number;
+  measuredOn: number;
 }
 
 /** The report's sentence on the teacher's fine-label probe. */
