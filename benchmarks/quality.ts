@@ -42,6 +42,8 @@ export const CONTENDERS: Contender[] = [
   { label: 'lelp no-rotation', method: ConcreteMethodSchema.parse({ name: 'lelp', rotate: false }) },
   // The ceiling of pseudo-subclass methods, where the data has fine labels (data.labelMap): the true subclasses.
   { label: 'oracle', method: ConcreteMethodSchema.parse({ name: 'oracle' }) },
+  // The option that won benchmarks/lelp-sweep.ts --grid options on validation (MNIST even / odd, dscnn, n=1,000).
+  { label: 'lelp kmeans S=10', method: ConcreteMethodSchema.parse({ name: 'lelp', assign: 'kmeans', subclasses: 10 }) },
 ];
 
 /** How the conv students train: whole epochs (the transfer sets differ 5x in size), a schedule, the best check kept. */
@@ -107,7 +109,7 @@ const MNIST_EO = {
   teacher: () => ensureMnistTeacher(join(HERE, '.cache')),
   teacherOutputs: { embedding: 'embedding', logits: 'logits' },
   data: mnistData(join(HERE, '.cache')),
-  contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'oracle'],
+  contenders: ['label', 'kd', 'lelp', 'lelp random-proj', 'lelp no-nullspace', 'lelp kmeans S=10', 'oracle'],
 };
 
 export const TASKS: Task[] = [
