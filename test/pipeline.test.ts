@@ -252,6 +252,27 @@ test('unlabeled transfer data: LELP and KD distill from the teacher alone; label
   assert.match(noAuto.stderr, /E_CONFIG: method "auto" ranks candidates by validation accuracy/);
 });
 
+test('method auto keeps the candidate with the best validation accuracy and lists the whole sweep (k-means LELP among them)', () => {
+  const dir = tempDir('auto');
+  const cfg = JSON.parse(readFileSync(join(EXAMPLE_DIR, 'pipeline.json'), 'utf8'));
+  for (const split of ['train', 'test']) for (const k of ['features', 'labels']) cfg.data[split][k] = join(EXAMPLE_DIR, cfg.data[split][k]);
+  cfg.teacher.model = join(EXAMPLE_DIR, 'teacher.onnx');
+  cfg.methods = [{ name: 'auto', candidates: [{ name: 'label' }, { name: 'kd' }, { name: 'lelp', assign: 'kmeans', subclasses: 10 }, { name: 'lelp', assign: 'signed', subclasses: 4 }] }];
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(cfg));
+  const out = join(dir, 'out');
+  const r = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', out, '--steps', '200', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  const [s] = report.students;
+  const sweep = String(s!.options.sweep).split(' ').map((x) => { const at = x.lastIndexOf('='); return [x.slice(0, at), Number(x.slice(at + 1))] as const; });
+  assert.deepEqual(sweep.map(([name]) => name), ['label', 'kd(tau=2,alpha=0.5)', 'lelp(subclasses=10,beta=1,tau=1,alpha=0,assign=kmeans)', 'lelp(subclasses=4,beta=1,tau=1,alpha=0,assign=signed)']);
+  const best = Math.max(...sweep.map(([, v]) => v));
+  const chosen = sweep.find(([, v]) => v === best)![0];
+  assert.equal(s!.options.chosen, chosen, `kept ${s!.options.chosen}, sweep ${s!.options.sweep}`);
+  assert.equal((s!.validationAccuracy * 100).toFixed(2), best.toFixed(2));
+  if (chosen.startsWith('lelp')) assert.equal(s!.subclasses, chosen.includes('kmeans') ? 10 : 4);
+});
+
 test('--formats tflite: float32 and int8 .tflite checked on LiteRT.js in Chromium, a TFLite Micro bundle, arena and flash budgets', () => {
   const students = distillExample('tflite-students', ['--steps', '400', '--methods', 'lelp']);
   const out = tempDir('tflite-quantize');
