@@ -37,7 +37,8 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     assert.equal(report.task.test, 10000);
     assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
     for (const s of report.students) assert.ok(s.accuracy > 0.9 && s.accuracy < 1, `${s.method} accuracy ${s.accuracy}`);
-    assert.equal(report.students[0]!.subclasses, 5);
+    assert.equal(report.students[0]!.subclasses, 10); // LELP's default: k-means, S = 10
+    assert.equal(report.students[0]!.options.assign, 'kmeans');
     const formats = ['onnx', 'tfjs-graph', 'tfjs-layers'];
     assert.deepEqual(report.artifacts.map((a) => a.name).sort(), ['kd', 'label', 'lelp'].flatMap((m) => formats.map((f) => `${m}.${f}`)));
     const runtimesOf: Record<string, string[]> = { onnx: ['onnxruntime-node', 'onnxruntime-web'], 'tfjs-layers': ['tfjs-wasm'], 'tfjs-graph': ['tfjs-graph-wasm'] };
