@@ -45,7 +45,8 @@ before(async () => {
   head = read.W;
 });
 
-const BASE: LelpOptions = { subclasses: 4, beta: 1, tau: 1, nullSpace: true, rotate: true, projection: 'pca', seed: 0 };
+// The paper's form (rotated principal directions) unless a test says otherwise.
+const BASE: LelpOptions = { subclasses: 4, beta: 1, tau: 1, nullSpace: true, rotate: true, projection: 'pca', assign: 'directions', whiten: false, seed: 0 };
 
 function fit(over: Partial<LelpOptions> = {}, withHead = true): LelpProjection {
   return fitLelp(emb, logits, N, D, C, labels, { ...BASE, ...over }, withHead ? head : null);

@@ -3,9 +3,10 @@
 // into the C*S-way soft targets q_{c,s}(x) = p_c(x) * softmax_s(z_{c,.}(x) / beta).
 //
 // How z is formed is an option (`assign`), measured on validation (docs/lelp.md):
+// - 'kmeans' (the config's default): S k-means clusters per class in its top principal subspace,
+//   z_{c,s} = -|y - m_s|^2 (scaled);
 // - 'directions' (the paper): z_{c,s} = U_{c,s}^T (P h - mu_c), one pseudo-subclass per (rotated) principal direction;
-// - 'signed': S/2 directions, each split by its sign into two pseudo-subclasses (z and -z);
-// - 'kmeans': S k-means clusters per class in its top principal subspace, z_{c,s} = -|y - m_s|^2 (scaled).
+// - 'signed': S/2 directions, each split by its sign into two pseudo-subclasses (z and -z).
 // `whiten` divides each principal coordinate by its standard deviation before any of the three.
 import { Matrix } from 'ml-matrix';
 import { fitLinearHead, projectNullSpace, randomDirections, randomOrthogonal, rng, softmaxRows, toMatrix, topPrincipalDirections } from '../util/math.ts';
@@ -20,10 +21,10 @@ export interface LelpOptions {
   rotate: boolean;
   projection: 'pca' | 'random';
   seed: number;
-  /** How the pseudo-subclasses are formed (default 'directions', the paper's). */
-  assign?: LelpAssign;
-  /** Divide each principal coordinate by its standard deviation (default false). */
-  whiten?: boolean;
+  /** How the pseudo-subclasses are formed. */
+  assign: LelpAssign;
+  /** Divide each principal coordinate by its standard deviation. */
+  whiten: boolean;
 }
 
 /** The k-means assignment works in each class's top principal subspace of at most this many dimensions. */
@@ -78,7 +79,7 @@ export function fitLelp(
   head: Matrix | null = null,
 ): LelpProjection {
   const S = opts.subclasses;
-  const assign = opts.assign ?? 'directions';
+  const assign = opts.assign;
   const K = basisSize(assign, S, D);
   const rand = rng(opts.seed);
   const H = toMatrix(embedding, n, D);
