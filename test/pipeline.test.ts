@@ -103,7 +103,7 @@ test('the bundled example runs end to end and its artifacts check out', async (t
       assert.ok(maxAbsDiff(ref, onnxProbs) <= 1e-4, `${name} onnx ${maxAbsDiff(ref, onnxProbs)}`);
       assert.ok(maxAbsDiff(ref, tfjsProbs) <= 1e-4, `${name} tfjs ${maxAbsDiff(ref, tfjsProbs)}`);
       // The LELP student also exposes its C*S subclass logits as a second output.
-      if (name === 'lelp') assert.deepEqual(model.outputs.map((o) => o.shape), [[null, 2], [null, 10]]);
+      if (name === 'lelp') assert.deepEqual(model.outputs.map((o) => o.shape), [[null, 2], [null, 20]]);
     }
   });
 
@@ -240,7 +240,9 @@ test('unlabeled transfer data: LELP and KD distill from the teacher alone; label
   cfg.methods = [{ name: 'lelp' }, { name: 'kd' }];
   writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(cfg));
   const out = join(dir, 'out');
-  const r = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', out, '--steps', '300']);
+  // 600 steps: without labels no validation check can keep the best weights, and k-means LELP (the default) needs
+  // more steps than KD to fit its 20-way targets (300 steps: 88.1 %; docs/lelp.md).
+  const r = cli(['distill', '--config', join(dir, 'pipeline.json'), '--out', out, '--steps', '600']);
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd']);
