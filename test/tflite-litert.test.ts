@@ -12,6 +12,7 @@ import { exportTflite } from '../exporters/tflite.ts';
 import { exportTfliteInt8 } from '../exporters/tflite-quantize.ts';
 import { forwardSpec } from '../exporters/reference-forward.ts';
 import { runInChromium, type BrowserJob } from '../runtimes/browser/harness.ts';
+import { compareProbs } from '../pipeline/stages/export.ts';
 import { buildConv1dSpec, buildDscnnSpec } from '../pipeline/distill/architectures.ts';
 import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
@@ -77,19 +78,8 @@ test('every student architecture\'s .tflite matches its spec within 1e-4 on Lite
     const spec = all[o.id]!;
     const ref = forwardSpec(spec, x, N).probs;
     assert.equal(o.outputs!.length, N * spec.classes, o.id);
-    let worst = 0;
-    let agree = 0;
-    for (let i = 0; i < N; i++) {
-      let a = 0;
-      let b = 0;
-      for (let c = 0; c < spec.classes; c++) {
-        const k = i * spec.classes + c;
-        worst = Math.max(worst, Math.abs(o.outputs![k]! - ref[k]!));
-        if (o.outputs![k]! > o.outputs![i * spec.classes + a]!) a = c;
-        if (ref[k]! > ref[i * spec.classes + b]!) b = c;
-      }
-      if (a === b) agree++;
-    }
+    const { maxAbsDiff: worst, agreement } = compareProbs(o.outputs!, ref, N, spec.classes);
+    const agree = Math.round(agreement * N);
     console.log(`${o.id}: max |Δp| ${worst.toExponential(2)} over ${N} images, ${agree} predictions agree`);
     assert.ok(worst <= 1e-4, `${o.id}: max |Δp| ${worst}`);
     // The students are not trivial: their outputs vary across images (a constant model would pass any tolerance).
@@ -114,19 +104,8 @@ test('the int8 .tflite (float I/O) of every student architecture agrees with its
     const spec = specs[o.id]!;
     const C = spec.classes;
     const ref = forwardSpec(spec, x, N).probs;
-    let worst = 0;
-    let agree = 0;
-    for (let i = 0; i < N; i++) {
-      let a = 0;
-      let b = 0;
-      for (let c = 0; c < C; c++) {
-        const k = i * C + c;
-        worst = Math.max(worst, Math.abs(o.outputs![k]! - ref[k]!));
-        if (o.outputs![k]! > o.outputs![i * C + a]!) a = c;
-        if (ref[k]! > ref[i * C + b]!) b = c;
-      }
-      if (a === b) agree++;
-    }
+    const { maxAbsDiff: worst, agreement } = compareProbs(o.outputs!, ref, N, C);
+    const agree = Math.round(agreement * N);
     console.log(`${o.id} int8: max |Δp| ${worst.toFixed(4)}, ${agree} of ${N} predictions agree`);
     assert.ok(agree >= 0.995 * N, `${o.id}: ${agree} of ${N} agree`);
     // Quantized, so not exact: but within a few int8 steps of the probabilities' 1/256 resolution.
