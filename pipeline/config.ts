@@ -82,7 +82,8 @@ export const CompressSchema = z.strictObject({
   /**
    * TFLite variants, where export.formats has tflite: "int8" is full-integer int8 with float input and outputs
    * (QUANTIZE / DEQUANTIZE at the edges: apps and LiteRT.js), checked on LiteRT.js like the float32 one; "micro" adds
-   * its int8-in/out twin as a TFLite Micro bundle (C array, op resolver, arena estimate).
+   * its int8-in/out twin as a TFLite Micro bundle (C array, op resolver, arena estimate); "micro" alone still writes
+   * and checks the int8 artifact, whose accuracy the bundle reports.
    */
   tflite: z.array(z.enum(['int8', 'micro'])).default(['int8', 'micro']),
   /** Training examples used to calibrate static quantization. */
