@@ -17,10 +17,18 @@ import { BuiltinOperator, TensorType, type BuiltinOperatorCode } from './tflite-
 
 export type TfliteIo = 'float' | 'int8';
 
+/** Each tensor of the student's float graph: its [min, max] over the calibration examples (tfliteRanges). */
+export interface TfliteRanges {
+  ranges: { min: number; max: number }[];
+}
+
 export interface TfliteInt8Options extends TfliteExportOptions {
   io: TfliteIo;
-  /** Real examples ([n, spec.features]) whose activation ranges set the activations' parameters. */
-  calibration: { x: Float32Array; n: number };
+  /**
+   * Real examples ([n, spec.features]) whose activation ranges set the activations' parameters, or the ranges
+   * tfliteRanges already measured on them (both boundary forms of one student then share one calibration pass).
+   */
+  calibration: { x: Float32Array; n: number } | TfliteRanges;
 }
 
 /** The op versions Google's converter gives these ops with int8 tensors (tflite/tools/versioning/op_version.cc). */
@@ -52,7 +60,10 @@ export function int8ActivationParams(min: number, max: number): TfliteQuantizati
 }
 
 /** Each tensor's [min, max] over the calibration examples (constants and int32 tensors included; unused for them). */
-function tensorRanges(spec: StudentSpec, x: Float32Array, n: number): { min: number; max: number }[] {
+export function tfliteRanges(spec: StudentSpec, x: Float32Array, n: number): TfliteRanges {
+  if (!Number.isSafeInteger(n) || n < 1 || x.length !== n * spec.features) {
+    throw new EdgeDistillError('E_SHAPE_MISMATCH', `Cannot calibrate the int8 .tflite: ${x.length} values are not ${n} examples of ${spec.features} features`, 'Pass real training examples as [n, features] with n >= 1.');
+  }
   let ranges: { min: number; max: number }[] | null = null;
   for (let from = 0; from < n; from += CALIBRATION_CHUNK) {
     const count = Math.min(CALIBRATION_CHUNK, n - from);
@@ -67,16 +78,13 @@ function tensorRanges(spec: StudentSpec, x: Float32Array, n: number): { min: num
       }
     });
   }
-  return ranges!;
+  return { ranges: ranges! };
 }
 
 /** The full-integer int8 .tflite of a student (see the header), calibrated on `opts.calibration`. */
 export function exportTfliteInt8(spec: StudentSpec, opts: TfliteInt8Options): Uint8Array {
-  const { x, n } = opts.calibration;
-  if (!Number.isSafeInteger(n) || n < 1 || x.length !== n * spec.features) {
-    throw new EdgeDistillError('E_SHAPE_MISMATCH', `Cannot calibrate the int8 .tflite: ${x.length} values are not ${n} examples of ${spec.features} features`, 'Pass real training examples as [n, features] with n >= 1.');
-  }
-  const ranges = tensorRanges(spec, x, n);
+  const c = opts.calibration;
+  const { ranges } = 'ranges' in c ? c : tfliteRanges(spec, c.x, c.n);
   const { graph: f, inputs, outputs } = buildTfliteGraph(spec, opts);
   const inputIndex = inputs[0]![1];
 

@@ -59,9 +59,9 @@ export type ConstData = Float32Array | Int32Array | Int8Array | Uint8Array;
 /** A TFLite subgraph under construction: tensors, constant buffers and operators, serialised by `finish`. */
 export class TfliteGraph {
   readonly tensors: TensorDef[] = [];
-  /** buffers[0] is the empty buffer every non-constant tensor points at (the schema's convention). */
-  readonly buffers: Uint8Array[] = [new Uint8Array(0)];
   readonly operators: OperatorDef[] = [];
+  /** Constants written so far: constant k has buffer k + 1 (buffer 0 is the empty one every other tensor points at). */
+  private constants = 0;
 
   /** A tensor computed at run time (an input, an activation, an output). */
   tensor(name: string, shape: number[], type: TensorTypeCode = TensorType.FLOAT32, quantization?: TfliteQuantization): number {
@@ -73,8 +73,7 @@ export class TfliteGraph {
   constant(name: string, shape: number[], data: ConstData, type: TensorTypeCode, quantization?: TfliteQuantization): number {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`constant ${name}: ${data.length} values for shape [${shape}]`);
-    this.buffers.push(new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
-    this.tensors.push({ name, shape, type, buffer: this.buffers.length - 1, data, ...(quantization ? { quantization } : {}) });
+    this.tensors.push({ name, shape, type, buffer: ++this.constants, data, ...(quantization ? { quantization } : {}) });
     return this.tensors.length - 1;
   }
 
@@ -84,12 +83,11 @@ export class TfliteGraph {
 
   /** The whole model: one subgraph, its signature, and metadata entries (name -> bytes, each in its own buffer). */
   finish(io: { inputs: [string, number][]; outputs: [string, number][] }, metadata: [string, Uint8Array][] = [], description = 'edge-distill'): Uint8Array {
-    const b = new flatbuffers.Builder(1024 + this.buffers.reduce((a, x) => a + x.length + 32, 0));
-    const ints = (xs: number[]) => {
-      b.startVector(4, xs.length, 4);
-      for (let i = xs.length - 1; i >= 0; i--) b.addInt32(xs[i]!);
-      return b.endVector();
-    };
+    // Buffers: the empty one, the constants' little-endian bytes in buffer order, then the metadata.
+    const constantBytes = this.tensors.flatMap((t) => (t.data ? [new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)] : []));
+    const allBuffers = [new Uint8Array(0), ...constantBytes, ...metadata.map(([, bytes]) => bytes)];
+    const b = new flatbuffers.Builder(1024 + allBuffers.reduce((a, x) => a + x.length + 32, 0));
+    const ints = (xs: number[]) => createI32(b, xs);
     const offsets = (xs: number[]) => {
       b.startVector(4, xs.length, 4);
       for (let i = xs.length - 1; i >= 0; i--) b.addOffset(xs[i]!);
@@ -104,8 +102,7 @@ export class TfliteGraph {
     };
     const opIndices = this.operators.map(codeIndex);
 
-    // Buffers (constants first, then metadata), data aligned to 16 bytes as the schema asks (force_align: 16).
-    const allBuffers = [...this.buffers, ...metadata.map(([, bytes]) => bytes)];
+    // Buffer data aligned to 16 bytes, as the schema asks (force_align: 16).
     const bufferOffsets = allBuffers.map((data) => {
       let dataOff = 0;
       if (data.length) {
@@ -203,7 +200,7 @@ export class TfliteGraph {
       const n = b.createString(name);
       b.startObject(2);
       b.addFieldOffset(Slot.Metadata.name, n, 0);
-      b.addFieldInt32(Slot.Metadata.buffer, this.buffers.length + k, 0);
+      b.addFieldInt32(Slot.Metadata.buffer, 1 + constantBytes.length + k, 0);
       return b.endObject();
     });
 
@@ -225,6 +222,12 @@ export class TfliteGraph {
     b.finish(model, TFLITE_IDENTIFIER);
     return b.asUint8Array().slice();
   }
+}
+
+function createI32(b: flatbuffers.Builder, xs: number[]): number {
+  b.startVector(4, xs.length, 4);
+  for (let i = xs.length - 1; i >= 0; i--) b.addInt32(xs[i]!);
+  return b.endVector();
 }
 
 function createF32(b: flatbuffers.Builder, xs: number[]): number {
@@ -320,9 +323,7 @@ export const options = {
     type: BuiltinOptions.ReshapeOptions,
     attrs: { shape },
     write: (b: flatbuffers.Builder) => {
-      b.startVector(4, shape.length, 4);
-      for (let i = shape.length - 1; i >= 0; i--) b.addInt32(shape[i]!);
-      const v = b.endVector();
+      const v = createI32(b, shape);
       b.startObject(1);
       b.addFieldOffset(Slot.ReshapeOptions.new_shape, v, 0);
       return b.endObject();

@@ -14,7 +14,7 @@ import { fineTunePruned, sparsityOf, structuredPrune } from '../distill/prune.ts
 import type { StudentSpec } from '../student/spec.ts';
 import { parameterCount } from '../distill/architectures.ts';
 import { EXPORTERS, evaluateArtifacts, writeArtifact, type Evaluation, type WrittenArtifact } from './export.ts';
-import { exportTfliteInt8 } from '../../exporters/tflite-quantize.ts';
+import { exportTfliteInt8, tfliteRanges, type TfliteRanges } from '../../exporters/tflite-quantize.ts';
 import { integerGraph, microInfo, microSources } from '../../exporters/tflite-micro.ts';
 import { ARTIFACT_FORMATS, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { Progress } from '../util/progress.ts';
@@ -55,11 +55,12 @@ export async function quantizeStudent(
   }
   const micro: MicroBundleResult[] = [];
   if (formats.includes('tflite') && c.tflite.length) {
-    const x = data.train.x.read(0, n);
-    const int8 = await writeArtifact({ ...common, variant: 'int8', format: 'tflite', build: (spec) => exportTfliteInt8(spec, { io: 'float', calibration: { x, n } }) });
+    // One calibration pass serves both boundary forms (the deploy metadata does not change the graph's tensors).
+    const calibration = tfliteRanges(s.spec, data.train.x.read(0, n), n);
+    const int8 = await writeArtifact({ ...common, variant: 'int8', format: 'tflite', build: (spec) => exportTfliteInt8(spec, { io: 'float', calibration }) });
     // The micro bundle's accuracy is its twin's: the int8 artifact is checked and reported whenever either is asked for.
     written.push(int8);
-    if (c.tflite.includes('micro')) micro.push(writeMicroBundle({ dir, student: s.name, spec: s.spec, staging: opts.staging, calibration: { x, n }, twin: int8 }));
+    if (c.tflite.includes('micro')) micro.push(writeMicroBundle({ dir, student: s.name, spec: s.spec, staging: opts.staging, calibration, twin: int8 }));
   }
   const tfjsFormats = { 'tfjs-layers': exportTfjsLayers, 'tfjs-graph': exportTfjsGraph } as const;
   for (const format of (['tfjs-layers', 'tfjs-graph'] as const).filter((f) => formats.includes(f))) {
@@ -76,7 +77,7 @@ export async function quantizeStudent(
  * integer graph: checked here, which is what lets the report give it the twin's accuracy), model_data.h/.cc,
  * model_ops.h and micro.json, in <dir>/tflite-micro/.
  */
-function writeMicroBundle(o: { dir: string; student: string; spec: StudentSpec; staging: string; calibration: { x: Float32Array; n: number }; twin: WrittenArtifact }): MicroBundleResult {
+function writeMicroBundle(o: { dir: string; student: string; spec: StudentSpec; staging: string; calibration: TfliteRanges; twin: WrittenArtifact }): MicroBundleResult {
   const bytes = exportTfliteInt8(o.spec, { io: 'int8', calibration: o.calibration });
   if (integerGraph(bytes) !== integerGraph(readFileSync(o.twin.file))) {
     throw new Error(`the int8-in/out model of ${o.student} does not have the integer graph of ${o.twin.name}`);

@@ -41,7 +41,7 @@ const browserOnly = (r: ParityRuntime): r is (typeof BROWSER_ONLY_RUNTIMES)[numb
  */
 export async function browserArtifactProbs(runtime: (typeof BROWSER_ONLY_RUNTIMES)[number], file: string, split: Pick<Datasets['test'], 'x' | 'n' | 'features'>, chromium: string, batch: number): Promise<Float32Array> {
   const { runInChromium } = await import('../../runtimes/browser/harness.ts');
-  const x = new Float32Array(concatBytes([split.x.read(0, split.n)].map(f32Bytes)).buffer);
+  const x = split.x.read(0, split.n);
   const [o] = await runInChromium(
     [{ id: 'parity', modelFile: file, format: 'tflite', runtime, mode: 'outputs', cpuThrottle: 1, threads: 1, batch, warmup: 0, runs: 1, minDurationMs: 0, inputs: { x, n: split.n, exampleShape: [split.features], name: 'input' } }],
     { chromium, jobTimeoutMs: 600_000 },
