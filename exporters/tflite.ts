@@ -87,7 +87,16 @@ export class TfliteGraph {
     const constantBytes = this.tensors.flatMap((t) => (t.data ? [new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)] : []));
     const allBuffers = [new Uint8Array(0), ...constantBytes, ...metadata.map(([, bytes]) => bytes)];
     const b = new flatbuffers.Builder(1024 + allBuffers.reduce((a, x) => a + x.length + 32, 0));
-    const ints = (xs: number[]) => createI32(b, xs);
+    // Identical vectors are written once and shared (a flatbuffer may point at one vector from many tables): a
+    // per-channel tensor's zero points are all 0, as long as its channel count, and a layer's filter and bias
+    // (and every layer of the same width) share them, which saves 8 bytes per channel in an int8 model.
+    const shared = new Map<string, number>();
+    const once = (key: string, write: () => number) => {
+      let off = shared.get(key);
+      if (off === undefined) shared.set(key, (off = write()));
+      return off;
+    };
+    const ints = (xs: number[]) => once(`i32:${xs.join(',')}`, () => createI32(b, xs));
     const offsets = (xs: number[]) => {
       b.startVector(4, xs.length, 4);
       for (let i = xs.length - 1; i >= 0; i--) b.addOffset(xs[i]!);
@@ -121,10 +130,12 @@ export class TfliteGraph {
       let quant = 0;
       if (t.quantization) {
         const q = t.quantization;
-        const scale = createF32(b, q.scale);
-        b.startVector(8, q.zeroPoint.length, 8);
-        for (let i = q.zeroPoint.length - 1; i >= 0; i--) b.addInt64(BigInt(q.zeroPoint[i]!));
-        const zp = b.endVector();
+        const scale = once(`f32:${q.scale.join(',')}`, () => createF32(b, q.scale));
+        const zp = once(`i64:${q.zeroPoint.join(',')}`, () => {
+          b.startVector(8, q.zeroPoint.length, 8);
+          for (let i = q.zeroPoint.length - 1; i >= 0; i--) b.addInt64(BigInt(q.zeroPoint[i]!));
+          return b.endVector();
+        });
         b.startObject(7);
         b.addFieldOffset(Slot.QuantizationParameters.scale, scale, 0);
         b.addFieldOffset(Slot.QuantizationParameters.zero_point, zp, 0);

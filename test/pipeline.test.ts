@@ -297,6 +297,7 @@ test('--formats tflite: float32 and int8 .tflite checked on LiteRT.js in Chromiu
   const [micro] = report.micro ?? [];
   assert.ok(micro, 'report.micro');
   assert.equal(micro.twin, 'lelp.int8.tflite');
+  assert.ok(micro.path && micro.rejected === null, 'written, as its twin was accepted');
   assert.equal(micro.flashBytes, readFileSync(join(out, micro.path, 'model.tflite')).length);
   assert.ok(micro.arenaBytes > micro.arena.activationBytes && micro.arena.activationBytes >= 784, JSON.stringify(micro.arena));
   assert.deepEqual(JSON.parse(readFileSync(join(out, micro.path, 'micro.json'), 'utf8')), micro);

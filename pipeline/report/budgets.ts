@@ -155,7 +155,7 @@ export function evaluateBudgets(b: Budgets, report: Report, stages: BudgetStages
     { budget: `accuracyDropVsTeacher <= ${b.maxAccuracyDropVsTeacher} pts`, limit: b.maxAccuracyDropVsTeacher, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(teacherPct - s.artifact.accuracy * 100) : null) },
     { budget: `accuracyDropVsFp32 <= ${b.maxAccuracyDropVsFp32} pts`, limit: b.maxAccuracyDropVsFp32, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(s.artifact.accuracyDrop) : null) },
   ];
-  const micro = (report.micro ?? []).filter((m) => !b.artifacts || b.artifacts.some((p) => wildcardMatch(p, m.name) || wildcardMatch(p, m.twin)));
+  const micro = (report.micro ?? []).filter((m) => !m.rejected && (!b.artifacts || b.artifacts.some((p) => wildcardMatch(p, m.name) || wildcardMatch(p, m.twin))));
   for (const [budget, limit, read] of [
     [`arenaBytes <= ${b.maxArenaBytes}`, b.maxArenaBytes, (m: NonNullable<Report['micro']>[number]) => m.arenaBytes],
     [`flashBytes <= ${b.maxFlashBytes}`, b.maxFlashBytes, (m: NonNullable<Report['micro']>[number]) => m.flashBytes],

@@ -84,7 +84,7 @@ function parity(r: Report): string {
 }
 
 function micro(r: Report): string {
-  const rows = (r.micro ?? []).map((m) => ({ cells: [m.name, m.twin, m.flashBytes, `${m.arenaBytes} (${m.arena.activationBytes} + ${m.arena.persistentBytes})`, m.inputs.map((i) => `${i.scale.toPrecision(4)} / ${i.zeroPoint}`).join(', '), m.ops.join(', ')] }));
+  const rows = (r.micro ?? []).map((m) => ({ cells: [m.name, m.rejected ? `${m.twin}; not written: ${m.rejected}` : m.twin, m.flashBytes, `${m.arenaBytes} (${m.arena.activationBytes} + ${m.arena.persistentBytes})`, m.inputs.map((i) => `${i.scale.toPrecision(4)} / ${i.zeroPoint}`).join(', '), m.ops.join(', ')] }));
   return section('micro', 'Microcontroller bundles (TFLite Micro)', note('The int8-in/out twin of each int8 .tflite (same integer graph, checked), as model_data.h/.cc and model_ops.h. Arena: an estimate (activations planned as TFLite Micro does + persistent margin).'), table(['bundle', 'twin (accuracy)', 'flash bytes', 'arena bytes (activations + persistent)', 'input scale / zero point', 'ops'], rows));
 }
 

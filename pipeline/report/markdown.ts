@@ -61,7 +61,7 @@ export function renderMarkdown(r: Report): string {
       `## Microcontroller bundles (TFLite Micro)`,
       table(
         ['bundle', 'twin (accuracy)', 'flash bytes', 'arena bytes (estimate)', 'input scale / zero point', 'ops'],
-        r.micro.map((m) => [m.name, m.twin, String(m.flashBytes), `${m.arenaBytes} (${m.arena.activationBytes} activations + ${m.arena.persistentBytes} persistent)`, m.inputs.map((i) => `${i.scale.toPrecision(4)} / ${i.zeroPoint}`).join(', '), m.ops.join(', ')]),
+        r.micro.map((m) => [m.name, m.rejected ? `${m.twin}; not written: ${m.rejected}` : m.twin, String(m.flashBytes), `${m.arenaBytes} (${m.arena.activationBytes} activations + ${m.arena.persistentBytes} persistent)`, m.inputs.map((i) => `${i.scale.toPrecision(4)} / ${i.zeroPoint}`).join(', '), m.ops.join(', ')]),
       ),
       'Each bundle is the int8-in/out twin of its `int8` .tflite (the same integer graph, checked when written), as `model_data.h`/`.cc` (a 16-byte aligned C array), `model_ops.h` (the MicroMutableOpResolver to build) and `micro.json`. The arena is an estimate: TFLite Micro\'s greedy planner over the activations plus a margin for its persistent allocations; measure `arena_used_bytes()` on the device.',
     );

@@ -186,8 +186,10 @@ export interface MicroBundleResult {
   name: string;
   method: string;
   twin: string;
-  /** The bundle folder, relative to the run's --out. */
-  path: string;
+  /** The bundle folder, relative to the run's --out; null when the bundle was not written (see `rejected`). */
+  path: string | null;
+  /** Why the bundle was not written (its int8 twin broke the accuracy budget), or null. */
+  rejected: string | null;
   flashBytes: number;
   /** Estimated tensor arena (exporters/tflite-micro.ts): activations planned greedily + a persistent margin. */
   arenaBytes: number;

@@ -20,6 +20,7 @@ import { DEVICE_PROFILES, type DeviceProfile } from '../../runtimes/profiles.ts'
 import { summarize } from '../../runtimes/stats.ts';
 import type { WorkerJob, WorkerResult } from '../../runtimes/bench-worker.ts';
 import type { BrowserJob } from '../../runtimes/browser/harness.ts';
+import { RUNTIMES_FOR_FORMAT } from '../../runtimes/browser/formats.ts';
 
 export interface BenchTarget {
   name: string;
@@ -63,7 +64,6 @@ export async function runWorker(job: Omit<WorkerJob, 'resultFile'>, dir: string,
   return JSON.parse(readFileSync(resultFile, 'utf8'));
 }
 
-const BROWSER_FORMATS: Record<string, readonly ArtifactFormatName[]> = { 'onnxruntime-web': ['onnx'], 'tfjs-wasm': ['tfjs-layers', 'tfjs-graph'], 'tfjs-webgl': ['tfjs-layers', 'tfjs-graph'], 'litert-wasm': ['tflite'] };
 
 export async function benchArtifacts(
   b: BenchConfig,
@@ -134,7 +134,7 @@ export async function benchArtifacts(
     for (const t of targets) {
       const input = t.info.inputs[0];
       const exampleShape = (input?.shape ?? []).slice(1);
-      for (const r of b.browserRuntimes.filter((r) => BROWSER_FORMATS[r]!.includes(t.format))) {
+      for (const r of b.browserRuntimes.filter((r) => (RUNTIMES_FOR_FORMAT[t.format] as readonly string[] | undefined)?.includes(r))) {
         for (const p of profiles) {
           for (const batch of b.batches) {
             jobs.push({

@@ -7,6 +7,7 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { EdgeDistillError } from '../../pipeline/errors.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
 import { checkThrottleAfterRuns, throttle, ThrottleNotApplied, type Yardstick } from './throttle.ts';
+import { RUNTIMES_FOR_FORMAT } from './formats.ts';
 import { RUNTIME_MODULE, RUNTIME_SCRIPTS, WASM_FOLDER } from './vendor.ts';
 import type { BrowserJob, BrowserOutcome, BrowserRuntimeName, BrowserSuccess, RunInChromiumOptions } from './types.ts';
 
@@ -27,12 +28,6 @@ const NO_GPU_ARGS = ['--disable-gpu'];
 /** The flags for a headless, offline Chromium without WebGL (also what the browser tests launch with). */
 export const CHROMIUM_ARGS = [...BASE_ARGS, ...NO_GPU_ARGS];
 
-const RUNTIMES_FOR_FORMAT: Record<BrowserJob['format'], readonly BrowserRuntimeName[]> = {
-  onnx: ['onnxruntime-web'],
-  'tfjs-layers': ['tfjs-wasm', 'tfjs-webgl'],
-  'tfjs-graph': ['tfjs-wasm', 'tfjs-webgl'],
-  tflite: ['litert-wasm'],
-};
 
 /** What page.js's `edgeDistillBench` takes: the job with its files turned into URLs on the bench server. */
 interface PageSpec {
