@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   ];
   for (const r of results) {
     const st = r.report.students[0];
-    md.push('', `## ${r.c.name}: ${r.c.description}`, '', `Fine-tuning after pruning: ${r.c.fineTuneSteps} steps. fp32 student: ${st ? `${st.parameters} parameters, test accuracy ${(st.accuracy * 100).toFixed(2)} %, trained in ${(st.trainMs / 1000).toFixed(0)} s` : 'n/a'}; teacher ${(r.report.teacher.accuracy * 100).toFixed(2)} %. Pipeline run: ${Number.isNaN(r.ms) ? 'reused' : `${(r.ms / 1000).toFixed(0)} s`}.`, '', renderTable(r.rows));
+    md.push('', `## ${r.c.name}: ${r.c.description}`, '', `Fine-tuning after pruning: ${r.c.fineTuneSteps} steps. fp32 student: ${st ? `${st.parameters} parameters, test accuracy ${(st.accuracy * 100).toFixed(2)} %, trained in ${(st.trainMs / 1000).toFixed(0)} s` : 'n/a'}; teacher ${(r.report.teacher!.accuracy * 100).toFixed(2)} %. Pipeline run: ${Number.isNaN(r.ms) ? 'reused' : `${(r.ms / 1000).toFixed(0)} s`}.`, '', renderTable(r.rows));
   }
   if (phone) md.push(
     '',
@@ -336,7 +336,7 @@ async function main(): Promise<void> {
     command: commandLine,
     minutes, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: { start: load0, end: loadavg()[0] },
     settings: { runsBatch1: runs1, runsBatch32: Math.ceil(runs1 / 3), rounds, threads: 1, runtimes: RUNTIMES, batches: BATCHES },
-    students: results.map((r) => ({ name: r.c.name, description: r.c.description, command: r.command, pipelineMs: r.ms, out: r.out, config: pipelineConfig(r.c), teacher: r.report.teacher.accuracy, student: r.report.students[0], rows: r.rows })),
+    students: results.map((r) => ({ name: r.c.name, description: r.c.description, command: r.command, pipelineMs: r.ms, out: r.out, config: pipelineConfig(r.c), teacher: r.report.teacher!.accuracy, student: r.report.students[0], rows: r.rows })),
     acceptance: phone ? { student: 'phone-mlp', checks, int8Candidates, pass: checks.every((c) => c.pass) } : null,
   };
   writeFileSync(join(values.out!, 'compress.json'), JSON.stringify(json, null, 2) + '\n');

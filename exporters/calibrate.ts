@@ -64,7 +64,8 @@ function runLayer(spec: StudentSpec, layer: LayerSpec, shape: Shape, next: Shape
   return forwardSpec(step, act, n).logits;
 }
 
-function minMax(v: Float32Array): ActivationRange {
+/** The observed min and max. */
+export function minMax(v: Float32Array): ActivationRange {
   let min = Infinity;
   let max = -Infinity;
   for (const a of v) {
@@ -74,7 +75,8 @@ function minMax(v: Float32Array): ActivationRange {
   return { min, max };
 }
 
-function percentileRange(v: Float32Array, p: number): ActivationRange {
+/** The p-th and (100 − p)-th percentiles (linear interpolation between order statistics, as numpy's default). */
+export function percentileRange(v: Float32Array, p: number): ActivationRange {
   const sorted = Float32Array.from(v).sort();
   const at = (q: number): number => {
     const h = (sorted.length - 1) * q;

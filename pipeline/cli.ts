@@ -127,8 +127,9 @@ function pipelineFlags(y: Argv): Argv {
   return y;
 }
 
-async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
+async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; quantizeModel?: string; classOutput?: string; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
   const cfg = compileConfig(argv, stages, extra.compressOnly);
+  if (extra.classOutput !== undefined) cfg.compress = { ...cfg.compress!, classOutput: extra.classOutput };
   const progress = createProgress({ quiet: Boolean(argv.quiet) });
   const { out, report } = await runPipeline(cfg, { progress, ...extra });
   if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
@@ -170,10 +171,23 @@ export async function main(args: string[]): Promise<number> {
       (a) => runCommand(a, ['export'], { students: (a.student as string[]).map(String) }),
     )
     .command(
-      'quantize',
-      'int8 / float16 ONNX, quantized-weight TF.js and int8 TFLite (+ TFLite Micro bundle) variants of students, judged against --max-accuracy-drop',
-      (y) => pipelineFlags(y).option('student', { type: 'array', string: true, demandOption: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' }),
-      (a) => runCommand(a, ['export', 'compress'], { students: (a.student as string[]).map(String), compressOnly: 'quantize' }),
+      'quantize [model]',
+      'int8 / float16 variants judged against --max-accuracy-drop: of any ONNX model (MODEL.onnx: per-layer error report, mixed precision; no teacher pass), or of students (--student: ONNX, quantized-weight TF.js and int8 TFLite + TFLite Micro bundle)',
+      (y) =>
+        pipelineFlags(y)
+          .positional('model', { type: 'string', describe: 'an ONNX model (any producer) to quantize and judge on the config\'s test data' })
+          .option('student', { type: 'array', string: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' })
+          .option('class-output', { type: 'string', describe: 'MODEL.onnx: the output holding class scores (default: its only 2-D output; else judged by fidelity to float32)' }),
+      (a) => {
+        const students = ((a.student as string[] | undefined) ?? []).map(String);
+        if ((a.model === undefined) === (students.length === 0)) {
+          throw new EdgeDistillError('E_CONFIG', a.model === undefined ? 'quantize needs a model file or --student' : 'quantize takes a model file or --student, not both', 'Run `edge-distill quantize model.onnx` for any ONNX model, or `edge-distill quantize --student out/students/<method>` for a distilled student.');
+        }
+        if (a.model !== undefined) {
+          return runCommand(a, ['compress'], { quantizeModel: resolve(String(a.model)), compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined });
+        }
+        return runCommand(a, ['export', 'compress'], { students, compressOnly: 'quantize' });
+      },
     )
     .command(
       'prune',

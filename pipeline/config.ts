@@ -86,6 +86,11 @@ export const CompressSchema = z.strictObject({
    * and checks the int8 artifact, whose accuracy the bundle reports.
    */
   tflite: z.array(z.enum(['int8', 'micro'])).default(['int8', 'micro']),
+  /**
+   * `quantize MODEL.onnx` on a model edge-distill did not make: the output holding its class scores. Without it, the
+   * model's only 2-D output is; a model with none (or several) is judged by fidelity to its float32 outputs.
+   */
+  classOutput: z.string().min(1).optional(),
   /** Training examples used to calibrate static quantization. */
   calibrationExamples: z.number().int().positive().default(512),
   prune: z

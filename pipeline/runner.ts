@@ -26,6 +26,7 @@ import { importStudent } from './distill/student-import.ts';
 import { pruneStudent, quantizeStudent, recommend } from './stages/compress.ts';
 import { deployContext, exportStudent, type Evaluation } from './stages/export.ts';
 import { benchArtifacts } from './stages/bench.ts';
+import { checkForeignData, openForeignModel, quantizeForeign, type ForeignModel } from './stages/quantize-any.ts';
 import { evaluateBudgets } from './report/budgets.ts';
 import { packageVersions, TOOL_NAME, TOOL_VERSION } from './util/versions.ts';
 import { fineProbe, globalFine, type FineProbe } from './teacher/probe.ts';
@@ -36,6 +37,8 @@ export interface RunOptions {
   students?: string[];
   /** Artifacts to benchmark instead of the ones this run exported (the `bench` command). */
   models?: string[];
+  /** A model edge-distill did not make, to quantize and judge (`quantize MODEL.onnx`): no teacher, no distillation. */
+  quantizeModel?: string;
 }
 
 export interface RunResult {
@@ -91,7 +94,21 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
 
   // 1. Everything that can be wrong with the inputs is found before anything is written. CSV, JSONL and NPY data
   // is read a block at a time into anonymous files in the cache folder, which nothing else can see.
-  const { data, teacher } = await timed('validate', async () => {
+  const { data, teacher, foreign } = await timed('validate', async () => {
+    if (opts.quantizeModel !== undefined) {
+      const foreign = openForeignModel(opts.quantizeModel, cfg.compress?.classOutput);
+      // Labels only matter for a classifier; for any other model they are not read.
+      let data: Datasets | null = null;
+      try {
+        data = await loadDatasets(cfg.data, cfg.seed, foreign.classes ?? Number.MAX_SAFE_INTEGER, { spillDir: cacheDir });
+        checkForeignData(foreign, data);
+      } catch (err) {
+        if (data) closeDatasets(data);
+        removeEmptyCreated();
+        throw err;
+      }
+      return { data, teacher: null, foreign };
+    }
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
     let data: Datasets | null = null;
@@ -104,7 +121,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       removeEmptyCreated();
       throw err;
     }
-    return { data, teacher };
+    return { data, teacher, foreign: null };
   });
 
   const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
@@ -116,14 +133,14 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     unlock = lockOutput(out);
   } catch (err) {
     closeDatasets(data);
-    await teacher.session?.release();
+    await teacher?.session?.release();
     throw err;
   }
   try {
     for (const f of removeLeftovers(out, cacheDir)) progress.note(`removed ${f}, left by a run that did not finish`);
     mkdirSync(staging, { recursive: true });
     const checkpoints = { dir: cacheDir, used: new Set<string>() };
-    const report = await timed('pipeline', () => execute(cfg, opts, { data, teacher, progress, staging, cacheDir, checkpoints, opened, timed }));
+    const report = await timed('pipeline', () => (foreign ? executeForeign(cfg, foreign, { data, progress, staging, timed }) : execute(cfg, opts, { data, teacher: teacher!, progress, staging, cacheDir, checkpoints, opened, timed })));
     // A broken budget does not stop the run: the artifacts are fine and still written; the CLI fails the build.
     report.budgets = cfg.budgets ? evaluateBudgets(cfg.budgets, report, cfg.stages) : [];
     writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -166,7 +183,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     unlock();
     for (const r of opened) r.close();
     closeDatasets(data);
-    await teacher.session?.release();
+    await teacher?.session?.release();
   }
 }
 
@@ -209,6 +226,30 @@ interface Ctx {
   /** Row stores the run opened (the teacher's outputs read from its cache file), closed when it ends. */
   opened: Rows[];
   timed: <T>(name: string, f: () => Promise<T>) => Promise<T>;
+}
+
+/** A quantize-only job on a model edge-distill did not make: its variants, judged and (with a bench stage) benchmarked. */
+async function executeForeign(cfg: Config, m: ForeignModel, ctx: Pick<Ctx, 'data' | 'progress' | 'staging' | 'timed'>): Promise<Report> {
+  const { data, progress, timed } = ctx;
+  const compress = cfg.compress!;
+  const { source, artifacts } = await timed('compress', () => quantizeForeign(m, compress, data, { staging: ctx.staging, progress }));
+  const recommended = recommend(artifacts, compress.maxAccuracyDrop);
+  for (const r of recommended) progress.note(`recommended ${r.format}: ${r.artifact} (${r.why})`);
+  let bench: { benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] } = { benchmarks: [], skipped: [] };
+  if (cfg.stages.includes('bench')) bench = await timed('bench', () => benchArtifacts(cfg.bench, data, artifacts, { staging: ctx.staging, models: [], progress }));
+  return {
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    task: { classes: m.classes ?? 0, classNames: cfg.data.classNames ?? null, train: data.train.n, validation: data.validation.n, test: data.test.n, features: data.train.features },
+    source,
+    teacher: null,
+    students: [],
+    artifacts,
+    parity: [],
+    recommended,
+    benchmarks: bench.benchmarks,
+    benchmarksSkipped: bench.skipped,
+    budgets: [],
+  };
 }
 
 async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report> {

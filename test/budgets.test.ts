@@ -129,7 +129,7 @@ describe('release budgets', () => {
 
   test('accuracy: percent, drop vs teacher = (teacher - artifact) * 100, drop vs fp32, limits inclusive', () => {
     const a = report.artifacts.find((x) => x.name === 'label.onnx')!;
-    const drop = (report.teacher.accuracy - a.accuracy) * 100;
+    const drop = (report.teacher!.accuracy - a.accuracy) * 100;
     const res = evaluateBudgets(budgets({ artifacts: ['label.onnx'], minAccuracy: 50, maxAccuracyDropVsTeacher: 0, maxAccuracyDropVsFp32: 0 }), report);
     const by = (prefix: string) => res.find((r) => r.budget.startsWith(prefix))!;
     assert.ok(Math.abs(by('accuracy >=').actual! - a.accuracy * 100) < 1e-9);
@@ -141,7 +141,7 @@ describe('release budgets', () => {
     assert.equal(exact[0]!.ok, true, 'a drop equal to the limit keeps the budget');
     // Float noise must not break a budget set exactly at the drop: 0.95 - 0.94 is 1.0000000000000009 points naively.
     const noisy = structuredClone(report);
-    noisy.teacher.accuracy = 0.95;
+    noisy.teacher!.accuracy = 0.95;
     noisy.artifacts.find((x) => x.name === 'label.onnx')!.accuracy = 0.94;
     const r1 = evaluateBudgets(budgets({ artifacts: ['label.onnx'], maxAccuracyDropVsTeacher: 1 }), noisy);
     assert.deepEqual([r1[0]!.ok, r1[0]!.actual], [true, 1]);

@@ -33,7 +33,7 @@ test('the bundled example runs end to end and its artifacts check out', async (t
   assert.deepEqual(JSON.parse(r.stdout).report, report, '--json prints the report written to disk');
 
   await t.test('report: teacher, three students, nine artifacts, every runtime of each format', () => {
-    assert.ok(Math.abs(report.teacher.accuracy - 0.9872) < 0.002, `teacher accuracy ${report.teacher.accuracy}`);
+    assert.ok(Math.abs(report.teacher!.accuracy - 0.9872) < 0.002, `teacher accuracy ${report.teacher!.accuracy}`);
     assert.equal(report.task.test, 10000);
     assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
     for (const s of report.students) assert.ok(s.accuracy > 0.9 && s.accuracy < 1, `${s.method} accuracy ${s.accuracy}`);
@@ -118,7 +118,7 @@ test('the bundled example runs end to end and its artifacts check out', async (t
       assert.deepEqual(deploy.classes, { count: 2, names: ['top-or-bag', 'trouser-dress-or-shoe'] });
       assert.equal(deploy.preprocessing.scale, 1 / 255);
       assert.deepEqual(deploy.outputs.map((o: { name: string }) => o.name), a.method === 'lelp' ? ['probs', 'subclass_logits'] : ['probs']);
-      assert.equal(deploy.provenance.teacherSha256, report.teacher.sha256);
+      assert.equal(deploy.provenance.teacherSha256, report.teacher!.sha256);
       assert.equal(embeddedDeploy(join(out, a.path)), JSON.stringify(deploy), `${a.name}: model metadata holds the same descriptor`);
     }
   });
@@ -161,8 +161,8 @@ test('the oracle method distils the true fine labels (label % 2: 5 subclasses pe
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(md, /\| method \| test acc % \| val acc % \| Δ vs teacher \(pts\) \| share of oracle gain \|/);
   assert.match(md, oracle > label ? /\| oracle \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 100 % \|/ : /\| oracle \|.*n\/a \(oracle ≤ label\)/);  // The fine labels exist, so the report says how well the teacher's embedding keeps them (fitted on the transfer set).
-  const probe = report.teacher.fineProbe!;
-  assert.ok(probe, 'report.teacher.fineProbe');
+  const probe = report.teacher!.fineProbe!;
+  assert.ok(probe, 'report.teacher!.fineProbe');
   assert.deepEqual([probe.fineLabels, probe.fittedOn, probe.measuredOn], [10, report.task.train, report.task.test]);
   assert.ok(probe.accuracy > 0.6 && probe.accuracy < 1, `probe ${probe.accuracy}`);
   assert.ok(md.includes(`A linear probe reads the 10 fine labels (data.labelMap) from the teacher's embedding at ${(probe.accuracy * 100).toFixed(2)} %`), 'the probe sentence in report.md');
@@ -216,8 +216,8 @@ test('a foreign 3-class teacher with other input/output names works from a confi
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.equal(report.task.classes, 3);
-  assert.equal(report.teacher.input, 'pixels');
-  assert.equal(report.teacher.embeddingDim, 32);
+  assert.equal(report.teacher!.input, 'pixels');
+  assert.equal(report.teacher!.embeddingDim, 32);
   assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
   for (const s of report.students) assert.ok(s.accuracy > 0.5, `${s.method} ${s.accuracy} is far above chance (1/3)`);
   const session = await ort.InferenceSession.create(join(out, 'artifacts', 'lelp', 'onnx', 'model.onnx'));

@@ -26,7 +26,7 @@ test('the spam example: students next to the teacher, a sub-1 MB artifact, and a
   const r = cli(['run', '--config', SPAM, '--methods', 'lelp,kd,label', '--steps', '400', '--runs', '5', '--warmup', '1', '--out', out, '--cache-dir', SHARED_TEACHER_CACHE, '--quiet']);
   assert.equal(r.status, 0, r.stderr.slice(-3000));
   const report: Report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-  assert.ok(report.teacher.accuracy > 0.95, `teacher ${report.teacher.accuracy}`);
+  assert.ok(report.teacher!.accuracy > 0.95, `teacher ${report.teacher!.accuracy}`);
   assert.deepEqual(report.students.map((s) => s.method), ['lelp', 'kd', 'label']);
   for (const s of report.students) assert.ok(s.accuracy > 0.9, `${s.method} ${s.accuracy}`);
   const md = readFileSync(join(out, 'report.md'), 'utf8');
@@ -95,7 +95,7 @@ test('precomputed teacher outputs are matched by id; a missing or an extra id fa
   const ok = run('all.jsonl', all);
   assert.equal(ok.status, 0, ok.stderr.slice(-2000));
   const report: Report = JSON.parse(readFileSync(join(dir, 'out-all.jsonl', 'report.json'), 'utf8'));
-  assert.match(report.teacher.detected.join(' '), /300 precomputed teacher outputs .* matched to the data by id/);
+  assert.match(report.teacher!.detected.join(' '), /300 precomputed teacher outputs .* matched to the data by id/);
   assert.deepEqual(report.students.map((s) => s.method), ['kd', 'lelp']);
 
   const missing = run('missing.jsonl', all.filter((_, i) => i !== 17));

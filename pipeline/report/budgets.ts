@@ -147,12 +147,12 @@ export function evaluateBudgets(b: Budgets, report: Report, stages: BudgetStages
   }
 
   if (!producedArtifacts) return results;
-  const teacherPct = report.teacher.accuracy * 100;
+  const teacherPct = report.teacher ? report.teacher.accuracy * 100 : null;
   const perArtifact: { budget: string; limit: number | undefined; unit: string; atMost: boolean; read: (s: Subject) => number | null }[] = [
     { budget: `bytes <= ${b.maxBytes}`, limit: b.maxBytes, unit: 'bytes', atMost: true, read: (s) => s.bytes },
     { budget: `gzipBytes <= ${b.maxGzipBytes}`, limit: b.maxGzipBytes, unit: 'bytes', atMost: true, read: (s) => s.gzipBytes },
     { budget: `accuracy >= ${b.minAccuracy} %`, limit: b.minAccuracy, unit: '%', atMost: false, read: (s) => (s.artifact ? clean(s.artifact.accuracy * 100) : null) },
-    { budget: `accuracyDropVsTeacher <= ${b.maxAccuracyDropVsTeacher} pts`, limit: b.maxAccuracyDropVsTeacher, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(teacherPct - s.artifact.accuracy * 100) : null) },
+    { budget: `accuracyDropVsTeacher <= ${b.maxAccuracyDropVsTeacher} pts`, limit: b.maxAccuracyDropVsTeacher, unit: 'pts', atMost: true, read: (s) => (s.artifact && teacherPct !== null ? clean(teacherPct - s.artifact.accuracy * 100) : null) },
     { budget: `accuracyDropVsFp32 <= ${b.maxAccuracyDropVsFp32} pts`, limit: b.maxAccuracyDropVsFp32, unit: 'pts', atMost: true, read: (s) => (s.artifact ? clean(s.artifact.accuracyDrop) : null) },
   ];
   const micro = (report.micro ?? []).filter((m) => !m.rejected && (!b.artifacts || b.artifacts.some((p) => wildcardMatch(p, m.name) || wildcardMatch(p, m.twin))));

@@ -4,7 +4,7 @@
 import { fineProbeSentence, keptSteps, oracleShareCell } from './types.ts';
 import { basename } from 'node:path';
 import { artifactPoints, latencyBatch, renderCharts, type ArtifactPoint, type Charts } from './charts.ts';
-import { kb, memoryText, ms, pct, worstParityDiff } from './markdown.ts';
+import { kb, memoryText, ms, pct, sourceSentence, worstParityDiff } from './markdown.ts';
 import type { ArtifactResult, BenchmarkResult, Report } from './types.ts';
 
 /** Markup that is already escaped; every other cell and text is escaped on output. */
@@ -48,18 +48,18 @@ function summary(r: Report): string {
   const t = r.teacher;
   const facts: [string, string][] = [
     ['Task', `${r.task.classes} classes${r.task.classNames ? ` (${r.task.classNames.join(', ')})` : ''} of ${r.task.features} features; ${r.task.train} transfer, ${r.task.validation} validation, ${r.task.test} test examples`],
-    ['Teacher', `${basename(t.path)}: ${pct(t.accuracy)} % test accuracy (embedding ${t.embedding} [${t.embeddingDim}], logits ${t.logits}); sha256 ${t.sha256.slice(0, 12)}…`],
+    t ? ['Teacher', `${basename(t.path)}: ${pct(t.accuracy)} % test accuracy (embedding ${t.embedding} [${t.embeddingDim}], logits ${t.logits}); sha256 ${t.sha256.slice(0, 12)}…`] : ['Model', r.source ? sourceSentence(r.source).replace(/[`*]/g, '') : 'none'],
     ['Results', `${r.students.length} students, ${r.artifacts.length} artifacts (${r.artifacts.filter((a) => a.rejected).length} rejected), ${r.benchmarks.length} benchmarks`],
   ];
-  if (t.detected.length) facts.push(['Detected', t.detected.join('; ')]);
-  if (t.fineProbe) facts.push(['Fine-label probe', fineProbeSentence(t.fineProbe)]);
+  if (t?.detected.length) facts.push(['Detected', t.detected.join('; ')]);
+  if (t?.fineProbe) facts.push(['Fine-label probe', fineProbeSentence(t.fineProbe)]);
   return section('summary', 'Summary', `<dl>${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`);
 }
 
 function students(r: Report): string {
   const oracle = r.students.some((s) => s.shareOfOracleGain !== undefined);
   const rows = r.students.map((s) => ({
-    cells: [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - r.teacher.accuracy) * 100).toFixed(2), ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')],
+    cells: [s.method, pct(s.accuracy), pct(s.validationAccuracy), r.teacher ? ((s.accuracy - r.teacher.accuracy) * 100).toFixed(2) : '-', ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')],
   }));
   return section('students', 'Students', table(['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', ...(oracle ? ['share of oracle gain'] : []), 'params', 'train s', 'steps (kept)', 'options'], rows));
 }
@@ -81,6 +81,17 @@ function artifacts(r: Report): string {
 function parity(r: Report): string {
   const rows = r.parity.map((g) => ({ cells: [g.student, g.variant, g.examples, g.compared.join(', '), g.maxAbsDiff.toExponential(1), `${pct(g.agreement)} %`, g.worstPair.join(' vs ')] }));
   return section('parity', 'Cross-runtime parity', note('Each student’s exact (fp32) artifacts on every runtime and the in-memory student, compared pairwise.'), table(['student', 'variant', 'examples', 'outputs compared', 'max |Δp|', 'agreement', 'worst pair'], rows));
+}
+
+function layers(r: Report): string {
+  const layered = r.artifacts.filter((a) => a.layers?.length);
+  if (!layered.length) return '';
+  const body = layered.map((a) => {
+    const kept = new Set(a.keptFloat ?? []);
+    const rows: Row[] = a.layers!.map((l) => ({ cls: kept.has(l.node) ? 'bad' : undefined, cells: [l.node, l.op, l.sqnrDb.toFixed(1), l.maxAbsError.toPrecision(3), kb(l.floatBytes), kept.has(l.node) ? 'float32' : 'int8'] }));
+    return `<h3>${esc(a.name)}${a.keptFloat?.length ? ` — kept in float32: ${esc(a.keptFloat.join(', '))}` : ''}</h3>` + table(['node', 'op', 'SQNR dB', 'max abs error', 'float32 weight KiB', 'in the artifact'], rows);
+  });
+  return section('layers', 'Per-layer quantization error', note('Each quantized node alone (every other node float32): SQNR of its output against float32, worst first. Mixed precision keeps the worst in float32, one at a time, until the variant is within the accuracy budget.') + body.join(''));
 }
 
 function micro(r: Report): string {
@@ -176,6 +187,7 @@ export async function renderHtml(r: Report): Promise<string> {
     r.students.length ? students(r) : '',
     r.artifacts.length ? artifacts(r) : '',
     r.parity.length ? parity(r) : '',
+    layers(r),
     r.micro?.length ? micro(r) : '',
     r.recommended.length ? recommended(r) : '',
     // Reports written before budgets existed have no such field.

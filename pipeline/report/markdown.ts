@@ -30,20 +30,29 @@ function worstParity(a: ArtifactResult): string {
   return w === null ? '-' : `${w.toExponential(1)} (${a.parity.map((p) => p.runtime).join(', ')})`;
 }
 
+/** The quantize-only job's model, and how its variants are judged. */
+export function sourceSentence(s: NonNullable<Report['source']>): string {
+  const judged = s.judged === 'accuracy' ? `test accuracy of its output \`${s.classOutput}\`: **${pct(s.accuracy)} %** in float32` : `fidelity to its float32 outputs (SQNR, max abs error, agreement of ${s.classOutput ? `\`${s.classOutput}\`` : `\`${s.outputs[0]}\``}'s argmax), as it has no labelled class output`;
+  return `Model: \`${s.path}\` (${s.bytes} bytes, input \`${s.input}\` [batch, ${s.exampleShape.join(', ')}], outputs ${s.outputs.map((o) => `\`${o}\``).join(', ')}); ${s.quantizable.length} quantizable node(s); judged by ${judged}. No teacher pass: a quantize-only job.`;
+}
+
 export function renderMarkdown(r: Report): string {
   const t = r.teacher;
   const parts = [
     `# edge-distill report`,
     `Task: ${r.task.classes} classes${r.task.classNames ? ` (${r.task.classNames.join(', ')})` : ''}; ${r.task.train} transfer, ${r.task.validation} validation, ${r.task.test} test examples of ${r.task.features} features.`,
-    `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`,  ];
-  if (t.fineProbe) parts.push(fineProbeSentence(t.fineProbe));
+    t
+      ? `Teacher: \`${t.path}\` — test accuracy **${pct(t.accuracy)} %** (embedding \`${t.embedding}\` [${t.embeddingDim}], logits \`${t.logits}\`${t.detected.length ? `; detected: ${t.detected.join('; ')}` : ''}).`
+      : r.source ? sourceSentence(r.source) : 'No teacher.',
+  ];
+  if (t?.fineProbe) parts.push(fineProbeSentence(t.fineProbe));
   if (r.students.length) {
     const oracle = r.students.some((s) => s.shareOfOracleGain !== undefined);
     parts.push(
       `## Students`,
       table(
         ['method', 'test acc %', 'val acc %', 'Δ vs teacher (pts)', ...(oracle ? ['share of oracle gain'] : []), 'params', 'train s', 'steps (kept)', 'options'],
-        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), ((s.accuracy - t.accuracy) * 100).toFixed(2), ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
+        r.students.map((s) => [s.method, pct(s.accuracy), pct(s.validationAccuracy), t ? ((s.accuracy - t.accuracy) * 100).toFixed(2) : '-', ...(oracle ? [oracleShareCell(s) ?? '-'] : []), s.parameters, (s.trainMs / 1000).toFixed(1), keptSteps(s), Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(' ')]),
       ),
     );
   }
@@ -55,6 +64,14 @@ export function renderMarkdown(r: Report): string {
         r.artifacts.map((a) => [a.name, a.variant, a.format, kb(a.bytes), kb(a.gzipBytes), pct(a.accuracy), a.accuracyDrop.toFixed(2), a.accuracyRuntime, worstParity(a), a.parity.length ? `${pct(Math.min(...a.parity.map((p) => p.agreement)))} %` : '-', a.rejected ? `**rejected**: ${a.rejected}` : 'ok']),
       ),
     );
+  }
+  const layered = r.artifacts.filter((a) => a.layers?.length);
+  if (layered.length) {
+    parts.push(`## Per-layer quantization error`, 'Each quantized node alone (every other node float32, so its inputs are the float32 model\'s): SQNR of its output against float32, worst first. Mixed precision keeps the worst in float32, one at a time, until the variant is within the accuracy budget.');
+    for (const a of layered) {
+      const kept = new Set(a.keptFloat ?? []);
+      parts.push(`### ${a.name}${a.keptFloat?.length ? ` — kept in float32: ${a.keptFloat.map((k) => `\`${k}\``).join(', ')}` : ''}`, table(['node', 'op', 'SQNR dB', 'max abs error', 'float32 weight KiB', 'in the artifact'], a.layers!.map((l) => [`\`${l.node}\``, l.op, l.sqnrDb.toFixed(1), l.maxAbsError.toPrecision(3), kb(l.floatBytes), kept.has(l.node) ? 'float32' : 'int8'])));
+    }
   }
   if (r.micro?.length) {
     parts.push(

@@ -85,9 +85,44 @@ export interface ArtifactResult {
   parity: RuntimeParity[];
   /** Why the artifact is not shippable (over the accuracy budget), or null. */
   rejected: string | null;
+  /** Variants of a model edge-distill did not make: how far its outputs moved from the float32 model's (all outputs; agreement of the class output's, or the first output's, argmax). */
+  fidelity?: { sqnrDb: number; maxAbsError: number; agreement: number };
+  /** int8 variants of such a model: each quantized node's own error (only it quantized, float32 inputs), worst first. */
+  layers?: LayerError[];
+  /** Mixed precision: the nodes kept in float32 to bring the variant within the accuracy budget, in the order they were. */
+  keptFloat?: string[];
   /** Pruned variants: share of kernel weights that are exactly zero, and the parameter count. */
   sparsity?: number;
   parameters?: number;
+}
+
+/** One quantized node's own error: its output with only it quantized, against the float32 model's (exporters/onnx-any-quantize.ts). */
+export interface LayerError {
+  node: string;
+  op: string;
+  output: string;
+  /** 10·log10(Σ r² / Σ (r − q)²) over the test rows used; higher is better. */
+  sqnrDb: number;
+  maxAbsError: number;
+  /** What keeping its weights in float32 costs in file size. */
+  floatBytes: number;
+}
+
+/** The model a quantize-only job was given (`edge-distill quantize MODEL.onnx`): no teacher, no students. */
+export interface SourceModel {
+  path: string;
+  sha256: string;
+  bytes: number;
+  input: string;
+  exampleShape: number[];
+  outputs: string[];
+  /** The output read as class scores (compress.classOutput, or the only 2-D output), or null. */
+  classOutput: string | null;
+  /** 'accuracy' with a class output and labelled test data; else 'fidelity' (agreement with the float32 model). */
+  judged: 'accuracy' | 'fidelity';
+  /** The float32 model's test accuracy (or 1 under fidelity). */
+  accuracy: number;
+  quantizable: { node: string; op: string; weightElements: number }[];
 }
 
 export interface RuntimeParity {
@@ -148,7 +183,9 @@ export interface BenchmarkSkipped {
 export interface Report {
   tool: { name: string; version: string };
   task: { classes: number; classNames: string[] | null; train: number; validation: number; test: number; features: number };
-  teacher: {
+  /** A quantize-only job's model (then `teacher` is null and there are no students). */
+  source?: SourceModel;
+  teacher: null | {
     path: string;
     sha256: string;
     accuracy: number;
