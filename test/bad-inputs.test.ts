@@ -14,7 +14,7 @@ import pkg from 'onnx-proto';
 import { loadSentiment } from '../pipeline/text/corpora.ts';
 import { SHARED_TEACHER_CACHE } from './helpers.ts';
 import {
-  assertFails, readExampleTrain, runCli, tempFolders, writeJson, writeNpy, writeRealSubset as writeIdxSubset, EXIT_ERROR, FAST, LABEL_MAP, ROWS, TEACHER,
+  assertFails, readExampleTrain, runCli, tempFolders, writeJson, writeNpy, writeRealSubset as writeIdxSubset, EXIT_ERROR, EXIT_USAGE, FAST, LABEL_MAP, ROWS, TEACHER,
 } from './cli-contract.ts';
 
 const { onnx } = pkg;
@@ -470,5 +470,46 @@ describe('edge-distill inspect on bad TFLite files (a real exported student)', (
     const bad = join(dir, 'bad-index.tflite');
     writeFileSync(bad, bytes);
     assertFails(t, runCli(['inspect', bad], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [bad, 'tensor 999'] });
+  });
+});
+
+describe('edge-distill quantize MODEL.onnx on bad models and data (the real PyTorch teacher)', () => {
+  const { fresh, cleanup } = tempFolders('edge-distill-bad-quantize-');
+  after(cleanup);
+  const noArtifact = (out: string) => assert.deepEqual(readdirSync(out).filter((f) => !f.startsWith('.')), [], 'nothing written to --out');
+
+  test('12a. a folder where the model file should be -> E_MODEL_FORMAT naming the folder', (t) => {
+    const dir = fresh();
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    assertFails(t, runCli(['quantize', dir, '--out', out, '--quiet'], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [dir, 'a folder'] });
+    noArtifact(out);
+  });
+
+  test('12b. the first half of the teacher -> E_MODEL_FORMAT naming the file', (t) => {
+    const dir = fresh();
+    const half = join(dir, 'half.onnx');
+    const bytes = readFileSync(TEACHER);
+    writeFileSync(half, bytes.subarray(0, bytes.length >> 1));
+    assertFails(t, runCli(['quantize', half, '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_MODEL_FORMAT', status: EXIT_ERROR, names: [half] });
+  });
+
+  test('12c. data with 5 features for a model that takes 784 -> E_SHAPE_MISMATCH naming both', (t) => {
+    const dir = fresh();
+    const csv = join(dir, 'five.csv');
+    writeFileSync(csv, ['label,a,b,c,d,e', ...Array.from({ length: 200 }, (_, i) => `${i % 2},1,2,3,4,5`)].join('\n') + '\n');
+    writeJson(join(dir, 'pipeline.json'), { data: { train: { format: 'csv', path: csv, label: 'label' } }, teacher: { model: TEACHER } });
+    const out = join(dir, 'out');
+    assertFails(t, runCli(['quantize', TEACHER, '--config', join(dir, 'pipeline.json'), '--class-output', 'logits', '--out', out, '--quiet'], dir), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: ['784', '5 features'] });
+  });
+
+  test('12d. --class-output naming no output -> E_CONFIG listing the outputs', (t) => {
+    const dir = fresh();
+    assertFails(t, runCli(['quantize', TEACHER, '--class-output', 'scores', '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_CONFIG', status: EXIT_USAGE, names: ['"scores"', 'logits, embedding'] });
+  });
+
+  test('12e. a model file and --student together -> E_CONFIG', (t) => {
+    const dir = fresh();
+    assertFails(t, runCli(['quantize', TEACHER, '--student', dir, '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_CONFIG', status: EXIT_USAGE, names: ['not both'] });
   });
 });
