@@ -1,6 +1,10 @@
 // Compression benchmark: size, accuracy and latency of every variant the compress stage writes, for a watch-size
 // MLP, a phone-size MLP and the small CNN, plus the acceptance checks of the compression issue — all from ONE run.
 //   node --import tsx benchmarks/compress.ts [--out DIR] [--runs N] [--rounds R] [--students a,b] [--reuse]
+//   node --import tsx benchmarks/compress.ts --foreign [--runs N] [--rounds R]
+// --foreign: models edge-distill did not make, through `edge-distill quantize MODEL.onnx` (compress-foreign.md): a
+// PyTorch-style 784-1024-1024-2 MLP (trained by `teacher train`, stripped to one `logits` output, no metadata) and the
+// shipped PyTorch CNN teacher.
 // --runs: timed runs per variant and runtime at batch 1 (a third of it at batch 32); --reuse: keep students an
 // earlier run wrote to benchmarks/.cache/compress-runs (for iterating on this script; report a full run).
 // Students come from the real CLI (bin/edge-distill.mjs run) on the bundled example. Latency is measured by the
@@ -265,13 +269,81 @@ function acceptanceChecks(rows: Row[]): { checks: Check[]; int8Candidates: { var
 const renderChecks = (checks: Check[]) =>
   ['| check | artifact | measured | target | result |', '| --- | --- | --- | --- | --- |', ...checks.map((c) => `| ${c.name} | ${c.artifact} | ${c.value} | ${c.target} | ${c.pass ? 'PASS' : '**FAIL**'} |`)].join('\n');
 
+/** The models of --foreign: made (or found) here, then quantized by the real CLI as a user would. */
+const FOREIGN = [
+  { name: 'pytorch-mlp', description: 'PyTorch-style MLP 784-1024-1024-2 (teacher train, 300 steps; one `logits` output, no metadata)', flags: ['--max-accuracy-drop', '0.1'], onnx: [{ kind: 'dynamic' }, { kind: 'static', perChannel: true }, { kind: 'float16' }] },
+  { name: 'teacher', description: 'the shipped PyTorch CNN teacher (6 conv, 2 gemm; 1.2 M parameters), class output `logits`', flags: ['--class-output', 'logits', '--max-accuracy-drop', '0.5'], onnx: [{ kind: 'dynamic', perChannel: true }, { kind: 'static', perChannel: true }, { kind: 'float16' }] },
+] as const;
+
+async function foreignMain(values: { out?: string }, runs1: number, rounds: number): Promise<void> {
+  const t0 = performance.now();
+  const work = mkdtempSync(join(tmpdir(), 'edge-distill-compress-foreign-'));
+  const example = JSON.parse(readFileSync(join(EXAMPLE, 'pipeline.json'), 'utf8'));
+  const cfg = (name: string, extra: object) => {
+    const c = { ...example, data: { ...example.data, train: { format: 'idx', features: join(EXAMPLE, example.data.train.features), labels: join(EXAMPLE, example.data.train.labels) }, test: { format: 'idx', features: join(EXAMPLE, example.data.test.features), labels: join(EXAMPLE, example.data.test.labels) } }, teacher: { model: join(EXAMPLE, 'teacher.onnx') }, ...extra };
+    writeFileSync(join(work, `${name}.json`), JSON.stringify(c));
+    return join(work, `${name}.json`);
+  };
+  const cli = (args: string[]) => run(process.execPath, [join(ROOT, 'bin/edge-distill.mjs'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
+  const trained = join(work, 'trained.onnx');
+  await cli(['teacher', 'train', '--config', cfg('train', { teacher: { model: trained, train: { arch: 'mlp', hidden: [1024, 1024], steps: 300 } } }), '--quiet']);
+  const { decodeOnnxModel, keepOutputs } = await import('../exporters/onnx-any-quantize.ts');
+  writeFileSync(join(work, 'pytorch-mlp.onnx'), keepOutputs(decodeOnnxModel(readFileSync(trained), trained), ['logits']));
+  const inputs = await latencyInputs();
+  const results = [];
+  try {
+    for (const f of FOREIGN) {
+      const model = f.name === 'teacher' ? join(EXAMPLE, 'teacher.onnx') : join(work, 'pytorch-mlp.onnx');
+      const out = join(work, `out-${f.name}`);
+      const args = ['quantize', model, '--config', cfg(f.name, { compress: { onnx: f.onnx } }), ...f.flags, '--out', out, '--quiet', '--json'];
+      log(`${f.name}: edge-distill ${args.join(' ')}`);
+      const { report } = JSON.parse((await cli(args)).stdout) as { report: Report };
+      const lat = await measureStudent(inputs, f.name, out, report.artifacts, runs1, rounds);
+      results.push({ f, report, rows: buildRows(report.artifacts, lat) });
+    }
+  } finally {
+    rmSync(inputs.dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+  const checks: Check[] = [];
+  const mlp = results.find((r) => r.f.name === 'pytorch-mlp')!;
+  const dyn = mlp.rows.find((r) => r.variant === 'int8-dynamic')!;
+  const l = dyn.latency['onnxruntime-node@1']!;
+  checks.push(
+    { name: 'dynamic int8 speedup, node, batch 1, 1 thread', artifact: `pytorch-mlp ${dyn.variant}`, value: `${x2(l.speedup)} (${range(l.roundSpeedups)})`, target: '>= 2×', pass: l.speedup >= 2 },
+    { name: 'dynamic int8 size ratio vs fp32', artifact: `pytorch-mlp ${dyn.variant}`, value: x2(dyn.sizeRatio), target: '<= 0.3×', pass: dyn.sizeRatio <= 0.3 },
+    { name: 'dynamic int8 accuracy loss', artifact: `pytorch-mlp ${dyn.variant}`, value: `${dyn.accuracyDrop.toFixed(2)} pt`, target: '<= 0.1 pt', pass: dyn.accuracyDrop <= 0.1 },
+  );
+  const teacher = results.find((r) => r.f.name === 'teacher')!;
+  const st = teacher.rows.find((r) => r.variant === 'int8-static-pc')!;
+  const commandLine = `node --import tsx benchmarks/compress.ts --foreign --runs ${runs1} --rounds ${rounds}`;
+  const md = [
+    '# Quantizing models edge-distill did not make (`edge-distill quantize MODEL.onnx`)',
+    '',
+    `Command: \`${commandLine}\` — ${((performance.now() - t0) / 60000).toFixed(1)} min on ${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}. Each model is quantized by the real CLI on the bundled example's data (calibration: 512 training images; accuracy: the 10,000 test images); latency as in compress.md (p50 of one call, 1 thread, each measurement in its own process, ${rounds} interleaved rounds). Only ratios within this run mean anything.`,
+    ...results.flatMap((r) => ['', `## ${r.f.name}: ${r.f.description}`, '', renderTable(r.rows), ...(r.report.artifacts.filter((a) => a.layers?.length).map((a) => `\n${a.name}: per-layer SQNR (dB, worst first) ${a.layers!.map((x) => `${x.node} ${x.sqnrDb.toFixed(1)}`).join(', ')}${a.keptFloat?.length ? `; kept in float32: ${a.keptFloat.join(', ')}` : ''}`))]),
+    '',
+    '## Acceptance (quantize any ONNX)',
+    '',
+    renderChecks(checks),
+    '',
+    `The shipped teacher, static per-channel int8: accuracy drop ${st.accuracyDrop.toFixed(2)} points, size ${x2(st.sizeRatio)}, batch-1 speed ${x2(st.latency['onnxruntime-node@1']!.speedup)} the float32 model's on onnxruntime-node (1 thread).`,
+  ];
+  const text = md.join('\n') + '\n';
+  mkdirSync(values.out!, { recursive: true });
+  writeFileSync(join(values.out!, 'compress-foreign.md'), text);
+  writeFileSync(join(values.out!, 'compress-foreign.json'), JSON.stringify({ command: commandLine, models: results.map((r) => ({ name: r.f.name, description: r.f.description, source: r.report.source, rows: r.rows, layers: r.report.artifacts.map((a) => ({ artifact: a.name, layers: a.layers ?? null, keptFloat: a.keptFloat ?? null })) })), checks }, null, 2) + '\n');
+  process.stdout.write(text);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { out: { type: 'string', default: join(HERE, 'results') }, runs: { type: 'string', default: '300' }, rounds: { type: 'string', default: '3' }, reuse: { type: 'boolean', default: false }, students: { type: 'string', default: CASES.map((c) => c.name).join(',') } },
+    options: { foreign: { type: 'boolean', default: false }, out: { type: 'string', default: join(HERE, 'results') }, runs: { type: 'string', default: '300' }, rounds: { type: 'string', default: '3' }, reuse: { type: 'boolean', default: false }, students: { type: 'string', default: CASES.map((c) => c.name).join(',') } },
   });
   const runs1 = Number(values.runs);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(runs1) || runs1 < 1 || !Number.isInteger(rounds) || rounds < 1) throw new Error(`--runs and --rounds must be positive integers, got ${values.runs}, ${values.rounds}`);
+  if (values.foreign) return foreignMain(values, runs1, rounds);
   const t0 = performance.now();
   const load0 = loadavg()[0]!;
   const configDir = mkdtempSync(join(tmpdir(), 'edge-distill-compress-bench-'));

@@ -108,6 +108,23 @@ export function calibrationTensors(targets: readonly QuantTarget[]): string[] {
   return [...new Set(targets.flatMap((t) => [t.input, t.quantizedOutput]))];
 }
 
+/**
+ * The model reduced to the named graph outputs and the nodes that compute them, without metadata_props: how a plain
+ * PyTorch export of a classifier looks (the tests and benchmarks make one from a model `teacher train` wrote).
+ */
+export function keepOutputs(m0: Model, names: readonly string[], producerName = 'pytorch'): Uint8Array {
+  const m = onnx.ModelProto.decode(onnx.ModelProto.encode(m0).finish());
+  const g = m.graph!;
+  g.output = (g.output ?? []).filter((o) => names.includes(o.name ?? ''));
+  const needed = new Set(names);
+  const kept = [...(g.node ?? [])].reverse().filter((n) => (n.output ?? []).some((o) => needed.has(o)) && ((n.input ?? []).forEach((i) => needed.add(i)), true));
+  g.node = kept.reverse();
+  g.initializer = (g.initializer ?? []).filter((t) => needed.has(t.name ?? ''));
+  m.metadataProps = [];
+  m.producerName = producerName;
+  return onnx.ModelProto.encode(m).finish();
+}
+
 /** The model with extra float32 graph outputs (shapes left to the runtime): for calibration and layer errors. */
 export function withOutputs(m: Model, names: readonly string[]): Uint8Array {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(m).finish());

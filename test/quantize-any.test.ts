@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pkg from 'onnx-proto';
 import type { Report } from '../pipeline/report/types.ts';
 import type { Manifest } from '../pipeline/runner.ts';
-import { floatData } from '../exporters/onnx-any-quantize.ts';
+import { floatData, keepOutputs } from '../exporters/onnx-any-quantize.ts';
 import { cli, EXAMPLE_DIR, runOfficialChecker, tempDir } from './helpers.ts';
 
 const { onnx } = pkg;
@@ -38,14 +38,7 @@ before(() => {
   const trained = join(dir, 'trained.onnx');
   const r = cli(['teacher', 'train', '--config', config('train', { teacher: { model: trained, train: { arch: 'mlp', hidden: [1024, 1024], steps: 300 } } }), '--quiet']);
   assert.equal(r.status, 0, r.stderr.slice(-2000));
-  const m = onnx.ModelProto.decode(readFileSync(trained));
-  m.metadataProps = [];
-  m.producerName = 'pytorch';
-  m.graph!.output = m.graph!.output!.filter((o) => o.name === 'logits');
-  const needed = new Set(['logits']);
-  const kept = [...m.graph!.node!].reverse().filter((n) => n.output!.some((o) => needed.has(o)) && (n.input!.forEach((i) => needed.add(i)), true));
-  m.graph!.node = kept.reverse();
-  writeFileSync(PLAIN, onnx.ModelProto.encode(m).finish());
+  writeFileSync(PLAIN, keepOutputs(onnx.ModelProto.decode(readFileSync(trained)), ['logits']));
 });
 
 test('a PyTorch-style MLP: dynamic int8 <= 0.3x the size, <= 0.1 points lost; every variant passes the checker; no teacher pass', () => {
