@@ -177,14 +177,15 @@ export async function main(args: string[]): Promise<number> {
         pipelineFlags(y)
           .positional('model', { type: 'string', describe: 'an ONNX model (any producer) to quantize and judge on the config\'s test data' })
           .option('student', { type: 'array', string: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' })
-          .option('class-output', { type: 'string', describe: 'MODEL.onnx: the output holding class scores (default: its only 2-D output; else judged by fidelity to float32)' }),
+          .option('class-output', { type: 'string', describe: 'MODEL.onnx: the output holding class scores (default: its only 2-D output; else judged by fidelity to float32)' })
+          .option('bench', { type: 'boolean', describe: 'MODEL.onnx: also benchmark the float32 model and every variant (the config\'s bench settings) and recommend the fastest and the smallest per target' }),
       (a) => {
         const students = ((a.student as string[] | undefined) ?? []).map(String);
         if ((a.model === undefined) === (students.length === 0)) {
           throw new EdgeDistillError('E_CONFIG', a.model === undefined ? 'quantize needs a model file or --student' : 'quantize takes a model file or --student, not both', 'Run `edge-distill quantize model.onnx` for any ONNX model, or `edge-distill quantize --student out/students/<method>` for a distilled student.');
         }
         if (a.model !== undefined) {
-          return runCommand(a, ['compress'], { quantizeModel: resolve(String(a.model)), compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined });
+          return runCommand(a, a.bench ? ['compress', 'bench'] : ['compress'], { quantizeModel: resolve(String(a.model)), compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined });
         }
         return runCommand(a, ['export', 'compress'], { students, compressOnly: 'quantize' });
       },

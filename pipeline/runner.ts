@@ -23,7 +23,7 @@ import type { Checkpoints, TransferSet } from './distill/train-one.ts';
 import type { TrainedStudent } from './distill/trained.ts';
 import { removeCheckpoint } from './distill/train-checkpoint.ts';
 import { importStudent } from './distill/student-import.ts';
-import { pruneStudent, quantizeStudent, recommend } from './stages/compress.ts';
+import { pruneStudent, quantizeStudent, recommend, recommendFor } from './stages/compress.ts';
 import { deployContext, exportStudent, type Evaluation } from './stages/export.ts';
 import { benchArtifacts } from './stages/bench.ts';
 import { checkForeignData, openForeignModel, quantizeForeign, type ForeignModel } from './stages/quantize-any.ts';
@@ -246,6 +246,7 @@ async function executeForeign(cfg: Config, m: ForeignModel, ctx: Pick<Ctx, 'data
     artifacts,
     parity: [],
     recommended,
+    recommendedFor: recommendFor(artifacts, bench.benchmarks),
     benchmarks: bench.benchmarks,
     benchmarksSkipped: bench.skipped,
     budgets: [],
@@ -329,6 +330,7 @@ async function execute(cfg: Config, opts: RunOptions, ctx: Ctx): Promise<Report>
     artifacts,
     parity,
     recommended,
+    recommendedFor: recommendFor(artifacts, bench.benchmarks),
     ...(micro.length ? { micro } : {}),
     benchmarks: bench.benchmarks,
     benchmarksSkipped: bench.skipped,

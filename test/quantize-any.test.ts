@@ -109,10 +109,21 @@ test('one deliberately fragile layer: the per-layer report names it first, and m
   assert.ok(dyn!.bytes > 0.5 * fp32!.bytes && dyn!.bytes < 0.75 * fp32!.bytes, `${dyn!.bytes} of ${fp32!.bytes}`);
 });
 
+/** The teacher tests judge on 500 of the example's training images (testFraction 0.1): the CNN is slow on one core. */
+const teacherConfig = (name: string, compress: object) => {
+  const path = config(name, { compress });
+  const cfg = JSON.parse(readFileSync(path, 'utf8'));
+  delete cfg.data.test;
+  cfg.data.testFraction = 0.1;
+  writeFileSync(path, JSON.stringify(cfg));
+  return path;
+};
+
 test('the shipped PyTorch CNN teacher: static per-channel int8 passes the checker and its accuracy drop is reported (its batch-1 speed: benchmarks/compress.ts)', () => {
-  const cfg = config('teacher', { compress: { onnx: [{ kind: 'static', perChannel: true }], calibrationExamples: 256 } });
+  const cfg = teacherConfig('teacher', { onnx: [{ kind: 'static', perChannel: true }], calibrationExamples: 256 });
   const { report, out } = quantize([join(EXAMPLE_DIR, 'teacher.onnx'), '--config', cfg, '--class-output', 'logits', '--max-accuracy-drop', '0.5']);
   const [fp32, st] = report.artifacts;
+  assert.equal(report.task.test, 500);
   assert.equal(st!.variant, 'int8-static-pc');
   runOfficialChecker(join(out, st!.path));
   assert.deepEqual(report.source!.quantizable.map((q) => q.op), ['Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm']);
@@ -121,4 +132,18 @@ test('the shipped PyTorch CNN teacher: static per-channel int8 passes the checke
   // Both outputs are kept; the embedding (not a class output) is judged by fidelity.
   assert.ok(st!.fidelity!.sqnrDb > 15 && st!.fidelity!.agreement > 0.99, JSON.stringify(st!.fidelity));
   console.log(`teacher static per-channel: ${(st!.accuracy * 100).toFixed(2)} % vs ${(fp32!.accuracy * 100).toFixed(2)} % (drop ${st!.accuracyDrop.toFixed(2)}), ${st!.bytes} of ${fp32!.bytes} bytes`);
+});
+
+test('where int8 is slower than float32 (dynamic ConvInteger on onnxruntime-node), float32 is recommended as the fastest and int8 as the smallest', () => {
+  const cfg = teacherConfig('teacher-dynamic', { onnx: [{ kind: 'dynamic', perChannel: true }] });
+  const { report, out } = quantize([join(EXAMPLE_DIR, 'teacher.onnx'), '--config', cfg, '--class-output', 'logits', '--bench', '--runtimes', 'onnxruntime-node', '--environments', 'node', '--profiles', 'desktop', '--bench-batch', '1', '--threads', '1', '--runs', '20', '--warmup', '3', '--quiet']);
+  const [fp32, dyn] = report.artifacts;
+  const p50 = (a: string) => report.benchmarks.find((b) => b.artifact === a && b.batch === 1)!.p50Ms;
+  // The premise, measured in this run: ConvInteger makes the dynamic teacher slower than float32.
+  assert.ok(p50(dyn!.name) > p50(fp32!.name), `dynamic ${p50(dyn!.name)} ms vs float32 ${p50(fp32!.name)} ms`);
+  const [target] = report.recommendedFor!;
+  assert.deepEqual([report.recommendedFor!.length, target!.runtime, target!.profile, target!.batch], [1, 'onnxruntime-node', 'desktop', 1]);
+  assert.equal(target!.fastest.artifact, fp32!.name);
+  assert.equal(target!.smallest.artifact, dyn!.name);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Recommended per target[\s\S]*teacher\.onnx \(/);
 });

@@ -17,7 +17,7 @@ const nullNum = z.number().nullable();
 const ReportFileSchema = z.looseObject({
   tool: z.looseObject({ name: str, version: str }),
   task: z.looseObject({ classes: num, classNames: z.array(str).nullable(), train: num, validation: num, test: num, features: num }),
-  teacher: z.looseObject({ path: str, sha256: str, accuracy: num, embedding: str, logits: str, embeddingDim: num, detected: z.array(str) }),
+  teacher: z.looseObject({ path: str, sha256: str, accuracy: num, embedding: str, logits: str, embeddingDim: num, detected: z.array(str) }).nullable(),
   students: z.array(z.looseObject({ method: str, accuracy: num, validationAccuracy: num, parameters: num, trainMs: num, options: z.record(str, z.unknown()) })),
   artifacts: z.array(z.looseObject({ name: str, variant: str, format: str, bytes: num, gzipBytes: num, accuracy: num, accuracyDrop: num, accuracyRuntime: str, parity: z.array(z.looseObject({ runtime: str, maxAbsDiff: num, agreement: num })), rejected: str.nullable() })),
   parity: z.array(z.looseObject({ student: str, variant: str, examples: num, compared: z.array(str), maxAbsDiff: num, agreement: num, worstPair: z.array(str) })),

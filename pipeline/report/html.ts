@@ -99,6 +99,12 @@ function micro(r: Report): string {
   return section('micro', 'Microcontroller bundles (TFLite Micro)', note('The int8-in/out twin of each int8 .tflite (same integer graph, checked), as model_data.h/.cc and model_ops.h. Arena: an estimate (activations planned as TFLite Micro does + persistent margin).'), table(['bundle', 'twin (accuracy)', 'flash bytes', 'arena bytes (activations + persistent)', 'input scale / zero point', 'ops'], rows));
 }
 
+function recommendedFor(r: Report): string {
+  if (!r.recommendedFor?.length) return '';
+  const rows: Row[] = r.recommendedFor.map((t) => ({ cells: [t.runtime, t.environment, t.profile, t.batch, `${t.fastest.artifact} (${t.fastest.p50Ms.toPrecision(3)} ms)`, `${t.smallest.artifact} (${t.smallest.bytes} bytes)`] }));
+  return section('recommended-for', 'Recommended per target', note('Fastest by p50 latency of one call; an int8 artifact is not assumed faster than float32.') + table(['runtime', 'environment', 'profile', 'batch', 'fastest accepted', 'smallest accepted'], rows));
+}
+
 function recommended(r: Report): string {
   return section('recommended', 'Recommended', `<ul>${r.recommended.map((x) => `<li><strong>${esc(x.artifact)}</strong> (${esc(x.format)}): ${esc(x.why)}.</li>`).join('')}</ul>`);
 }
@@ -190,6 +196,7 @@ export async function renderHtml(r: Report): Promise<string> {
     layers(r),
     r.micro?.length ? micro(r) : '',
     r.recommended.length ? recommended(r) : '',
+    recommendedFor(r),
     // Reports written before budgets existed have no such field.
     r.budgets?.length ? budgets(r.budgets) : '',
     charts(r, c),

@@ -92,6 +92,13 @@ export function renderMarkdown(r: Report): string {
       ),
     );
   }
+  if (r.recommendedFor?.length) {
+    parts.push(
+      `## Recommended per target`,
+      table(['runtime', 'environment', 'profile', 'batch', 'fastest accepted (p50 ms)', 'smallest accepted (bytes)'], r.recommendedFor.map((t) => [t.runtime, t.environment, t.profile, t.batch, `${t.fastest.artifact} (${t.fastest.p50Ms.toPrecision(3)})`, `${t.smallest.artifact} (${t.smallest.bytes})`])),
+      'Fastest by p50 latency of one call; an int8 artifact is not assumed faster than float32 (it is slower on some runtimes).',
+    );
+  }
   if (r.recommended.length) {
     parts.push(`## Recommended`, ...r.recommended.map((x) => `- **${x.artifact}** (${x.format}): ${x.why}.`).join('\n').split('\n'));
   }

@@ -96,6 +96,15 @@ export interface ArtifactResult {
   parameters?: number;
 }
 
+export interface TargetRecommendation {
+  runtime: string;
+  environment: 'node' | 'chromium';
+  profile: string;
+  batch: number;
+  fastest: { artifact: string; p50Ms: number; why: string };
+  smallest: { artifact: string; bytes: number; why: string };
+}
+
 /** One quantized node's own error: its output with only it quantized, against the float32 model's (exporters/onnx-any-quantize.ts). */
 export interface LayerError {
   node: string;
@@ -207,6 +216,11 @@ export interface Report {
   parity: ParityGroup[];
   /** The smallest accepted artifact of each format, and why (present when the compress stage ran). */
   recommended: { artifact: string; format: string; why: string }[];
+  /**
+   * What to ship on each benchmarked target (runtime, environment, device profile, at its smallest batch): the fastest
+   * accepted artifact by p50 latency and the smallest accepted one, each with why. Empty without a bench stage.
+   */
+  recommendedFor?: TargetRecommendation[];
   /** Microcontroller bundles (compress.tflite "micro"): int8-in/out models for TFLite Micro; absent without them. */
   micro?: MicroBundleResult[];
   benchmarks: BenchmarkResult[];

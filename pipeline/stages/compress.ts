@@ -18,7 +18,7 @@ import { exportTfliteInt8, tfliteRanges, type TfliteRanges } from '../../exporte
 import { integerGraph, microInfo, microSources } from '../../exporters/tflite-micro.ts';
 import { ARTIFACT_FORMATS, type ArtifactFormatName, type DeployContext } from '../../exporters/deploy.ts';
 import type { Progress } from '../util/progress.ts';
-import type { ArtifactResult, MicroBundleResult, Report } from '../report/types.ts';
+import type { ArtifactResult, BenchmarkResult, MicroBundleResult, Report, TargetRecommendation } from '../report/types.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../util/versions.ts';
 import { calibrate, exportQuantizedOnnx, type QuantMode } from '../../exporters/onnx-quantize.ts';
 import { exportTfjsLayers } from '../../exporters/tfjs-layers.ts';
@@ -104,6 +104,36 @@ interface CompressOptions {
   deploy: DeployContext;
   /** Chromium for the formats checked in the browser (tflite on LiteRT.js). */
   chromium?: string;
+}
+
+/**
+ * Per benchmarked target (runtime, environment, profile; its smallest batch), the fastest accepted artifact by p50 and
+ * the smallest accepted one. An int8 artifact is not assumed faster: on some runtimes (onnxruntime-web at batch 1,
+ * ConvInteger on onnxruntime-node) it is slower than float32, and then float32 is the fastest.
+ */
+export function recommendFor(artifacts: ArtifactResult[], benchmarks: BenchmarkResult[]): TargetRecommendation[] {
+  const accepted = new Map(artifacts.filter((a) => !a.rejected).map((a) => [a.name, a]));
+  const targets = new Map<string, BenchmarkResult[]>();
+  for (const b of benchmarks) {
+    if (!accepted.has(b.artifact)) continue;
+    const key = `${b.runtime}|${b.environment}|${b.profile}`;
+    targets.set(key, [...(targets.get(key) ?? []), b]);
+  }
+  const out: TargetRecommendation[] = [];
+  for (const rows of targets.values()) {
+    const batch = Math.min(...rows.map((r) => r.batch));
+    const at = rows.filter((r) => r.batch === batch).sort((a, b) => a.p50Ms - b.p50Ms);
+    const [fast, next] = at;
+    const small = [...at].sort((a, b) => accepted.get(a.artifact)!.bytes - accepted.get(b.artifact)!.bytes || a.p50Ms - b.p50Ms)[0]!;
+    const where = `on ${fast!.runtime} (${fast!.environment}, ${fast!.profile}) at batch ${batch}`;
+    const smallBytes = accepted.get(small.artifact)!.bytes;
+    out.push({
+      runtime: fast!.runtime, environment: fast!.environment, profile: fast!.profile, batch,
+      fastest: { artifact: fast!.artifact, p50Ms: fast!.p50Ms, why: `fastest accepted ${where}: p50 ${fast!.p50Ms.toPrecision(3)} ms${next ? `, next ${next.artifact} at ${next.p50Ms.toPrecision(3)} ms` : ''} (${at.length} accepted benchmarked)` },
+      smallest: { artifact: small.artifact, bytes: smallBytes, why: `smallest accepted ${where}: ${smallBytes} bytes, p50 ${small.p50Ms.toPrecision(3)} ms (${(small.p50Ms / fast!.p50Ms).toFixed(2)}x the fastest)` },
+    });
+  }
+  return out;
 }
 
 /** The smallest accepted artifact of each format, with the reason, for the report. */

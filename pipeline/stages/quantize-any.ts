@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { CompressConfig } from '../config.ts';
 import type { Datasets, Split } from '../data/dataset.ts';
 import { EdgeDistillError } from '../errors.ts';
-import { sha256, writeAtomic } from '../util/fsutil.ts';
+import { concatBytes, f32Bytes, sha256, writeAtomic } from '../util/fsutil.ts';
 import type { Progress } from '../util/progress.ts';
 import type { ArtifactResult, LayerError, SourceModel } from '../report/types.ts';
 import { minMax, percentileRange } from '../../exporters/calibrate.ts';
@@ -105,7 +105,7 @@ export async function runOnnx(bytes: Uint8Array, m: ForeignModel, split: Split, 
         parts.get(k)!.push(d.slice(0, rows * width));
       }
     }
-    return new Map([...parts].map(([k, ps]) => [k, concat(ps)]));
+    return new Map([...parts].map(([k, ps]) => [k, new Float32Array(concatBytes(ps.map(f32Bytes)).buffer)]));
   } finally {
     await session.release();
   }
@@ -248,14 +248,4 @@ function argmax(v: Float32Array, at: number, width: number): number {
   let best = 0;
   for (let c = 1; c < width; c++) if (v[at + c]! > v[at + best]!) best = c;
   return best;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
