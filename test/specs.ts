@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { rng } from '../pipeline/util/math.ts';
 import type { LayerSpec, StudentSpec } from '../pipeline/student/spec.ts';
+import { buildConv1dSpec, buildDscnnSpec } from '../pipeline/distill/architectures.ts';
+import { StudentSchema, type StudentConfig } from '../pipeline/distill/schema.ts';
 
 export const FASHION_TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
 
@@ -104,4 +106,49 @@ export function testSpecs(): Record<'mlp1' | 'mlp5' | 'cnn' | 'rgb' | 'odd', Stu
     subclasses: 3,
   });
   return { mlp1, mlp5, cnn, rgb, odd };
+}
+
+/** Batch norms with seeded non-trivial statistics (fresh ones are the identity, which would hide a wrong fold). */
+function perturbBatchNorms(s: StudentSpec, seed: number): StudentSpec {
+  const r = rng(seed);
+  const layers = s.layers.map((l): LayerSpec => (l.kind === 'batchNorm'
+    ? { ...l, gamma: uniform(r, l.channels, 1).map((v) => 1 + 0.5 * v), beta: uniform(r, l.channels, 0.3), movingMean: uniform(r, l.channels, 0.2), movingVariance: uniform(r, l.channels, 1).map((v) => 1 + 0.8 * v) }
+    : l));
+  return { ...s, layers };
+}
+
+/** Fresh conv students give nearly constant outputs (Glorot kernels through a global pool): scale the head's kernel up. */
+function sharpen(s: StudentSpec, factor: number): StudentSpec {
+  const last = s.layers.at(-1)!;
+  if (last.kind !== 'dense') throw new Error('the head is a dense layer');
+  return { ...s, layers: [...s.layers.slice(0, -1), { ...last, kernel: last.kernel.map((v) => v * factor) }] };
+}
+
+/**
+ * One spec of every student architecture as the pipeline builds them (batch norms perturbed, so folding is exercised):
+ * an MLP, the test CNN, the MobileNet-style dscnn, the conv1d student, and a residual net whose batch norm cannot be folded.
+ */
+export function architectureSpecs(): Record<string, StudentSpec> {
+  const meta = { features: 784, featureShape: [28, 28], classes: 2, subclasses: 3, seed: 5, metadata: {} };
+  const dscnn = buildDscnnSpec(StudentSchema.parse({ arch: 'dscnn', stem: 8, blocks: [{ filters: 16, stride: 2 }, { filters: 24, stride: 1 }, { filters: 32, stride: 2 }], dense: [16] }) as Extract<StudentConfig, { arch: 'dscnn' }>, meta);
+  const conv1d = buildConv1dSpec(StudentSchema.parse({ arch: 'conv1d', blocks: [{ filters: 8, kernelSize: 5, stride: 1, pool: 2 }, { filters: 16, kernelSize: 3, stride: 2, pool: 1 }] }) as Extract<StudentConfig, { arch: 'conv1d' }>, { ...meta, featureShape: [784], subclasses: 1 });
+  // A residual block: conv-relu, conv, batch norm after the add's input is read (not foldable), add, pool, head.
+  const r = rng(9);
+  const bn = (channels: number): LayerSpec => ({ kind: 'batchNorm', channels, gamma: uniform(r, channels, 1).map((v) => 1 + 0.5 * v), beta: uniform(r, channels, 0.3), movingMean: uniform(r, channels, 0.2), movingVariance: uniform(r, channels, 1).map((v) => 1.2 + 0.8 * v), epsilon: 1e-3, momentum: 0.99, activation: 'relu6' });
+  const residual = spec({
+    features: 784,
+    image: { height: 28, width: 28, channels: 1 },
+    layers: [
+      conv(r, 3, 1, 6, 'same', 'relu'), // 0
+      { kind: 'maxpool2d', poolSize: 2 }, // 1
+      conv(r, 3, 6, 6, 'same', 'relu'), // 2
+      bn(6), // 3: after a ReLU conv: stays a scale and shift
+      { kind: 'add', from: 1 }, // 4
+      { kind: 'globalAvgPool' }, // 5
+      dense(r, 6, 2, 'linear'),
+    ],
+    classes: 2,
+    subclasses: 1,
+  });
+  return { mlp: testSpecs().mlp1, cnn: testSpecs().cnn, dscnn: sharpen(perturbBatchNorms(dscnn, 1), 30), conv1d: sharpen(perturbBatchNorms(conv1d, 2), 30), residual: sharpen(residual, 10) };
 }
