@@ -317,12 +317,12 @@ export function floatData(t: Tensor): Float32Array {
   const n = numel(t);
   if (t.rawData && t.rawData.length) {
     const raw = t.rawData;
-    if (raw.length !== n * 4) throw new Error(`initializer ${t.name}: ${raw.length} bytes for ${n} floats`);
+    if (raw.length !== n * 4) throw badInitializer(t, `${raw.length} bytes of raw_data for ${n} float32 values`);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     return Float32Array.from({ length: n }, (_, i) => view.getFloat32(i * 4, true));
   }
   const f = t.floatData ?? [];
-  if (f.length !== n) throw new Error(`initializer ${t.name}: ${f.length} values for ${n}`);
+  if (f.length !== n) throw badInitializer(t, `${f.length} float_data values for ${n}`);
   return Float32Array.from(f);
 }
 
@@ -342,6 +342,10 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
   const out = new Float32Array(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
   return out;
+}
+
+function badInitializer(t: Tensor, why: string): EdgeDistillError {
+  return new EdgeDistillError('E_MODEL_FORMAT', `the model's initializer ${JSON.stringify(t.name)} has ${why} (dims [${(t.dims ?? []).join(', ')}])`, 'The file is damaged or was written by a broken exporter: export the model again.');
 }
 
 function notQuantizable(path: string, why: string): EdgeDistillError {

@@ -432,6 +432,14 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
     await f.property('inspectModel mutated student ONNX', mutations, 800, (ms) => inspectModel(write(mutate(student, ms))), checkInfo);
     await f.property('inspectModel mutated teacher.onnx', mutations, 12, (ms) => inspectModel(write(mutate(teacher, ms))), checkInfo);
     await f.property('importStudent mutated student ONNX', mutations, 600, (ms) => importStudent(write(mutate(student, ms))), checkStudent);
+    // quantize MODEL.onnx: opening a foreign model, finding its targets and rewriting it (dynamic int8, float16).
+    const { openForeignModel } = await import('../pipeline/stages/quantize-any.ts');
+    const { quantizeAnyOnnx } = await import('../exporters/onnx-any-quantize.ts');
+    const checkQuantized = (bytes: Uint8Array[]) => assert.ok(bytes.every((b) => b instanceof Uint8Array && b.length > 0));
+    await f.property('quantize mutated student ONNX (dynamic int8, float16)', mutations, 400, (ms) => {
+      const m = openForeignModel(write(mutate(student, ms)), undefined);
+      return [quantizeAnyOnnx(m.model, { kind: 'dynamic', perChannel: true, reduceRange: true }), quantizeAnyOnnx(m.model, { kind: 'float16' })];
+    }, checkQuantized);
   },
 
   async tflite(f) {
