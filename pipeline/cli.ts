@@ -1,9 +1,11 @@
 // The thin CLI: flags -> the same raw config a pipeline.json holds -> parseConfig -> runPipeline -> one manifest.
 // This is the only place that turns an error into an exit code.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Stage } from './config.ts';
+import type { DataSource } from './data/schema.ts';
 import { EdgeDistillError } from './errors.ts';
 import { createProgress } from './util/progress.ts';
 import { renderMarkdown } from './report/markdown.ts';
@@ -127,14 +129,32 @@ function pipelineFlags(y: Argv): Argv {
   return y;
 }
 
-async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; quantizeModel?: string; classOutput?: string; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
+async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; quantizeModel?: string; classOutput?: string; calibration?: DataSource; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
   const cfg = compileConfig(argv, stages, extra.compressOnly);
   if (extra.classOutput !== undefined) cfg.compress = { ...cfg.compress!, classOutput: extra.classOutput };
+  if (extra.calibration !== undefined) cfg.compress = { ...cfg.compress!, calibration: extra.calibration };
   const progress = createProgress({ quiet: Boolean(argv.quiet) });
   const { out, report } = await runPipeline(cfg, { progress, ...extra });
   if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
   else process.stdout.write(`${renderMarkdown(report)}\nWrote ${out}/report.json, report.md, report.html and manifest.json\n`);
   checkBudgets(report.budgets, argv.junit as string | undefined, out);
+}
+
+/** A data source from a bare path, by its kind: what `--calibration PATH` takes. */
+function sourceFromPath(p: string): DataSource {
+  let dir = false;
+  try {
+    dir = statSync(p).isDirectory();
+  } catch {
+    throw new EdgeDistillError('E_FILE_NOT_FOUND', `--calibration ${p} does not exist`, 'Pass an existing .npy, .csv, .jsonl or IDX file, or a folder of class folders of images.');
+  }
+  if (dir) return { format: 'images', path: p };
+  const lower = p.toLowerCase();
+  if (lower.endsWith('.npy')) return { format: 'npy', features: p };
+  if (lower.endsWith('.csv')) return { format: 'csv', path: p };
+  if (lower.endsWith('.jsonl')) return { format: 'jsonl', path: p };
+  if (/ubyte(\.gz)?$|\.idx(\.gz)?$/.test(lower)) return { format: 'idx', features: p };
+  throw new EdgeDistillError('E_CONFIG', `--calibration ${p}: cannot tell its format from the name`, 'Name a .npy, .csv, .jsonl or IDX (*-ubyte[.gz], *.idx[.gz]) file or an image folder, or set compress.calibration in a config with its format.');
 }
 
 /** After a run: the budget table on stderr, the JUnit file, and E_BUDGET (exit 3) when any budget broke. */
@@ -178,14 +198,18 @@ export async function main(args: string[]): Promise<number> {
           .positional('model', { type: 'string', describe: 'an ONNX model (any producer) to quantize and judge on the config\'s test data' })
           .option('student', { type: 'array', string: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' })
           .option('class-output', { type: 'string', describe: 'MODEL.onnx: the output holding class scores (default: its only 2-D output; else judged by fidelity to float32)' })
+          .option('calibration', { type: 'string', describe: 'MODEL.onnx: calibrate static int8 on these rows instead of the train split (.npy, .csv, .jsonl, an IDX file, or a folder of class folders of images; compress.calibration in a config takes any source)' })
           .option('bench', { type: 'boolean', describe: 'MODEL.onnx: also benchmark the float32 model and every variant (the config\'s bench settings) and recommend the fastest and the smallest per target' }),
       (a) => {
         const students = ((a.student as string[] | undefined) ?? []).map(String);
-        if ((a.model === undefined) === (students.length === 0)) {
-          throw new EdgeDistillError('E_CONFIG', a.model === undefined ? 'quantize needs a model file or --student' : 'quantize takes a model file or --student, not both', 'Run `edge-distill quantize model.onnx` for any ONNX model, or `edge-distill quantize --student out/students/<method>` for a distilled student.');
+        // A config's compress.model names the model when the command line does not.
+        const model = a.model !== undefined ? resolve(String(a.model)) : students.length ? undefined : compileConfig(a, ['compress'], 'quantize').compress?.model;
+        if ((model === undefined) === (students.length === 0)) {
+          throw new EdgeDistillError('E_CONFIG', model === undefined ? 'quantize needs a model file (or compress.model in the config) or --student' : 'quantize takes a model file or --student, not both', 'Run `edge-distill quantize model.onnx` for any ONNX model, or `edge-distill quantize --student out/students/<method>` for a distilled student.');
         }
-        if (a.model !== undefined) {
-          return runCommand(a, a.bench ? ['compress', 'bench'] : ['compress'], { quantizeModel: resolve(String(a.model)), compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined });
+        if (model !== undefined) {
+          const calibration = a.calibration === undefined ? undefined : sourceFromPath(resolve(String(a.calibration)));
+          return runCommand(a, a.bench ? ['compress', 'bench'] : ['compress'], { quantizeModel: model, compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined, calibration });
         }
         return runCommand(a, ['export', 'compress'], { students, compressOnly: 'quantize' });
       },

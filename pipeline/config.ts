@@ -8,7 +8,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EdgeDistillError } from './errors.ts';
 import { sha256 } from './util/fsutil.ts';
-import { DataSchema, type DataSource } from './data/schema.ts';
+import { DataSchema, SourceSchema, type DataSource } from './data/schema.ts';
 import { TeacherSchema } from './teacher/schema.ts';
 import { MethodSchema, StudentSchema, TrainSchema } from './distill/schema.ts';
 import type { StudentSetup } from './distill/train-one.ts';
@@ -91,6 +91,10 @@ export const CompressSchema = z.strictObject({
    * model's only 2-D output is; a model with none (or several) is judged by fidelity to its float32 outputs.
    */
   classOutput: z.string().min(1).optional(),
+  /** The model `edge-distill quantize` quantizes when the command line names none (an ONNX file of any producer). */
+  model: z.string().min(1).optional(),
+  /** Rows static quantization calibrates on instead of the train split (any data format; the data's preprocess applies). */
+  calibration: SourceSchema.optional(),
   /** Training examples used to calibrate static quantization. */
   calibrationExamples: z.number().int().positive().default(512),
   prune: z
@@ -221,6 +225,7 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
       ...(cfg.teacher.model ? { model: r(cfg.teacher.model) } : {}),
       ...(pre ? { precomputed: { ...pre, ...Object.fromEntries((['path', 'logits', 'embedding', 'ids'] as const).filter((k) => pre[k] !== undefined).map((k) => [k, r(pre[k]!)])) } } : {}),
     },
+    ...(cfg.compress ? { compress: { ...cfg.compress, ...(cfg.compress.model ? { model: r(cfg.compress.model) } : {}), ...(cfg.compress.calibration ? { calibration: src(cfg.compress.calibration) } : {}) } } : {}),
     // --out and the cache are relative to the working directory, like any CLI output flag.
     out: resolve(cfg.out),
     ...(cfg.cacheDir ? { cacheDir: resolve(cfg.cacheDir) } : {}),

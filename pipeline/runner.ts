@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { studentSetup, type Config } from './config.ts';
-import { closeDatasets, loadDatasets, splitIds, type Datasets } from './data/dataset.ts';
+import { closeDatasets, loadDatasets, loadExtraRows, splitIds, type Datasets, type Split } from './data/dataset.ts';
 import type { Rows } from './data/rows.ts';
 import { checkIdCoverage } from './teacher/precomputed.ts';
 import { EdgeDistillError } from './errors.ts';
@@ -99,15 +99,22 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
       const foreign = openForeignModel(opts.quantizeModel, cfg.compress?.classOutput);
       // Labels only matter for a classifier; for any other model they are not read.
       let data: Datasets | null = null;
+      let calibration: Split | null = null;
       try {
         data = await loadDatasets(cfg.data, cfg.seed, foreign.classes ?? Number.MAX_SAFE_INTEGER, { spillDir: cacheDir });
         checkForeignData(foreign, data);
+        const src = cfg.compress?.calibration;
+        if (src) {
+          calibration = await loadExtraRows(src, cfg.data, { spillDir: cacheDir, like: data.train.image });
+          checkForeignData(foreign, { ...data, test: calibration }, 'compress.calibration');
+        }
       } catch (err) {
         if (data) closeDatasets(data);
+        calibration?.x.close();
         removeEmptyCreated();
         throw err;
       }
-      return { data, teacher: null, foreign };
+      return { data, teacher: null, foreign: { model: foreign, calibration } };
     }
     const teacher = await openTeacher(cfg.teacher);
     for (const d of teacher.detected) progress.note(`teacher: detected ${d}`);
@@ -125,7 +132,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
   });
 
   const staging = join(out, `.staging-${process.pid}-${Date.now()}`);
-  const opened: Rows[] = [];
+  const opened: Rows[] = foreign?.calibration ? [foreign.calibration.x] : [];
   let unlock: () => void;
   let backend: string;
   try {
@@ -140,7 +147,7 @@ export async function runPipeline(cfg: Config, opts: RunOptions = {}): Promise<R
     for (const f of removeLeftovers(out, cacheDir)) progress.note(`removed ${f}, left by a run that did not finish`);
     mkdirSync(staging, { recursive: true });
     const checkpoints = { dir: cacheDir, used: new Set<string>() };
-    const report = await timed('pipeline', () => (foreign ? executeForeign(cfg, foreign, { data, progress, staging, timed }) : execute(cfg, opts, { data, teacher: teacher!, progress, staging, cacheDir, checkpoints, opened, timed })));
+    const report = await timed('pipeline', () => (foreign ? executeForeign(cfg, foreign.model, foreign.calibration ?? data.train, { data, progress, staging, timed }) : execute(cfg, opts, { data, teacher: teacher!, progress, staging, cacheDir, checkpoints, opened, timed })));
     // A broken budget does not stop the run: the artifacts are fine and still written; the CLI fails the build.
     report.budgets = cfg.budgets ? evaluateBudgets(cfg.budgets, report, cfg.stages) : [];
     writeAtomic(join(staging, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -229,10 +236,10 @@ interface Ctx {
 }
 
 /** A quantize-only job on a model edge-distill did not make: its variants, judged and (with a bench stage) benchmarked. */
-async function executeForeign(cfg: Config, m: ForeignModel, ctx: Pick<Ctx, 'data' | 'progress' | 'staging' | 'timed'>): Promise<Report> {
+async function executeForeign(cfg: Config, m: ForeignModel, calibration: Split, ctx: Pick<Ctx, 'data' | 'progress' | 'staging' | 'timed'>): Promise<Report> {
   const { data, progress, timed } = ctx;
   const compress = cfg.compress!;
-  const { source, artifacts } = await timed('compress', () => quantizeForeign(m, compress, data, { staging: ctx.staging, progress }));
+  const { source, artifacts } = await timed('compress', () => quantizeForeign(m, compress, data, { staging: ctx.staging, progress, calibration }));
   const recommended = recommend(artifacts, compress.maxAccuracyDrop);
   for (const r of recommended) progress.note(`recommended ${r.format}: ${r.artifact} (${r.why})`);
   let bench: { benchmarks: BenchmarkResult[]; skipped: BenchmarkSkipped[] } = { benchmarks: [], skipped: [] };

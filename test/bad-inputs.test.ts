@@ -503,6 +503,19 @@ describe('edge-distill quantize MODEL.onnx on bad models and data (the real PyTo
     assertFails(t, runCli(['quantize', TEACHER, '--config', join(dir, 'pipeline.json'), '--class-output', 'logits', '--out', out, '--quiet'], dir), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: ['784', '5 features'] });
   });
 
+  test('12f. --calibration rows with 5 features for a model that takes 784 -> E_SHAPE_MISMATCH naming compress.calibration', (t) => {
+    const dir = fresh();
+    const csv = join(dir, 'five.csv');
+    writeFileSync(csv, ['a,b,c,d,e', ...Array.from({ length: 50 }, () => '1,2,3,4,5')].join('\n') + '\n');
+    const out = join(dir, 'out');
+    assertFails(t, runCli(['quantize', TEACHER, '--class-output', 'logits', '--calibration', csv, '--out', out, '--quiet'], dir), { code: 'E_SHAPE_MISMATCH', status: EXIT_ERROR, names: ['compress.calibration', '5 features'] });
+  });
+
+  test('12g. --calibration naming no file -> E_FILE_NOT_FOUND naming it', (t) => {
+    const dir = fresh();
+    assertFails(t, runCli(['quantize', TEACHER, '--calibration', join(dir, 'nope.npy'), '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_FILE_NOT_FOUND', status: EXIT_ERROR, names: [join(dir, 'nope.npy')] });
+  });
+
   test('12d. --class-output naming no output -> E_CONFIG listing the outputs', (t) => {
     const dir = fresh();
     assertFails(t, runCli(['quantize', TEACHER, '--class-output', 'scores', '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_CONFIG', status: EXIT_USAGE, names: ['"scores"', 'logits, embedding'] });

@@ -96,8 +96,10 @@ test('one deliberately fragile layer: the per-layer report names it first, and m
   });
   const fragile = join(dir, 'fragile.onnx');
   writeFileSync(fragile, onnx.ModelProto.encode(m).finish());
-  const cfg = config('fragile', { compress: { onnx: [{ kind: 'dynamic' }] } });
-  const { report } = quantize([fragile, '--config', cfg, '--max-accuracy-drop', '0.5']);
+  // The model named by the config (compress.model), not the command line.
+  const cfg = config('fragile', { compress: { onnx: [{ kind: 'dynamic' }], model: fragile } });
+  const { report } = quantize(['--config', cfg, '--max-accuracy-drop', '0.5']);
+  assert.equal(report.source!.path, fragile);
   const [fp32, dyn] = report.artifacts;
   assert.equal(dyn!.variant, 'int8-dynamic');
   const fragileNode = gemms[1]!.name!;
@@ -121,9 +123,11 @@ const teacherConfig = (name: string, compress: object) => {
 
 test('the shipped PyTorch CNN teacher: static per-channel int8 passes the checker and its accuracy drop is reported (its batch-1 speed: benchmarks/compress.ts)', () => {
   const cfg = teacherConfig('teacher', { onnx: [{ kind: 'static', perChannel: true }], calibrationExamples: 256 });
-  const { report, out } = quantize([join(EXAMPLE_DIR, 'teacher.onnx'), '--config', cfg, '--class-output', 'logits', '--max-accuracy-drop', '0.5']);
+  // Calibrated on the example's training images given by --calibration (an IDX file), not on the train split.
+  const { report, out, stderr } = quantize([join(EXAMPLE_DIR, 'teacher.onnx'), '--config', cfg, '--class-output', 'logits', '--calibration', join(EXAMPLE_DIR, 'train-images-idx3-ubyte.gz'), '--max-accuracy-drop', '0.5']);
   const [fp32, st] = report.artifacts;
   assert.equal(report.task.test, 500);
+  assert.match(stderr, /calibrating .* on 256 rows of compress\.calibration/);
   assert.equal(st!.variant, 'int8-static-pc');
   runOfficialChecker(join(out, st!.path));
   assert.deepEqual(report.source!.quantizable.map((q) => q.op), ['Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm']);

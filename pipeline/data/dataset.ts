@@ -260,6 +260,14 @@ function carve(s: Split, fraction: number, rand: () => number, name: Split['name
 }
 
 /**
+ * One more source read like the train split (the data's preprocess, labels unread): the rows `quantize` calibrates
+ * static quantization on (compress.calibration). Close it with its `x.close()`.
+ */
+export async function loadExtraRows(src: DataSource, cfg: DataConfig, opts: { spillDir?: string | null; like: ImagePreprocessSpec | null }): Promise<Split> {
+  return loadSplit(src, { ...cfg, labelMap: undefined }, Number.MAX_SAFE_INTEGER, 'train', { spillDir: opts.spillDir ?? null, teacherImage: {}, like: opts.like });
+}
+
+/**
  * Load, map, preprocess and split the data; `classes` is the teacher's class count. With `spillDir`, CSV, JSONL and
  * NPY sources (and images, a file at a time) are read a block at a time into anonymous files there, so memory stays
  * flat however many rows they have; IDX and text sources are read into memory. `teacherImage`: the teacher's own

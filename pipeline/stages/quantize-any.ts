@@ -76,10 +76,10 @@ export function openForeignModel(path: string, classOutput: string | undefined):
 }
 
 /** The data must fit the model: as many features per example as its input takes. */
-export function checkForeignData(m: ForeignModel, data: Datasets): void {
+export function checkForeignData(m: ForeignModel, data: Pick<Datasets, 'test'>, what = 'the data'): void {
   const per = m.exampleShape.reduce((a, b) => a * b, 1);
   if (per !== data.test.features) {
-    throw new EdgeDistillError('E_SHAPE_MISMATCH', `${m.path} takes ${per} values per example ([${m.exampleShape.join(', ')}]) but the data has ${data.test.features} features`, 'Point data at examples the model was trained on (and the same preprocess).');
+    throw new EdgeDistillError('E_SHAPE_MISMATCH', `${m.path} takes ${per} values per example ([${m.exampleShape.join(', ')}]) but ${what} has ${data.test.features} features`, 'Point data at examples the model was trained on (and the same preprocess).');
   }
   if (m.classOutput && m.classes !== null && data.test.labels && m.classes < 2) {
     throw new EdgeDistillError('E_MODEL_FORMAT', `${m.path}'s class output ${m.classOutput} has ${m.classes} column(s)`, 'Name the class-score output with compress.classOutput.');
@@ -156,6 +156,8 @@ export function sqnrDb(r: Float32Array, q: Float32Array): number {
 interface ForeignOptions {
   staging: string;
   progress: Progress;
+  /** What static quantization calibrates on: compress.calibration's rows, else the train split. */
+  calibration: Split;
 }
 
 /** The float32 model and every configured variant, written under artifacts/<stem>/ and judged. */
@@ -189,7 +191,11 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
     let ranges: Map<string, ActivationRange> | undefined;
     if (mode.kind === 'static') {
       const key = `${mode.calibration}:${mode.percentile}`;
-      if (!calibrationRanges.has(key)) calibrationRanges.set(key, await calibrateForeign(m, data.train, Math.min(c.calibrationExamples, data.train.n), mode.calibration, mode.percentile));
+      if (!calibrationRanges.has(key)) {
+        const n = Math.min(c.calibrationExamples, opts.calibration.n);
+        opts.progress.note(`${variant}: calibrating ${calibrationTensors(m.targets).length} activation ranges (${mode.calibration}) on ${n} rows of ${c.calibration ? 'compress.calibration' : 'the train split'}`);
+        calibrationRanges.set(key, await calibrateForeign(m, opts.calibration, n, mode.calibration, mode.percentile));
+      }
       ranges = calibrationRanges.get(key);
     }
     const build = (o: { keepFloat?: Set<string>; only?: Set<string>; exposeOutputs?: string[] }) => quantizeAnyOnnx(m.model, mode as QuantMode, { ...(ranges ? { ranges } : {}), ...o });
