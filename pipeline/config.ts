@@ -5,7 +5,8 @@
 // `compress` and the run-wide fields are below. Stages receive their own section, not the whole Config.
 import { z } from 'zod';
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from './util/package-root.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256 } from './util/fsutil.ts';
 import { DataSchema, SourceSchema, type DataSource } from './data/schema.ts';
@@ -161,7 +162,7 @@ export function studentSetup(cfg: Config): StudentSetup & { methods: Config['met
 }
 
 /** The bundled example: Fashion-MNIST label % 2 with the shipped PyTorch teacher. */
-export const EXAMPLE_CONFIG_PATH = resolve(dirname(new URL(import.meta.url).pathname), '../examples/fmnist-bin/pipeline.json');
+export const EXAMPLE_CONFIG_PATH = join(PACKAGE_ROOT, 'examples/fmnist-bin/pipeline.json');
 
 function formatIssue(issue: z.core.$ZodIssue): { code: 'E_UNKNOWN_OPTION' | 'E_CONFIG'; line: string } {
   const where = issue.path.length ? issue.path.join('.') : '(top level)';

@@ -5,11 +5,12 @@
 // to job.resultFile as JSON (stdout is left to the runtimes, some of which print banners).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadRuntime, type RuntimeName } from './registry.ts';
-import { timeModel, type BatchTimes, type TimingOptions } from './measure.ts';
+import { timeBaseline, timeModel, type BatchTimes, type TimingOptions } from './measure.ts';
 
 export interface WorkerJob extends TimingOptions {
   runtime: RuntimeName;
-  model: string;
+  /** The model to time; null for the baseline: the same runtime, inputs and timing loop with no model loaded. */
+  model: string | null;
   inputsFile: string;
   n: number;
   features: number;
@@ -33,7 +34,8 @@ async function main(jobFile: string): Promise<void> {
     // The process (Node, tsx, the runtime's code) before the model: what the model and its session add is measured
     // against this. maxRSS is in kilobytes and covers the whole life of the process.
     const before = process.memoryUsage().rss;
-    const timed = await timeModel(runtime, job.model, { x, n: job.n, features: job.features }, job);
+    const inputs = { x, n: job.n, features: job.features };
+    const timed = job.model === null ? await timeBaseline(inputs, job) : await timeModel(runtime, job.model, inputs, job);
     const peak = process.resourceUsage().maxRSS * 1024;
     result = { ok: true, ...timed, peakRssBytes: peak, rssGrowthBytes: Math.max(0, peak - before) };
   } catch (err) {

@@ -59,6 +59,17 @@ export async function timeBatches(session: RuntimeSession, inputs: { x: Float32A
   return { batch, firstRunMs, times };
 }
 
+/**
+ * The timing loop with no model: every input is made as for a model, and a run returns at once. A worker that runs
+ * this has loaded the runtime and the inputs but no model; what a model's worker uses on top of it is the model's cost.
+ */
+export async function timeBaseline(inputs: { x: Float32Array; n: number; features: number }, o: TimingOptions & { batches: number[] }): Promise<{ initMs: number; exampleShape: number[]; batches: BatchTimes[] }> {
+  const none: RuntimeSession = { exampleShape: [inputs.features], run: async () => new Float32Array(0), dispose: async () => {} };
+  const batches: BatchTimes[] = [];
+  for (const b of o.batches) batches.push(await timeBatches(none, inputs, b, o));
+  return { initMs: 0, exampleShape: none.exampleShape, batches };
+}
+
 /** Load a model and time it at each batch size; initMs is model load to a session ready to run. */
 export async function timeModel(
   runtime: Runtime,

@@ -18,7 +18,7 @@ import { fileLoadHandler, modelJsonPath } from '../../exporters/tfjs-io.ts';
 const { onnx } = onnxProto;
 
 const notOurs = (path: string, why: string, cause?: unknown) =>
-  new EdgeDistillError('E_MODEL_FORMAT', `${path} is not a student made by edge-distill (${why})`, 'Pass a checkpoint folder from `edge-distill distill` (out/students/<method>) or a TF.js model.json that edge-distill exported.', cause === undefined ? undefined : { cause });
+  new EdgeDistillError('E_MODEL_FORMAT', `${path} is not a student made by edge-distill (${why})`, 'Pass a checkpoint folder from `edge-distill distill` (out/students/<method>) or a TF.js model.json that edge-distill exported; to quantize an ONNX model edge-distill did not make, run `edge-distill quantize MODEL.onnx`.', cause === undefined ? undefined : { cause });
 
 /** A file that decodes but breaks the reader's assumptions (a missing initializer, a layer TF.js rejects) is E_MODEL_FORMAT, not a crash. */
 async function orNotOurs<T>(path: string, read: () => T | Promise<T>): Promise<T> {

@@ -10,10 +10,10 @@ export const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
 export const kb = (b: number) => (b / 1024).toFixed(1);
 export const mb = (x: number | null) => (x === null ? '-' : (x / 1048576).toFixed(1));
 
-/** A benchmark's memory in words: Node's peak RSS (and the model's growth of it), or the page's JS heap + wasm. */
+/** A benchmark's memory in words: Node's model cost (and the whole process's peak RSS), or the page's JS heap + wasm. */
 export function memoryText(b: BenchmarkResult): string {
   const m = b.memory;
-  return b.environment === 'node' ? `RSS ${mb(m.peakRssBytes)}${m.rssGrowthBytes != null ? ` (+${mb(m.rssGrowthBytes)})` : ''}` : `heap ${mb(m.jsHeapBytes)} + wasm ${mb(m.wasmBytes)}`;
+  return b.environment === 'node' ? `model ${mb(m.modelBytes ?? null)} (process RSS ${mb(m.peakRssBytes)})` : `heap ${mb(m.jsHeapBytes)} + wasm ${mb(m.wasmBytes)}`;
 }
 
 /** The largest difference from the in-memory student over the artifact's runtimes, or null when none was measured. */

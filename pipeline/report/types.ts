@@ -167,15 +167,22 @@ export interface BenchmarkResult extends LatencyStats {
   batch: number;
   threads: number;
   memory: {
-    /** Node: the benchmark process's peak resident set size (Node, tsx and the runtime's code included). */
+    /**
+     * Node: what the model costs — this process's peak RSS minus `baselineRssBytes`, that of a process with the same
+     * runtime, inputs and timing loop and no model (so weights, session, arena and outputs). ± a few MB of noise.
+     */
+    modelBytes: number | null;
+    /** Node: the benchmark process's peak resident set size (Node, the runtime's code and the inputs included). */
     peakRssBytes: number | null;
+    /** Node: the peak RSS of the no-model process `modelBytes` is measured against. */
+    baselineRssBytes: number | null;
     /** Node: peak RSS minus the RSS just before the model was loaded: the model's and its session's share. */
     rssGrowthBytes: number | null;
     /** Chromium: the page's JS heap in use after the runs. */
     jsHeapBytes: number | null;
     /** Chromium: the largest WebAssembly memory the runtime allocated. */
     wasmBytes: number | null;
-    /** The profile's memoryMB was exceeded by the model's memory (Node: rssGrowthBytes; Chromium: JS heap + wasm). */
+    /** The profile's memoryMB was exceeded by the model's memory (Node: modelBytes; Chromium: JS heap + wasm). */
     overProfileLimit: boolean;
   };
   model: { bytes: number; gzipBytes: number; parameters: number; flopsPerExample: number | null };

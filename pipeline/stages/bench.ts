@@ -33,8 +33,10 @@ export interface BenchTarget {
 
 /** Examples fed to the benchmarks (cycled through); enough for distinct batches at the largest batch sizes. */
 const BENCH_EXAMPLES = 1024;
-const WORKER = fileURLToPath(new URL('../../runtimes/bench-worker.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+// The worker runs as this module does: compiled JS from dist/, or the TypeScript sources through tsx (tests, benchmarks).
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER = fileURLToPath(new URL(`../../runtimes/bench-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url));
+const WORKER_NODE_ARGS = FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : [];
 
 /** A model given on the command line (an .onnx file, or a TF.js model.json or its folder), as inspect reads it. */
 export function benchTargetFromPath(p: string): BenchTarget {
@@ -56,7 +58,7 @@ export async function runWorker(job: Omit<WorkerJob, 'resultFile'>, dir: string,
   writeFileSync(jobFile, JSON.stringify({ ...job, resultFile }));
   const stderr: string[] = [];
   const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, ['--import', TSX, WORKER, jobFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...WORKER_NODE_ARGS, WORKER, jobFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
     child.on('close', done);
   });
@@ -98,6 +100,7 @@ export async function benchArtifacts(
       const jobs = targets.flatMap((t) => b.runtimes.filter((r) => runtimeLoads(r, t.format)).flatMap((r) => profiles.map((p) => ({ t, r, p }))));
       const step = opts.progress.step('benchmark (node)', jobs.length);
       let id = 0;
+      const baselines = new Map<string, number | null>();
       for (const { t, r, p } of jobs as { t: BenchTarget; r: RuntimeName; p: (typeof profiles)[number] }[]) {
         step.tick(1, `${t.name} on ${r} (${p.name})`);
         if (r === 'tfjs-node' && tfjsNode) {
@@ -107,16 +110,26 @@ export async function benchArtifacts(
         const threads = b.threads ?? p.threads;
         // Report what really ran: some runtimes ignore the thread count in Node.
         const threadsUsed = RUNTIME_TABLE[r].singleThreaded ? 1 : threads;
-        const res = await runWorker({ runtime: r, model: t.file, inputsFile, n, features: data.test.features, batches: b.batches, threads, warmup: b.warmup, runs: b.runs, minDurationMs: b.minDurationMs }, dir, id++);
+        const job = { runtime: r, inputsFile, n, features: data.test.features, batches: b.batches, threads, warmup: b.warmup, runs: b.runs, minDurationMs: b.minDurationMs };
+        const res = await runWorker({ ...job, model: t.file }, dir, id++);
         if (!res.ok) {
           skipped.push({ artifact: t.name, runtime: r, environment: 'node', reason: res.reason });
           continue;
         }
+        // The model's own memory: this worker's peak RSS minus that of a worker with the same runtime, inputs and
+        // timing loop but no model (measured once per runtime and thread count).
+        const key = `${r}|${threads}`;
+        if (!baselines.has(key)) {
+          const base = await runWorker({ ...job, model: null }, dir, id++);
+          baselines.set(key, base.ok ? base.peakRssBytes : null);
+        }
+        const basePeak = baselines.get(key)!;
+        const modelBytes = basePeak === null ? null : Math.max(0, res.peakRssBytes - basePeak);
         for (const bt of res.batches) {
           benchmarks.push({
             artifact: t.name, format: t.format, runtime: r, environment: 'node', profile: p.name, cpuThrottle: 1, batch: bt.batch, threads: threadsUsed,
             ...summarize(bt.times, { initMs: res.initMs, firstRunMs: bt.firstRunMs, warmup: b.warmup, batch: bt.batch }),
-            memory: { peakRssBytes: res.peakRssBytes, rssGrowthBytes: res.rssGrowthBytes, jsHeapBytes: null, wasmBytes: null, overProfileLimit: overLimit(p, res.rssGrowthBytes) },
+            memory: { modelBytes, peakRssBytes: res.peakRssBytes, baselineRssBytes: basePeak, rssGrowthBytes: res.rssGrowthBytes, jsHeapBytes: null, wasmBytes: null, overProfileLimit: overLimit(p, modelBytes) },
             model: model(t),
           });
         }
@@ -169,7 +182,7 @@ export async function benchArtifacts(
       benchmarks.push({
         artifact: j.target.name, format: j.format, runtime: j.runtime, environment: 'chromium', profile: j.profile.name, cpuThrottle: j.cpuThrottle, batch: j.batch, threads: o.threads,
         ...summarize(o.times, { initMs: o.initMs, firstRunMs: o.firstRunMs, warmup: b.warmup, batch: j.batch }),
-        memory: { peakRssBytes: null, rssGrowthBytes: null, jsHeapBytes: o.jsHeapBytes, wasmBytes: o.wasmBytes, overProfileLimit: overLimit(j.profile, peak) },
+        memory: { modelBytes: null, peakRssBytes: null, baselineRssBytes: null, rssGrowthBytes: null, jsHeapBytes: o.jsHeapBytes, wasmBytes: o.wasmBytes, overProfileLimit: overLimit(j.profile, peak) },
         model: model(j.target),
       });
     }

