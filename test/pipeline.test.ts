@@ -58,6 +58,10 @@ test('the bundled example runs end to end and its artifacts check out', async (t
     for (const b of report.benchmarks) {
       assert.equal(b.batch, 1);
       assert.ok(b.initMs > 0 && b.p50Ms > 0 && b.p50Ms <= b.p90Ms && b.p90Ms <= b.p99Ms, JSON.stringify(b));
+      // The memory a 784-8-2 student costs is its own (a few MB at most), not the worker process's: no row of any
+      // profile, the watch's 128 MB included, is over its limit.
+      assert.ok(!b.memory.overProfileLimit, `${b.artifact} on ${b.runtime} (${b.profile}): ${JSON.stringify(b.memory)}`);
+      if (b.runtime === 'onnxruntime-node') assert.ok(b.memory.modelBytes !== null && b.memory.modelBytes < 20 * 2 ** 20, JSON.stringify(b.memory));
     }
   });
 

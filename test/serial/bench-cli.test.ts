@@ -39,6 +39,13 @@ test('bench: the teacher and a student on every runtime, in Node and Chromium, d
       assert.ok(env === 'node' ? b.memory.peakRssBytes! > 0 : b.memory.wasmBytes! > 0, JSON.stringify(b.memory));
     }
   }
+  // The model's own memory on onnxruntime-node (its process minus a process with the runtime and an Identity model):
+  // the 784-8-2 student well under 20 MB under every profile, the 1.2 M-parameter teacher above it.
+  const student = rows('model.onnx', 'node', 'onnxruntime-node');
+  const teacher = rows('teacher.onnx', 'node', 'onnxruntime-node');
+  for (const b of student) assert.ok(b.memory.modelBytes! < 20 * 2 ** 20 && !b.memory.overProfileLimit, `student ${b.profile}: ${JSON.stringify(b.memory)}`);
+  for (const b of teacher) assert.ok(b.memory.modelBytes! > Math.max(...student.map((s) => s.memory.modelBytes!)), `teacher ${b.profile}: ${JSON.stringify(b.memory)}`);
+  console.log(`model memory on onnxruntime-node: student ${student.map((b) => (b.memory.modelBytes! / 2 ** 20).toFixed(1)).join(' / ')} MB, teacher ${teacher.map((b) => (b.memory.modelBytes! / 2 ** 20).toFixed(1)).join(' / ')} MB (desktop / phone / watch)`);
   // LiteRT.js (the .tflite) must really have run under every profile, not been skipped: desktop, phone and watch.
   const litert = Object.fromEntries(rows('model.tflite', 'chromium', 'litert-wasm').map((b) => [b.profile, b]));
   assert.deepEqual(Object.keys(litert).sort(), ['desktop', 'phone', 'watch'], `LiteRT.js rows; skipped: ${JSON.stringify(report.benchmarksSkipped.filter((s) => s.runtime === 'litert-wasm'))}`);
