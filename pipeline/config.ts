@@ -4,7 +4,7 @@
 // teacher/schema.ts, `student`, `methods` and `train` in distill/schema.ts, `budgets` in report/budgets.ts; `bench`,
 // `compress` and the run-wide fields are below. Stages receive their own section, not the whole Config.
 import { z } from 'zod';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from './util/package-root.ts';
 import { EdgeDistillError } from './errors.ts';
@@ -238,6 +238,9 @@ export function readConfigFile(file: string): { raw: Record<string, unknown>; ba
   const abs = resolve(file);
   if (!existsSync(abs)) {
     throw new EdgeDistillError('E_FILE_NOT_FOUND', `config file ${abs} does not exist`, 'Check the --config path.');
+  }
+  if (statSync(abs).isDirectory()) {
+    throw new EdgeDistillError('E_CONFIG', `config file ${abs} is a folder, not a file`, 'Pass the pipeline.json itself: --config path/to/pipeline.json.');
   }
   try {
     const raw = JSON.parse(readFileSync(abs, 'utf8'));

@@ -526,3 +526,23 @@ describe('edge-distill quantize MODEL.onnx on bad models and data (the real PyTo
     assertFails(t, runCli(['quantize', TEACHER, '--student', dir, '--out', join(dir, 'out'), '--quiet'], dir), { code: 'E_CONFIG', status: EXIT_USAGE, names: ['not both'] });
   });
 });
+
+describe('a folder where a file is expected, for every path a user gives (teacher, config, data, student, models)', () => {
+  const { fresh, cleanup } = tempFolders('edge-distill-bad-folders-');
+  after(cleanup);
+  const cases: [name: string, args: (dir: string) => string[], code: string, status: number, names: string[]][] = [
+    ['13a. --teacher', (dir) => ['distill', '--teacher', dir, '--steps', '1'], 'E_MODEL_FORMAT', EXIT_ERROR, ['a folder, not a file']],
+    ['13b. --config', (dir) => ['distill', '--config', dir, '--steps', '1'], 'E_CONFIG', EXIT_USAGE, ['a folder, not a file']],
+    ['13c. data.train.features', (dir) => ['distill', '--config', writeJson(join(dir, 'pipeline.json'), { data: { train: { format: 'idx', features: dir } }, teacher: { model: TEACHER } }), '--steps', '1'], 'E_FILE_NOT_FOUND', EXIT_ERROR, ['is a folder, not a file']],
+    ['13d. --student', (dir) => ['export', '--student', dir], 'E_MODEL_FORMAT', EXIT_ERROR, ['neither student.json nor model.json']],
+    ['13e. bench MODEL', (dir) => ['bench', dir, '--runs', '1'], 'E_FILE_NOT_FOUND', EXIT_ERROR, ['has no model.json']],
+  ];
+  for (const [name, args, code, status, names] of cases) {
+    test(`${name}: a folder -> ${code} naming it, nothing written`, (t) => {
+      const dir = fresh();
+      const out = join(dir, 'out');
+      assertFails(t, runCli([...args(dir), '--out', out, '--quiet'], dir), { code, status, names: [dir, ...names] });
+      assert.ok(!readdirSync(dir).includes('out') || readdirSync(out).every((f) => f.startsWith('.')), 'nothing in --out');
+    });
+  }
+});

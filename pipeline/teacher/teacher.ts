@@ -2,7 +2,7 @@
 // output is the embedding and which the logits), the input-shape check, and the on-disk cache of its outputs.
 import '../../runtimes/ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TeacherConfig } from './schema.ts';
 import { EdgeDistillError, oneOf } from '../errors.ts';
@@ -51,6 +51,9 @@ export async function openTeacher(cfg: TeacherConfig): Promise<Teacher> {
   }
   if (!existsSync(cfg.model)) {
     throw new EdgeDistillError('E_FILE_NOT_FOUND', `teacher model ${cfg.model} does not exist`, 'Check the teacher path: teacher.model in a config resolves against the config file\'s folder, --teacher against the working directory.');
+  }
+  if (statSync(cfg.model).isDirectory()) {
+    throw new EdgeDistillError('E_MODEL_FORMAT', `teacher model ${cfg.model} is a folder, not a file`, 'Point teacher.model (or --teacher) at the .onnx file itself.');
   }
   const bytes = readFileSync(cfg.model);
   let session: ort.InferenceSession;
