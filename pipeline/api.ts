@@ -24,11 +24,14 @@ export type ProgressEvent =
   | { kind: 'note'; message: string };
 
 export interface ApiOptions {
-  /** Called for every progress event; without it the API is silent (the CLI draws bars on stderr instead). */
+  /** Called for every progress event; without it the API is silent. */
   onProgress?: (event: ProgressEvent) => void;
+  /** A progress reporter to use instead (the CLI passes its terminal bars). */
+  progress?: Progress;
 }
 
 function progressOf(opts: ApiOptions): Progress {
+  if (opts.progress) return opts.progress;
   const on = opts.onProgress;
   if (!on) return createProgress({ quiet: true });
   return {
@@ -81,6 +84,16 @@ export function quantize(config: Config, target: { model: string; bench?: boolea
   const cfg = { ...config, compress: { ...compress, prune: { ...compress.prune, structured: [], magnitude: [] } } };
   if ('model' in target) return runPipeline(withStages(cfg, target.bench ? ['compress', 'bench'] : ['compress']), { progress: progressOf(opts), quantizeModel: resolve(target.model) });
   return runPipeline(withStages(cfg, ['export', 'compress']), { progress: progressOf(opts), students: target.students });
+}
+
+/**
+ * Structured (compress.prune.structured) and magnitude (compress.prune.magnitude) pruning of students, fine-tuned with
+ * their own loss and judged against compress.maxAccuracyDrop (50 % structured when the config names neither).
+ */
+export function prune(config: Config, students: string[], opts: ApiOptions = {}): Promise<RunResult> {
+  const compress = config.compress ?? CompressSchema.parse({});
+  const p = compress.prune.structured.length || compress.prune.magnitude.length ? compress.prune : { ...compress.prune, structured: [0.5] };
+  return runPipeline(withStages({ ...config, compress: { ...compress, onnx: [], tfjs: [], tflite: [], prune: p } }, ['export', 'compress']), { progress: progressOf(opts), students });
 }
 
 /** Latency, throughput and memory of model files (ours or not) on the config's test data and bench settings. */

@@ -172,13 +172,38 @@ function pipelineFlags(y: Argv, command: keyof typeof COMMAND_GROUPS): Argv {
   return y;
 }
 
-async function runCommand(argv: Record<string, unknown>, stages: Stage[], extra: { students?: string[]; models?: string[]; quantizeModel?: string; classOutput?: string; calibration?: DataSource; compressOnly?: 'quantize' | 'prune' } = {}): Promise<void> {
-  const cfg = compileConfig(argv, stages, extra.compressOnly);
-  const [{ runPipeline }, { createProgress }, { renderMarkdown }] = await Promise.all([import('./runner.ts'), import('./util/progress.ts'), import('./report/markdown.ts')]);
-  if (extra.classOutput !== undefined) cfg.compress = { ...cfg.compress!, classOutput: extra.classOutput };
-  if (extra.calibration !== undefined) cfg.compress = { ...cfg.compress!, calibration: extra.calibration };
-  const progress = createProgress({ quiet: Boolean(argv.quiet) });
-  const { out, report } = await runPipeline(cfg, { progress, ...extra });
+/** What a pipeline command asks of the library API (pipeline/api.ts), which the CLI only calls. */
+type Job =
+  | { kind: 'run' | 'distill' }
+  | { kind: 'export' | 'prune'; students: string[] }
+  | { kind: 'quantize'; students: string[] }
+  | { kind: 'quantize-model'; model: string; bench: boolean; classOutput?: string; calibration?: DataSource }
+  | { kind: 'bench'; models: string[] };
+
+async function runCommand(argv: Record<string, unknown>, stages: Stage[], job: Job, compressOnly?: 'quantize' | 'prune'): Promise<void> {
+  const cfg = compileConfig(argv, stages, compressOnly);
+  const [api, { createProgress }, { renderMarkdown }] = await Promise.all([import('./api.ts'), import('./util/progress.ts'), import('./report/markdown.ts')]);
+  const o = { progress: createProgress({ quiet: Boolean(argv.quiet) }) };
+  const { out, report } = await (() => {
+    switch (job.kind) {
+      case 'run':
+        return api.run(cfg, o);
+      case 'distill':
+        return api.distill(cfg, o);
+      case 'export':
+        return api.exportStudents(cfg, job.students, o);
+      case 'prune':
+        return api.prune(cfg, job.students, o);
+      case 'quantize':
+        return api.quantize(cfg, { students: job.students }, o);
+      case 'quantize-model': {
+        const compress = { ...cfg.compress!, ...(job.classOutput !== undefined ? { classOutput: job.classOutput } : {}), ...(job.calibration ? { calibration: job.calibration } : {}) };
+        return api.quantize({ ...cfg, compress }, { model: job.model, bench: job.bench }, o);
+      }
+      case 'bench':
+        return api.bench(cfg, job.models, o);
+    }
+  })();
   if (argv.json) process.stdout.write(JSON.stringify({ out, report }, null, 2) + '\n');
   else process.stdout.write(`${renderMarkdown(report)}\nWrote ${out}/report.json, report.md, report.html and manifest.json\n`);
   await checkBudgets(report.budgets, argv.junit as string | undefined, out);
@@ -227,13 +252,13 @@ export async function main(args: string[]): Promise<number> {
       if (unknown) throw new EdgeDistillError('E_UNKNOWN_OPTION', `unknown option ${unknown[1]}`, 'Run `edge-distill <command> --help` for the options.');
       throw new EdgeDistillError('E_CONFIG', msg ?? 'bad command line', 'Run `edge-distill --help`.');
     })
-    .command('run', 'distill, export, compress (with a compress section) and benchmark: the whole pipeline (the bundled example when no --config)', (y) => pipelineFlags(y, 'run'), (a) => runCommand(a, ['distill', 'export', 'compress', 'bench']))
-    .command('distill', 'train students (saved as checkpoints in <out>/students/<method>)', (y) => pipelineFlags(y, 'distill'), (a) => runCommand(a, ['distill']))
+    .command('run', 'distill, export, compress (with a compress section) and benchmark: the whole pipeline (the bundled example when no --config)', (y) => pipelineFlags(y, 'run'), (a) => runCommand(a, ['distill', 'export', 'compress', 'bench'], { kind: 'run' }))
+    .command('distill', 'train students (saved as checkpoints in <out>/students/<method>)', (y) => pipelineFlags(y, 'distill'), (a) => runCommand(a, ['distill'], { kind: 'distill' }))
     .command(
       'export',
       'export distilled students to ONNX and TF.js, checked for parity',
       (y) => pipelineFlags(y, 'export').option('student', { type: 'array', string: true, demandOption: true, describe: 'student checkpoint folder(s) from `distill`' }),
-      (a) => runCommand(a, ['export'], { students: (a.student as string[]).map(String) }),
+      (a) => runCommand(a, ['export'], { kind: 'export', students: (a.student as string[]).map(String) }),
     )
     .command(
       'quantize [model]',
@@ -254,22 +279,22 @@ export async function main(args: string[]): Promise<number> {
         }
         if (model !== undefined) {
           const calibration = a.calibration === undefined ? undefined : sourceFromPath(resolve(String(a.calibration)));
-          return runCommand(a, a.bench ? ['compress', 'bench'] : ['compress'], { quantizeModel: model, compressOnly: 'quantize', classOutput: a['class-output'] as string | undefined, calibration });
+          return runCommand(a, ['compress'], { kind: 'quantize-model', model, bench: Boolean(a.bench), classOutput: a['class-output'] as string | undefined, calibration }, 'quantize');
         }
-        return runCommand(a, ['export', 'compress'], { students, compressOnly: 'quantize' });
+        return runCommand(a, ['export', 'compress'], { kind: 'quantize', students }, 'quantize');
       },
     )
     .command(
       'prune',
       'structured / magnitude pruning of students, fine-tuned with their own loss, judged against --max-accuracy-drop',
       (y) => pipelineFlags(y, 'prune').option('student', { type: 'array', string: true, demandOption: true, describe: 'checkpoint folder(s) from `distill`, or TF.js model.json exported by edge-distill' }),
-      (a) => runCommand(a, ['export', 'compress'], { students: (a.student as string[]).map(String), compressOnly: 'prune' }),
+      (a) => runCommand(a, ['export', 'compress'], { kind: 'prune', students: (a.student as string[]).map(String) }, 'prune'),
     )
     .command(
       'bench [models..]',
       'benchmark models (ONNX or TF.js) for accuracy and latency on the config\'s test data',
       (y) => pipelineFlags(y, 'bench').positional('models', { type: 'string', array: true, describe: 'model files' }),
-      (a) => runCommand(a, ['bench'], { models: ((a.models as string[] | undefined) ?? []).map(String) }),
+      (a) => runCommand(a, ['bench'], { kind: 'bench', models: ((a.models as string[] | undefined) ?? []).map(String) }),
     )
     .command(
       'inspect <model>',
@@ -287,7 +312,7 @@ export async function main(args: string[]): Promise<number> {
       (y) => pipelineFlags(y, 'teacher').positional('action', { type: 'string', choices: ['train'], demandOption: true }),
       async (a) => {
         const cfg = compileConfig(a, ['distill']);
-        const [{ trainTeacher }, { createProgress }] = await Promise.all([import('./stages/teacher-train.ts'), import('./util/progress.ts')]);
+        const [{ trainTeacher }, { createProgress }] = await Promise.all([import('./api.ts'), import('./util/progress.ts')]);
         const t = await trainTeacher(cfg, { progress: createProgress({ quiet: Boolean(a.quiet) }) });
         const pct = (x: number) => (x * 100).toFixed(2);
         const line = `teacher ${t.path}: ${t.parameters} parameters, accuracy train ${pct(t.trainAccuracy)} % / validation ${pct(t.validationAccuracy)} % / test ${pct(t.testAccuracy)} %, ${(t.trainMs / 1000).toFixed(1)} s`;
