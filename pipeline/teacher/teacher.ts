@@ -169,35 +169,69 @@ export async function runTeacher(
   const x = asRows(input, n);
   const F = x.width;
   const shape = teacherInputShape(t, opts.featureShape, F);
-  const session = t.session;
-  if (!session) throw new Error('runTeacher needs an ONNX teacher; precomputed outputs are matched by id instead');
-  const key = sha256([t.sha256, t.input, t.logits, t.embedding, hashRows(x)].join(':'));
-  const cacheFile = join(opts.cacheDir, `teacher-${key.slice(0, 32)}.bin`);
+  if (!t.session) throw new Error('runTeacher needs an ONNX teacher; precomputed outputs are matched by id instead');
+  const cacheFile = teacherCacheFile(t, x, opts.cacheDir);
   const C = t.classes;
   const D = t.embeddingDim;
   const hit = readCache(cacheFile, n, C, D, opts.stream ?? false);
   if (hit) return { ...hit, cached: true };
+  const step = opts.progress.step(`teacher pass (${opts.label})`, n);
+  await writeTeacherCache(cacheFile, n, C, D, async (put) => {
+    for await (const out of teacherBatches(t, x, shape, 0, n)) {
+      put(out.from, out.logits, out.embedding);
+      step.tick(out.count);
+    }
+  });
+  step.done(`${n} examples`);
+  return { ...readCache(cacheFile, n, C, D, opts.stream ?? false)!, cached: false };
+}
+
+/** Where the teacher's outputs on rows `x` are cached: keyed by the model, its roles and the rows' bytes. */
+export function teacherCacheFile(t: Teacher, x: Rows, cacheDir: string): string {
+  const key = sha256([t.sha256, t.input, t.logits, t.embedding, hashRows(x)].join(':'));
+  return join(cacheDir, `teacher-${key.slice(0, 32)}.bin`);
+}
+
+/**
+ * The teacher on rows [from, to) of `x`, a batch at a time. Batches start at multiples of the batch size counted from
+ * row 0, whatever `from` is (a shard's range starts on such a multiple), so a row is always computed in the same batch
+ * as in a single pass over all rows, and gets the same bytes.
+ */
+export async function* teacherBatches(t: Teacher, x: Rows, shape: number[], from: number, to: number): AsyncGenerator<{ from: number; count: number; logits: Float32Array; embedding: Float32Array }> {
+  const session = t.session;
+  if (!session) throw new Error('teacherBatches needs an ONNX teacher');
+  for (let i = from; i < to; i += t.batchSize) {
+    const b = Math.min(t.batchSize, to - i, x.n - i);
+    const feeds = { [t.input]: new ort.Tensor('float32', x.read(i, b), [b, ...shape]) };
+    const out = await session.run(feeds, [t.logits, t.embedding]);
+    yield { from: i, count: b, logits: out[t.logits]!.data as Float32Array, embedding: out[t.embedding]!.data as Float32Array };
+  }
+}
+
+/**
+ * Writes a cache file atomically: `fill` hands over the outputs of rows starting at `from` in any order (logits are
+ * gathered in memory, [n, C] floats; embeddings go straight to the file).
+ */
+export async function writeTeacherCache(cacheFile: string, n: number, C: number, D: number, fill: (put: (from: number, logits: Float32Array, embedding: Float32Array) => void) => Promise<void>): Promise<void> {
   const logits = new Float32Array(n * C);
   const file = atomicFile(cacheFile);
   try {
     writeAllAt(file.fd, cacheHeader(n, C, D), 0);
-    const step = opts.progress.step(`teacher pass (${opts.label})`, n);
-    for (let i = 0; i < n; i += t.batchSize) {
-      const b = Math.min(t.batchSize, n - i);
-      const feeds = { [t.input]: new ort.Tensor('float32', x.read(i, b), [b, ...shape]) };
-      const out = await session.run(feeds, [t.logits, t.embedding]);
-      logits.set(out[t.logits]!.data as Float32Array, i * C);
-      writeAllAt(file.fd, f32Bytes(out[t.embedding]!.data as Float32Array), 8 + (n * C + i * D) * 4);
-      step.tick(b);
-    }
+    await fill((from, l, e) => {
+      logits.set(l, from * C);
+      writeAllAt(file.fd, f32Bytes(e), 8 + (n * C + from * D) * 4);
+    });
     writeAllAt(file.fd, f32Bytes(logits), 8);
-    step.done(`${n} examples`);
     file.commit();
   } catch (err) {
     file.abort();
     throw err;
   }
-  return { ...readCache(cacheFile, n, C, D, opts.stream ?? false)!, cached: false };
+}
+
+/** Reads a cache file written by writeTeacherCache (null when absent or not of this shape). */
+export function readTeacherCache(file: string, n: number, C: number, D: number, stream: boolean): TeacherOutputs | null {
+  return readCache(file, n, C, D, stream);
 }
 
 // Cache file: 8-byte little-endian header (logits and embedding byte counts as uint32), then the logits [n, C], then
