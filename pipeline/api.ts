@@ -1,6 +1,10 @@
 // The library API: each stage as a typed function over the same validated config and the same runner the CLI uses
 // (the CLI is a thin layer over these). Import it as `import { distill, exportStudents } from 'edge-distill'`.
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { closeDatasets, loadDatasets } from './data/dataset.ts';
+import { openTeacher } from './teacher/teacher.ts';
+import { mergeShards, runShard, type ShardManifest } from './teacher/shards.ts';
 import { CompressSchema, EXAMPLE_CONFIG_PATH, parseConfig, readConfigFile, type Config, type Stage } from './config.ts';
 import { runPipeline, type RunResult } from './runner.ts';
 import { createProgress, type Progress } from './util/progress.ts';
@@ -14,6 +18,8 @@ export type { Manifest, RunResult } from './runner.ts';
 export type { ArtifactResult, BenchmarkResult, LayerError, MicroBundleResult, Report, SourceModel, StudentResult, TargetRecommendation } from './report/types.ts';
 export type { ModelInfo } from './inspect/model-info.ts';
 export type { TrainedTeacher } from './stages/teacher-train.ts';
+export type { ShardManifest } from './teacher/shards.ts';
+export { parseShardSpec } from './teacher/shards.ts';
 export { TOOL_VERSION } from './util/versions.ts';
 
 /** What a long step reports: `step` when it starts (with its size), `tick` as it goes, `done` at its end, `note` for one-line facts. */
@@ -109,6 +115,33 @@ export function inspect(path: string): ModelInfo {
 /** Train a teacher on the config's labelled data (teacher.train) and write it to teacher.model as ONNX. */
 export function trainTeacher(config: Config, opts: ApiOptions = {}): Promise<TrainedTeacher> {
   return trainTeacherStage(config, { progress: progressOf(opts) });
+}
+
+/**
+ * Shard K of N of the teacher pass (`edge-distill teacher run --shard K/N --out DIR`): the teacher's outputs on the
+ * K-th row range of every split of the config's data, as NPY with row ids and a manifest in `out`. A run reads a
+ * folder of them with teacher.precomputed {format: "shards", dir}.
+ */
+export async function teacherShard(config: Config, spec: { shard: number; shards: number }, out: string, opts: ApiOptions = {}): Promise<ShardManifest> {
+  const teacher = await openTeacher({ ...config.teacher, precomputed: undefined });
+  const spill = config.cacheDir ?? join(resolve(out), '.cache');
+  const made = !existsSync(spill);
+  try {
+    const data = await loadDatasets(config.data, config.seed, teacher.classes, { spillDir: spill, teacherImage: config.teacher.image ?? {} });
+    try {
+      return await runShard(config, teacher, data, spec, resolve(out), progressOf(opts));
+    } finally {
+      closeDatasets(data);
+    }
+  } finally {
+    await teacher.session?.release();
+    if (made && existsSync(spill) && readdirSync(spill).length === 0) rmSync(spill, { recursive: true, force: true });
+  }
+}
+
+/** `edge-distill teacher merge`: the shards in `dir`, checked (coverage, teacher, data, sha256), written to `out` as one. */
+export function mergeTeacherShards(dir: string, out: string): ShardManifest {
+  return mergeShards(resolve(dir), resolve(out));
 }
 
 function withStages(config: Config, stages: Stage[]): Config {

@@ -308,12 +308,30 @@ export async function main(args: string[]): Promise<number> {
     )
     .command(
       'teacher <action>',
-      'teacher tools; `teacher train` trains an MLP teacher on the config\'s labelled data (teacher.train) and writes it to teacher.model as ONNX with logits and embedding outputs',
-      (y) => pipelineFlags(y, 'teacher').positional('action', { type: 'string', choices: ['train'], demandOption: true }),
+      'teacher tools: `teacher train` trains an MLP (or CNN) teacher on the config\'s labelled data and writes it to teacher.model; `teacher run --shard K/N --out DIR` computes shard K of N of the teacher pass (K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID with auto/N); `teacher merge --from DIR --out DIR` checks shards and writes them as one',
+      (y) =>
+        pipelineFlags(y, 'teacher')
+          .positional('action', { type: 'string', choices: ['train', 'run', 'merge'], demandOption: true })
+          .option('shard', { type: 'string', describe: 'run: K/N, the shard to compute (0 <= K < N), or auto/N to read K from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)' })
+          .option('from', { type: 'string', describe: 'merge: the folder of shards to merge' }),
       async (a) => {
+        const [api, { createProgress }] = await Promise.all([import('./api.ts'), import('./util/progress.ts')]);
+        const progress = createProgress({ quiet: Boolean(a.quiet) });
+        if (a.action === 'merge') {
+          if (a.from === undefined || a.out === undefined) throw new EdgeDistillError('E_CONFIG', 'teacher merge needs --from (the shards) and --out (where the merged shard goes)', 'Run `edge-distill teacher merge --from shards/ --out merged/`.');
+          const m = api.mergeTeacherShards(String(a.from), String(a.out));
+          process.stdout.write(a.json ? JSON.stringify(m, null, 2) + '\n' : `merged ${String(a.from)} into ${String(a.out)}: ${m.splits.train.rows} train, ${m.splits.validation.rows} validation, ${m.splits.test.rows} test rows\n`);
+          return;
+        }
         const cfg = compileConfig(a, ['distill']);
-        const [{ trainTeacher }, { createProgress }] = await Promise.all([import('./api.ts'), import('./util/progress.ts')]);
-        const t = await trainTeacher(cfg, { progress: createProgress({ quiet: Boolean(a.quiet) }) });
+        if (a.action === 'run') {
+          if (a.shard === undefined || a.out === undefined) throw new EdgeDistillError('E_CONFIG', 'teacher run needs --shard K/N and --out DIR', 'Run `edge-distill teacher run --config pipeline.json --shard 0/4 --out shards/` for each K (or --shard auto/4 in a batch job).');
+          const m = await api.teacherShard(cfg, api.parseShardSpec(String(a.shard)), String(a.out), { progress });
+          const rows = (['train', 'validation', 'test'] as const).map((s) => `${s} ${m.splits[s].from}..${m.splits[s].to} of ${m.splits[s].rows}`).join(', ');
+          process.stdout.write(a.json ? JSON.stringify(m, null, 2) + '\n' : `shard ${m.shard} of ${m.shards} written to ${String(a.out)}: ${rows}\n`);
+          return;
+        }
+        const t = await api.trainTeacher(cfg, { progress });
         const pct = (x: number) => (x * 100).toFixed(2);
         const line = `teacher ${t.path}: ${t.parameters} parameters, accuracy train ${pct(t.trainAccuracy)} % / validation ${pct(t.validationAccuracy)} % / test ${pct(t.testAccuracy)} %, ${(t.trainMs / 1000).toFixed(1)} s`;
         process.stdout.write((a.json ? JSON.stringify(t, null, 2) : line) + '\n');

@@ -136,6 +136,9 @@ export const ConfigSchema = z.strictObject({
   for (const k of ['patience', 'evalEvery'] as const) {
     if (c.train[k] !== undefined && !c.train.keepBest) ctx.addIssue({ code: 'custom', path: ['train', k], message: `${k} only applies with train.keepBest: true (keeping the best validation checkpoint)` });
   }
+  const shards = c.teacher.precomputed?.format === 'shards';
+  if (shards && !c.teacher.precomputed!.dir) ctx.addIssue({ code: 'custom', path: ['teacher', 'precomputed', 'dir'], message: 'format "shards" reads the folder the shards were written to: set dir' });
+  if (shards && !c.teacher.model) ctx.addIssue({ code: 'custom', path: ['teacher', 'model'], message: 'format "shards" needs the teacher model the shards came from (its hash is checked, and LELP reads its head): set teacher.model' });
   if (c.data.augment && c.teacher.precomputed) ctx.addIssue({ code: 'custom', path: ['data', 'augment'], message: 'augmented copies are labelled by running the teacher on them, and precomputed teacher outputs have none for them; give teacher.model, or remove data.augment' });
   // What the dscnn and conv1d students cannot do yet is refused before anything trains.
   const arch = c.student.arch;
@@ -224,7 +227,7 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
     teacher: {
       ...cfg.teacher,
       ...(cfg.teacher.model ? { model: r(cfg.teacher.model) } : {}),
-      ...(pre ? { precomputed: { ...pre, ...Object.fromEntries((['path', 'logits', 'embedding', 'ids'] as const).filter((k) => pre[k] !== undefined).map((k) => [k, r(pre[k]!)])) } } : {}),
+      ...(pre ? { precomputed: { ...pre, ...Object.fromEntries((['path', 'logits', 'embedding', 'ids', 'dir'] as const).filter((k) => pre[k] !== undefined).map((k) => [k, r(pre[k]!)])) } } : {}),
     },
     ...(cfg.compress ? { compress: { ...cfg.compress, ...(cfg.compress.model ? { model: r(cfg.compress.model) } : {}), ...(cfg.compress.calibration ? { calibration: src(cfg.compress.calibration) } : {}) } } : {}),
     // --out and the cache are relative to the working directory, like any CLI output flag.

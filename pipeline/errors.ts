@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'E_BUDGET' // the run finished but broke a release budget (exit code 3; its outputs are written)
   | 'E_OUT_LOCKED' // another run is writing to the same --out (its .lock names the pid)
   | 'E_UNSUPPORTED' // a student layer (or option) that the chosen exporter, engine or stage cannot handle yet
-  | 'E_MISSING_PACKAGE'; // an optional npm package a feature needs (a text corpus) is not installed; the message names it
+  | 'E_MISSING_PACKAGE' // an optional npm package a feature needs (a text corpus) is not installed; the message names it
+  | 'E_SHARD'; // teacher-pass shards that are missing, duplicated, overlapping, damaged or from another teacher or data
 
 export class EdgeDistillError extends Error {
   readonly code: ErrorCode;

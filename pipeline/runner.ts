@@ -7,6 +7,8 @@ import { studentSetup, type Config } from './config.ts';
 import { closeDatasets, loadDatasets, loadExtraRows, splitIds, type Datasets, type Split } from './data/dataset.ts';
 import type { Rows } from './data/rows.ts';
 import { checkIdCoverage } from './teacher/precomputed.ts';
+import { checkShards } from './teacher/shards.ts';
+import { hashRows } from './data/rows.ts';
 import { EdgeDistillError } from './errors.ts';
 import { sha256, writeAtomic } from './util/fsutil.ts';
 import { lockOutput, removeLeftovers } from './util/lock.ts';
@@ -14,7 +16,7 @@ import { createProgress, type Progress } from './util/progress.ts';
 import { renderHtml } from './report/html.ts';
 import { renderMarkdown } from './report/markdown.ts';
 import { withOracleShare, type ArtifactResult, type BenchmarkResult, type BenchmarkSkipped, type MicroBundleResult, type ParityGroup, type Report, type StudentResult } from './report/types.ts';
-import { openTeacher, teacherFeatureShape, teacherInputShape, type Teacher } from './teacher/teacher.ts';
+import { openTeacher, teacherFeatureShape, teacherInput, teacherInputShape, type Teacher } from './teacher/teacher.ts';
 import { tfjsNodeUnavailableReason, useBackend } from './util/tfjs.ts';
 import { accuracy } from './distill/train.ts';
 import { teacherOutputs, transferSet } from './stages/teacher-pass.ts';
@@ -205,6 +207,13 @@ function validate(cfg: Config, teacher: Teacher, data: Datasets): void {
   } else {
     const shape = teacherFeatureShape(cfg.teacher, data.train);
     teacherInputShape(teacher, shape, shape.reduce((a, b) => a * b, 1));
+    // Shards of the teacher pass: all there, of this teacher and this data, before anything is computed.
+    const pre = cfg.teacher.precomputed;
+    if (pre?.format === 'shards') {
+      const splits = { train: data.train, validation: data.validation, test: data.test };
+      const of = <T>(f: (s: (typeof splits)['train']) => T) => ({ train: f(splits.train), validation: f(splits.validation), test: f(splits.test) });
+      checkShards(pre.dir!, { teacher, dataSha256: of((s) => hashRows(teacherInput(cfg.teacher, s).x)), rows: of((s) => s.n) });
+    }
   }
   if (cfg.data.classNames && cfg.data.classNames.length !== teacher.classes) {
     throw new EdgeDistillError('E_CONFIG', `data.classNames has ${cfg.data.classNames.length} names but the teacher has ${teacher.classes} classes`, 'Give one name per teacher class.');

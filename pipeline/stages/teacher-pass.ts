@@ -6,6 +6,7 @@ import { MemoryRows, type Rows } from '../data/rows.ts';
 import type { TransferSet } from '../distill/train-one.ts';
 import { readTeacherHead } from '../teacher/head.ts';
 import { matchById } from '../teacher/precomputed.ts';
+import { checkShards, fillCacheFromShards } from '../teacher/shards.ts';
 import type { TeacherConfig } from '../teacher/schema.ts';
 import { runTeacher, teacherInput, type Teacher, type TeacherOutputs } from '../teacher/teacher.ts';
 import { argmaxRows } from '../util/math.ts';
@@ -30,6 +31,8 @@ export async function teacherOutputs(cfg: TeacherConfig, split: 'train' | 'valid
     return { logits: m.logits, embedding: new MemoryRows(m.embedding ?? new Float32Array(0), m.embedding ? s.n : 0, teacher.embeddingDim), cached: true };
   }
   const t = teacherInput(cfg, s);
+  // Shards (checked against this run's teacher and data when it started) fill the cache the pass reads.
+  if (cfg.precomputed?.format === 'shards') await fillCacheFromShards(cfg.precomputed.dir!, checkShards(cfg.precomputed.dir!), split, teacher, t.x, ctx.cacheDir);
   const outputs = await runTeacher(teacher, t.x, s.n, { featureShape: t.featureShape, cacheDir: ctx.cacheDir, label: split, progress: ctx.progress, stream: data.spillDir !== null });
   ctx.opened.push(outputs.embedding);
   return outputs;

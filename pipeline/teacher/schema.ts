@@ -7,7 +7,10 @@ import { FeaturizerSchema } from '../data/schema.ts';
 const path = z.string().min(1);
 
 export const PrecomputedSchema = z.strictObject({
-  format: z.enum(['jsonl', 'npy']),
+  /** jsonl / npy: outputs matched to data rows by id. shards: a folder of `edge-distill teacher run --shard` outputs. */
+  format: z.enum(['jsonl', 'npy', 'shards']),
+  /** shards: the folder the shards (or `teacher merge`) wrote; teacher.model must name the model they came from. */
+  dir: path.optional(),
   path: path.optional(),
   idKey: z.string().optional(),
   logitsKey: z.string().optional(),

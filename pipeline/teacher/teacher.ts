@@ -45,7 +45,9 @@ function dimsOf(meta: ort.InferenceSession.ValueMetadata): Dim[] | null {
 const lastDim = (d: Dim[] | null) => (d && d.length === 2 && typeof d[1] === 'number' ? d[1] : null);
 
 export async function openTeacher(cfg: TeacherConfig): Promise<Teacher> {
-  if (cfg.precomputed) return openPrecomputed(cfg.precomputed, cfg.batchSize);
+  // Shards are this model's own outputs computed elsewhere: the model is opened as usual, the pass reads them.
+  const pre = cfg.precomputed;
+  if (pre && pre.format !== 'shards') return openPrecomputed({ ...pre, format: pre.format }, cfg.batchSize);
   if (!cfg.model) {
     throw new EdgeDistillError('E_CONFIG', 'the config names no teacher: teacher.model and teacher.precomputed are both missing', 'Set teacher.model to an ONNX file (or train one with `edge-distill teacher train`), or give teacher.precomputed outputs.');
   }
