@@ -16,7 +16,7 @@ import { EdgeDistillError } from '../pipeline/errors.ts';
 import { readAll, rowWriter, type RowWriter, type Rows } from '../pipeline/data/rows.ts';
 import type { Table } from '../pipeline/data/table.ts';
 
-const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tflite', 'tfjs', 'email', 'precomputed', 'images'] as const;
+const SUITES = ['idx', 'csv', 'jsonl', 'npy', 'onnx', 'tflite', 'tfjs', 'email', 'precomputed', 'images', 'shards'] as const;
 type Suite = (typeof SUITES)[number];
 const SEED = Number(process.env.FUZZ_SEED ?? 20250611);
 /** A single parser call slower than this fails the property (and is shrunk like any other failure). */
@@ -612,6 +612,62 @@ const SUITE_RUNS: Record<Suite, (f: Fuzz) => Promise<void>> = {
       writeFileSync(join(root, name), mutate(Buffer.from(text), ms));
       return streamImages({ format: 'images', path: join(root, name) }, '/', settings, rowWriter(f.dir), null);
     }, checkImages);
+  },
+
+  async shards(f) {
+    const { checkShards, streamShardSplit } = await import('../pipeline/teacher/shards.ts');
+    const { npyBytes } = await import('../pipeline/data/npy.ts');
+    const { createHash } = await import('node:crypto');
+    // Two consistent shards of a 3-class, 2-d teacher over 6 train / 2 validation / 2 test rows, files included.
+    const dir = join(f.dir, 'shards');
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    const base = (k: number) => {
+      const split = (name: string, rows: number) => {
+        const from = k === 0 ? 0 : rows / 2;
+        const to = k === 0 ? rows / 2 : rows;
+        const files = { logits: `${name}.${k}-of-2.logits.npy`, embedding: `${name}.${k}-of-2.embedding.npy`, ids: `${name}.${k}-of-2.ids.txt` };
+        const bytes = {
+          [files.logits]: npyBytes('<f4', [to - from, 3], Float32Array.from({ length: (to - from) * 3 }, (_, i) => i / 7)),
+          [files.embedding]: npyBytes('<f4', [to - from, 2], Float32Array.from({ length: (to - from) * 2 }, (_, i) => -i / 3)),
+          [files.ids]: Buffer.from(Array.from({ length: to - from }, (_, i) => `r${from + i}`).join('\n') + '\n'),
+        };
+        for (const [f2, b] of Object.entries(bytes)) writeFileSync(join(dir, f2), b);
+        return { rows, from, to, dataSha256: 'a'.repeat(64), files, sha256: Object.fromEntries(Object.entries(bytes).map(([f2, b]) => [f2, sha(b)])) };
+      };
+      return { kind: 'edge-distill teacher shard', tool: 'edge-distill fuzz', shard: k, shards: 2, teacher: { sha256: 'b'.repeat(64), input: 'x', logits: 'logits', embedding: 'emb', classes: 3, embeddingDim: 2, batchSize: 2 }, data: {}, splits: { train: split('train', 6), validation: split('validation', 2), test: split('test', 2) } };
+    };
+    mkdirSync(dir, { recursive: true });
+    const manifests = [base(0), base(1)];
+    const text = manifests.map((m) => Buffer.from(JSON.stringify(m, null, 2)));
+    const files = readdirSync(dir).filter((x) => x.endsWith('.npy'));
+    const reset = () => {
+      for (const x of readdirSync(dir).filter((y) => y.endsWith('.json'))) rmSync(join(dir, x));
+      manifests.forEach((_, k) => writeFileSync(join(dir, `shard-${k}-of-2.json`), text[k]!));
+    };
+    const originals = new Map(files.map((x) => [x, readFileSync(join(dir, x))]));
+    const consume = () => {
+      const ok = checkShards(dir);
+      let rows = 0;
+      streamShardSplit(dir, ok, 'train', (_from, l) => (rows += l.length / 3));
+      return { shards: ok.length, rows };
+    };
+    const checkConsumed = (r: { shards: number; rows: number }) => assert.ok(r.shards >= 1 && r.rows === 6, JSON.stringify(r));
+    await f.property('shard manifests mutated (bytes)', fc.tuple(fc.nat(1), mutations), 500, ([k, ms]) => {
+      reset();
+      writeFileSync(join(dir, `shard-${k}-of-2.json`), mutate(text[k]!, ms));
+      return consume();
+    }, checkConsumed);
+    await f.property('shard manifests edited (JSON)', fc.tuple(fc.nat(1), jsonEdits), 500, ([k, edits]) => {
+      reset();
+      writeFileSync(join(dir, `shard-${k}-of-2.json`), JSON.stringify(editJson(manifests[k], edits)) ?? 'null');
+      return consume();
+    }, checkConsumed);
+    await f.property('shard NPY files mutated', fc.tuple(fc.nat(files.length - 1), mutations), 300, ([i, ms]) => {
+      reset();
+      for (const [x, b] of originals) writeFileSync(join(dir, x), b);
+      writeFileSync(join(dir, files[i]!), mutate(originals.get(files[i]!)!, ms));
+      return consume();
+    }, checkConsumed);
   },
 };
 
