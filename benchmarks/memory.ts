@@ -2,7 +2,9 @@
 // rows per second. The data is UCI Spambase (57 numeric features), its rows repeated to the size; the teacher is an
 // MLP that `edge-distill teacher train` trains on Spambase first. Every run is the real CLI in a process of its own,
 // under GNU time for the peak RSS.
-//   node --import tsx benchmarks/memory.ts [--rows 10000,100000,1000000] [--format csv|jsonl|npy] [--method kd|lelp|fitnet|label] [--out DIR]
+//   node --import tsx benchmarks/memory.ts [--rows 10000,100000,1000000] [--format csv|jsonl|npy] [--method kd|lelp|fitnet|label] [--shard] [--out DIR]
+// --shard: measure a teacher-pass shard process (`edge-distill teacher run --shard 0/2`, half of every split's rows)
+// instead of a distill run (memory-<format>-shard.md).
 // Needs Debian's deap-doc (Spambase) and time: `apt-get install deap-doc time`.
 // Target (issue 8): peak RSS at 1M rows within 1.5x of 100k rows, i.e. memory stays flat as the transfer set grows.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -86,7 +88,8 @@ function cli(args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000,100000,1000000' }, format: { type: 'string', default: 'csv' }, method: { type: 'string', default: 'kd' }, out: { type: 'string', default: join(ROOT, 'benchmarks', 'results') } } });
+  const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000,100000,1000000' }, format: { type: 'string', default: 'csv' }, method: { type: 'string', default: 'kd' }, shard: { type: 'boolean', default: false }, out: { type: 'string', default: join(ROOT, 'benchmarks', 'results') } } });
+  const shard = values.shard!;
   for (const [file, pkg] of [[SPAMBASE, 'deap-doc'], [TIME, 'time']]) {
     if (!existsSync(file!)) throw new Error(`${file} is missing: apt-get install ${pkg}`);
   }
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
   const method = values.method!;
   if (!['kd', 'lelp', 'fitnet', 'label'].includes(method)) throw new Error(`--method must be kd, lelp, fitnet or label, not ${method}`);
   // Results of the default method keep their old names; others get the method in theirs.
-  const tag = method === 'kd' ? format : `${format}-${method}`;
+  const tag = shard ? `${format}-shard` : method === 'kd' ? format : `${format}-${method}`;
   if (!['csv', 'jsonl', 'npy'].includes(format)) throw new Error(`--format must be csv, jsonl or npy, not ${format}`);
   const sizes = values.rows!.split(',').map(Number);
   const dir = mkdtempSync(join(tmpdir(), 'edge-distill-memory-'));
@@ -119,18 +122,21 @@ async function main(): Promise<void> {
       const out = join(dir, `out-${rows}`);
       const rssFile = join(dir, `rss-${rows}.txt`);
       const t0 = performance.now();
-      execFileSync(TIME, ['-f', '%M', '-o', rssFile, process.execPath, BIN, 'distill', '--config', cfg, '--out', out, '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const command = shard ? ['teacher', 'run', '--config', cfg, '--shard', '0/2', '--out', out, '--quiet'] : ['distill', '--config', cfg, '--out', out, '--quiet'];
+      execFileSync(TIME, ['-f', '%M', '-o', rssFile, process.execPath, BIN, ...command], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
       const wallMs = performance.now() - t0;
-      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-      const m: Measured = {
-        rows,
-        fileBytes,
-        peakRssBytes: Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) * 1024,
-        wallMs,
-        teacherRows: report.task.train + report.task.test,
-        teacherMs: manifest.stages.find((s: { name: string }) => s.name === 'teacher')!.ms,
-      };
+      const peakRssBytes = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) * 1024;
+      let m: Measured;
+      if (shard) {
+        // The shard's rows over its whole wall time (data loading included): what one shard process sustains.
+        const manifest = JSON.parse(readFileSync(join(out, 'shard-0-of-2.json'), 'utf8'));
+        const done = Object.values(manifest.splits as Record<string, { from: number; to: number }>).reduce((a, e) => a + e.to - e.from, 0);
+        m = { rows, fileBytes, peakRssBytes, wallMs, teacherRows: done, teacherMs: wallMs };
+      } else {
+        const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+        const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+        m = { rows, fileBytes, peakRssBytes, wallMs, teacherRows: report.task.train + report.task.test, teacherMs: manifest.stages.find((s: { name: string }) => s.name === 'teacher')!.ms };
+      }
       measured.push(m);
       console.log(`${rows} rows (${format}, ${(fileBytes / 1e6).toFixed(1)} MB): peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB, run ${(wallMs / 1000).toFixed(1)} s, teacher pass ${Math.round((m.teacherRows / m.teacherMs) * 1000)} rows/s`);
       rmSync(out, { recursive: true, force: true });
@@ -143,9 +149,11 @@ async function main(): Promise<void> {
     console.log(`peak RSS at 1M rows / 100k rows: ${verdict} (target <= ${TARGET}x)`);
     mkdirSync(values.out!, { recursive: true });
     const lines = [
-      '# Memory: peak RSS of `edge-distill distill` as the transfer set grows',
+      shard ? '# Memory: peak RSS of a teacher-pass shard process (`edge-distill teacher run --shard 0/2`) as the data grows' : '# Memory: peak RSS of `edge-distill distill` as the transfer set grows',
       '',
-      `UCI Spambase (57 features) repeated to each size, as ${format}; method ${method}, MLP 57-16-2 student, 500 steps; the teacher is an MLP trained by \`edge-distill teacher train\`. Peak RSS of the whole process by GNU time. \`node --import tsx benchmarks/memory.ts --format ${format}${method === 'kd' ? '' : ` --method ${method}`}\``,
+      shard
+        ? `UCI Spambase (57 features) repeated to each size, as ${format}; shard 0 of 2 (half of every split's rows, written as NPY); the teacher is an MLP trained by \`edge-distill teacher train\`. Peak RSS of the whole process by GNU time; "teacher pass" is the shard's rows over its whole wall time, data loading included. \`node --import tsx benchmarks/memory.ts --format ${format} --shard\``
+        : `UCI Spambase (57 features) repeated to each size, as ${format}; method ${method}, MLP 57-16-2 student, 500 steps; the teacher is an MLP trained by \`edge-distill teacher train\`. Peak RSS of the whole process by GNU time. \`node --import tsx benchmarks/memory.ts --format ${format}${method === 'kd' ? '' : ` --method ${method}`}\``,
       '',
       '| rows | file | peak RSS | run | teacher pass |',
       '|---|---|---|---|---|',
