@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { splitIds, type Datasets } from '../data/dataset.ts';
+import type { Datasets } from '../data/dataset.ts';
 import { npyBytes } from '../data/npy.ts';
 import { FileRows, hashRows, type Rows } from '../data/rows.ts';
 import { EdgeDistillError } from '../errors.ts';
@@ -115,11 +115,26 @@ export async function runShard(cfg: Config, teacher: Teacher, data: Datasets, sp
       embedding.abort();
       throw err;
     }
-    const ids = splitIds(s).slice(from, to).join('\n') + (rows ? '\n' : '');
-    writeAtomic(join(out, files.ids), ids);
+    // Row ids a block at a time (a 1M-row shard's ids as one string would be most of its memory): as splitIds gives them.
+    const idsFile = atomicFile(join(out, files.ids));
+    const idsHash = createHash('sha256');
+    try {
+      let at = 0;
+      for (let r = from; r < to; r += 65536) {
+        const end = Math.min(to, r + 65536);
+        const chunk = Buffer.from(Array.from({ length: end - r }, (_, i) => `${s.ids ? s.ids[r + i] : s.positions[r + i]}\n`).join(''));
+        writeAllAt(idsFile.fd, chunk, at);
+        idsHash.update(chunk);
+        at += chunk.length;
+      }
+      idsFile.commit();
+    } catch (err) {
+      idsFile.abort();
+      throw err;
+    }
     splits[name] = {
       rows: s.n, from, to, dataSha256: hashRows(t.x), files,
-      sha256: { [files.logits]: hashes.logits.digest('hex'), [files.embedding]: hashes.embedding.digest('hex'), [files.ids]: createHash('sha256').update(ids).digest('hex') },
+      sha256: { [files.logits]: hashes.logits.digest('hex'), [files.embedding]: hashes.embedding.digest('hex'), [files.ids]: idsHash.digest('hex') },
     };
   }
   const manifest: ShardManifest = {
