@@ -55,7 +55,10 @@ async function main(): Promise<void> {
     const perSec = (ms: number) => (rows / ms) * 1000;
     const machine = perSec(two);
     const fmt = (n: number) => Math.round(n).toLocaleString('en');
-    const hours = (n: number, rate: number) => (n / rate / 3600).toFixed(2);
+    const hours = (n: number, rate: number) => {
+      const sec = n / rate;
+      return sec < 120 ? `${Math.round(sec)} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`;
+    };
     const md = [
       '# Teacher pass in shards',
       '',
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
       '',
       '| machines | rows / s | 1 M rows | 1.6 M rows (Sentiment140) | 3.6 M rows (Amazon reviews) |',
       '| --- | --- | --- | --- | --- |',
-      ...[1, 4, 16, 64].map((n) => `| ${n} | ${fmt(machine * n)} | ${hours(1e6, machine * n)} h | ${hours(1.6e6, machine * n)} h | ${hours(3.6e6, machine * n)} h |`),
+      ...[1, 4, 16, 64].map((n) => `| ${n} | ${fmt(machine * n)} | ${hours(1e6, machine * n)} | ${hours(1.6e6, machine * n)} | ${hours(3.6e6, machine * n)} |`),
       '',
       'These are this image teacher\'s figures; a text transformer teacher costs far more per row, and the table scales with it.',
     ];
