@@ -7,7 +7,8 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../config.ts';
+import type { DataConfig } from '../data/schema.ts';
+import type { TeacherConfig } from './schema.ts';
 import type { Datasets } from '../data/dataset.ts';
 import { npyBytes } from '../data/npy.ts';
 import { FileRows, hashRows, type Rows } from '../data/rows.ts';
@@ -77,7 +78,7 @@ const fileName = (split: SplitName, k: number, shards: number, what: string) => 
 const manifestName = (k: number, shards: number) => `shard-${k}-of-${shards}.json`;
 
 /** Shard K of N of the teacher pass over every split, written into `out` (files first, the manifest last). */
-export async function runShard(cfg: Config, teacher: Teacher, data: Datasets, spec: { shard: number; shards: number }, out: string, progress: Progress): Promise<ShardManifest> {
+export async function runShard(cfg: { teacher: TeacherConfig; data: DataConfig; seed: number }, teacher: Teacher, data: Datasets, spec: { shard: number; shards: number }, out: string, progress: Progress): Promise<ShardManifest> {
   mkdirSync(out, { recursive: true });
   const { shard: k, shards } = spec;
   const splits = {} as ShardManifest['splits'];
