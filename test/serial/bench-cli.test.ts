@@ -45,6 +45,10 @@ test('bench: the teacher and a student on every runtime, in Node and Chromium, d
   const teacher = rows('teacher.onnx', 'node', 'onnxruntime-node');
   for (const b of student) assert.ok(b.memory.modelBytes! < 20 * 2 ** 20 && !b.memory.overProfileLimit, `student ${b.profile}: ${JSON.stringify(b.memory)}`);
   for (const b of teacher) assert.ok(b.memory.modelBytes! > Math.max(...student.map((s) => s.memory.modelBytes!)), `teacher ${b.profile}: ${JSON.stringify(b.memory)}`);
+  // No watch row of the example's student, on any runtime in Node or Chromium, is over the watch's 128 MB.
+  const watchRows = report.benchmarks.filter((b) => b.profile === 'watch' && b.artifact !== 'teacher.onnx');
+  assert.ok(watchRows.length >= 4, `${watchRows.length} student rows under the watch profile`);
+  for (const b of watchRows) assert.ok(!b.memory.overProfileLimit, `${b.artifact} on ${b.runtime} (${b.environment}, watch): ${JSON.stringify(b.memory)}`);
   console.log(`model memory on onnxruntime-node: student ${student.map((b) => (b.memory.modelBytes! / 2 ** 20).toFixed(1)).join(' / ')} MB, teacher ${teacher.map((b) => (b.memory.modelBytes! / 2 ** 20).toFixed(1)).join(' / ')} MB (desktop / phone / watch)`);
   // LiteRT.js (the .tflite) must really have run under every profile, not been skipped: desktop, phone and watch.
   const litert = Object.fromEntries(rows('model.tflite', 'chromium', 'litert-wasm').map((b) => [b.profile, b]));
