@@ -208,24 +208,24 @@ export function quantizeAnyOnnx(m0: Model, mode: QuantMode, opts: AnyQuantizeOpt
     const [dq] = into ? (pending.push({ opType: 'DequantizeLinear', input: [q!, s, z], output: [into], name: `${into}_DequantizeLinear`, attribute: [] }), [into]) : node('DequantizeLinear', [q!, s, z], [`${tensor}_dequantized`]);
     return { tensor: dq!, scale: p.scale };
   };
-  const renamed = new Map<string, string>();
+  // Static: the Relu after a quantized node, by its output, which gets QuantizeLinear -> DequantizeLinear in its place.
+  const reluOutputs = new Set(mode.kind === 'static' ? targets.filter((x) => x.quantizedOutput !== x.output).map((x) => x.quantizedOutput) : []);
   const rewritten: Node[] = [];
   (g.node ?? []).forEach((n, index) => {
     pending = [];
-    // A target's output that static mode quantizes is produced under another name and re-emitted by its DequantizeLinear.
+    // A tensor that static mode quantizes is produced under another name and re-emitted, under its own, by its DequantizeLinear.
     const t = byIndex.get(index);
-    const input = (n.input ?? []).map((i) => renamed.get(i) ?? i);
+    const input = n.input ?? [];
     if (!t) {
-      rewritten.push({ ...n, input });
-      const q = [...byIndex.values()].find((x) => x.quantizedOutput !== x.output && x.quantizedOutput === n.output?.[0]);
-      if (q && mode.kind === 'static') {
-        // The Relu after a quantized node: its output is what gets QuantizeLinear -> DequantizeLinear.
-        const raw = fresh(`${q.quantizedOutput}_float`);
-        rewritten[rewritten.length - 1] = { ...n, input, output: [raw] };
-        pending = [];
-        dequantized.set(q.quantizedOutput, qdq(raw, range(q.quantizedOutput), q.quantizedOutput));
-        rewritten.push(...pending);
+      const out = n.output?.[0];
+      if (out === undefined || !reluOutputs.has(out)) {
+        rewritten.push(n);
+        return;
       }
+      const raw = fresh(`${out}_float`);
+      rewritten.push({ ...n, output: [raw] });
+      dequantized.set(out, qdq(raw, range(out), out));
+      rewritten.push(...pending);
       return;
     }
     const a = attrs(n);

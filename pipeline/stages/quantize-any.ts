@@ -166,7 +166,9 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
   const dir = join(opts.staging, 'artifacts', stem);
   const labels = m.classOutput && data.test.labels ? data.test.labels : null;
   const judge: Judge = { n: data.test.n, reference: await runOnnx(m.bytes, m, data.test, data.test.n, m.outputs), labels };
-  const base = score(m, judge, judge.reference).accuracy;
+  const fp32 = score(m, judge, judge.reference);
+  const base = fp32.accuracy;
+  const sourceSha256 = sha256(m.bytes);
   const judged = labels ? 'accuracy' : 'fidelity';
   opts.progress.note(`${m.path}: ${m.targets.length} quantizable node(s) (${[...new Set(m.targets.map((t) => t.op))].join(', ') || 'none'}); judged by ${judged === 'accuracy' ? `test accuracy of ${m.classOutput} (float32 ${(base * 100).toFixed(2)} %)` : 'fidelity to float32 (agreement of the first output\'s argmax, SQNR, max abs error)'}`);
   const artifacts: ArtifactResult[] = [];
@@ -175,7 +177,7 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
     const file = join(sub, 'model.onnx');
     writeAtomic(file, bytes);
     const name = variant === 'fp32' ? `${stem}.onnx` : `${stem}.${variant}.onnx`;
-    const deploy = { name, format: 'onnx', variant, model: 'model.onnx', source: { path: m.path, sha256: sha256(m.bytes) }, input: { name: m.input, shape: ['batch', ...m.exampleShape] }, outputs: m.outputs, classOutput: m.classOutput };
+    const deploy = { name, format: 'onnx', variant, model: 'model.onnx', source: { path: m.path, sha256: sourceSha256 }, input: { name: m.input, shape: ['batch', ...m.exampleShape] }, outputs: m.outputs, classOutput: m.classOutput };
     writeAtomic(join(sub, 'deploy.json'), JSON.stringify(deploy, null, 2) + '\n');
     const drop = (base - s.accuracy) * 100;
     return {
@@ -184,7 +186,9 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
       parity: [{ runtime: 'onnxruntime-node', examples: judge.n, maxAbsDiff: s.fidelity.maxAbsError, agreement: s.fidelity.agreement }], rejected: null, fidelity: s.fidelity, ...extra,
     };
   };
-  artifacts.push(write('fp32', m.bytes, {}, score(m, judge, judge.reference)));
+  artifacts.push(write('fp32', m.bytes, {}, fp32));
+  // Computed once, for every int8 form's per-layer report.
+  let reference: LayerReference | null = null;
   const calibrationRanges = new Map<string, Map<string, ActivationRange>>();
   for (const mode of c.onnx) {
     const variant = quantVariant(mode);
@@ -202,7 +206,8 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
     const evaluate = async (bytes: Uint8Array) => score(m, judge, await runOnnx(bytes, m, data.test, judge.n, m.outputs));
     let bytes = build({});
     let s = await evaluate(bytes);
-    const layers = mode.kind === 'float16' ? [] : await layerErrors(m, build, data.test, Math.min(1000, data.test.n));
+    if (mode.kind !== 'float16') reference ??= await layerReference(m, data.test, Math.min(1000, data.test.n));
+    const layers = mode.kind === 'float16' ? [] : await layerErrors(m, build, data.test, reference!);
     // Mixed precision: while over budget, the worst remaining layer (by its own error) goes back to float32.
     const keptFloat: string[] = [];
     for (const l of layers) {
@@ -219,23 +224,33 @@ export async function quantizeForeign(m: ForeignModel, c: CompressConfig, data: 
     opts.progress.note(`${a.name}: ${a.bytes} bytes, ${judged} ${(a.accuracy * 100).toFixed(2)} % (drop ${a.accuracyDrop.toFixed(2)}), SQNR ${a.fidelity!.sqnrDb.toFixed(1)} dB${keptFloat.length ? `, ${keptFloat.join(', ')} in float32` : ''}${rejected ? ` — REJECTED: ${rejected}` : ''}`);
   }
   const source: SourceModel = {
-    path: m.path, sha256: sha256(m.bytes), bytes: m.bytes.length, input: m.input, exampleShape: m.exampleShape, outputs: m.outputs, classOutput: m.classOutput,
+    path: m.path, sha256: sourceSha256, bytes: m.bytes.length, input: m.input, exampleShape: m.exampleShape, outputs: m.outputs, classOutput: m.classOutput,
     judged, accuracy: base, quantizable: m.targets.map((t) => ({ node: t.id, op: t.op, weightElements: t.weightElements })),
   };
   return { source, artifacts };
+}
+
+/** The float32 model's output of every quantizable node on the first `n` test rows: what each layer's error is measured against. */
+interface LayerReference {
+  n: number;
+  outputs: Map<string, Float32Array>;
+}
+
+async function layerReference(m: ForeignModel, split: Split, n: number): Promise<LayerReference> {
+  const outs = [...new Set(m.targets.map((t) => t.output))];
+  return { n, outputs: await runOnnx(withOutputs(m.model, outs), m, split, n, outs) };
 }
 
 /**
  * Each quantized node's own error: the model with only that node quantized (its inputs are the float32 model's),
  * its output compared with the float32 model's on `n` test rows. Worst (lowest SQNR) first.
  */
-async function layerErrors(m: ForeignModel, build: (o: { only: Set<string>; exposeOutputs: string[] }) => Uint8Array, split: Split, n: number): Promise<LayerError[]> {
-  const outs = [...new Set(m.targets.map((t) => t.output))];
-  const ref = await runOnnx(withOutputs(m.model, outs), m, split, n, outs);
+async function layerErrors(m: ForeignModel, build: (o: { only: Set<string>; exposeOutputs: string[] }) => Uint8Array, split: Split, ref: LayerReference): Promise<LayerError[]> {
+  const n = ref.n;
   const rows: LayerError[] = [];
   for (const t of m.targets) {
     const q = await runOnnx(build({ only: new Set([t.id]), exposeOutputs: [t.output] }), m, split, n, [t.output]);
-    const [r, v] = [ref.get(t.output)!, q.get(t.output)!];
+    const [r, v] = [ref.outputs.get(t.output)!, q.get(t.output)!];
     let maxAbs = 0;
     for (let i = 0; i < r.length; i++) maxAbs = Math.max(maxAbs, Math.abs(r[i]! - v[i]!));
     rows.push({ node: t.id, op: t.op, output: t.output, sqnrDb: sqnrDb(r, v), maxAbsError: maxAbs, floatBytes: t.weightElements * 4 });
