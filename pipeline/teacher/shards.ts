@@ -89,54 +89,30 @@ export async function runShard(cfg: { teacher: TeacherConfig; data: DataConfig; 
     const { from, to } = shardRange(s.n, teacher.batchSize, k, shards);
     const files = { logits: fileName(name, k, shards, 'logits.npy'), embedding: fileName(name, k, shards, 'embedding.npy'), ids: fileName(name, k, shards, 'ids.txt') };
     const rows = to - from;
-    const logits = atomicFile(join(out, files.logits));
-    const embedding = atomicFile(join(out, files.embedding));
     const [C, D] = [teacher.classes, teacher.embeddingDim];
-    const hashes = { logits: createHash('sha256'), embedding: createHash('sha256') };
-    const put = (f: { fd: number }, h: ReturnType<typeof createHash>, at: number, bytes: Uint8Array) => {
-      writeAllAt(f.fd, bytes, at);
-      h.update(bytes);
-    };
+    const logits = appendOnly(join(out, files.logits), npyBytes('<f4', [rows, C], new Float32Array(0)));
+    const embedding = appendOnly(join(out, files.embedding), npyBytes('<f4', [rows, D], new Float32Array(0)));
+    // Row ids a block at a time (a 1M-row shard's ids as one string would be most of its memory): as splitIds gives them.
+    const ids = appendOnly(join(out, files.ids));
+    const sha256: Record<string, string> = {};
     try {
-      const lh = npyBytes('<f4', [rows, C], new Float32Array(0));
-      const eh = npyBytes('<f4', [rows, D], new Float32Array(0));
-      put(logits, hashes.logits, 0, lh);
-      put(embedding, hashes.embedding, 0, eh);
       const step = progress.step(`teacher shard ${k}/${shards} (${name})`, rows);
       for await (const b of teacherBatches(teacher, t.x, shape, from, to)) {
-        put(logits, hashes.logits, lh.length + (b.from - from) * C * 4, f32Bytes(b.logits));
-        put(embedding, hashes.embedding, eh.length + (b.from - from) * D * 4, f32Bytes(b.embedding));
+        logits.append(f32Bytes(b.logits));
+        embedding.append(f32Bytes(b.embedding));
         step.tick(b.count);
       }
       step.done(`rows ${from}..${to} of ${s.n}`);
-      logits.commit();
-      embedding.commit();
-    } catch (err) {
-      logits.abort();
-      embedding.abort();
-      throw err;
-    }
-    // Row ids a block at a time (a 1M-row shard's ids as one string would be most of its memory): as splitIds gives them.
-    const idsFile = atomicFile(join(out, files.ids));
-    const idsHash = createHash('sha256');
-    try {
-      let at = 0;
       for (let r = from; r < to; r += 65536) {
         const end = Math.min(to, r + 65536);
-        const chunk = Buffer.from(Array.from({ length: end - r }, (_, i) => `${s.ids ? s.ids[r + i] : s.positions[r + i]}\n`).join(''));
-        writeAllAt(idsFile.fd, chunk, at);
-        idsHash.update(chunk);
-        at += chunk.length;
+        ids.append(Buffer.from(Array.from({ length: end - r }, (_, i) => `${s.ids ? s.ids[r + i] : s.positions[r + i]}\n`).join('')));
       }
-      idsFile.commit();
+      [sha256[files.logits], sha256[files.embedding], sha256[files.ids]] = [logits.commit(), embedding.commit(), ids.commit()];
     } catch (err) {
-      idsFile.abort();
+      for (const f of [logits, embedding, ids]) f.abort();
       throw err;
     }
-    splits[name] = {
-      rows: s.n, from, to, dataSha256: hashRows(t.x), files,
-      sha256: { [files.logits]: hashes.logits.digest('hex'), [files.embedding]: hashes.embedding.digest('hex'), [files.ids]: idsHash.digest('hex') },
-    };
+    splits[name] = { rows: s.n, from, to, dataSha256: hashRows(t.x), files, sha256 };
   }
   const manifest: ShardManifest = {
     kind: 'edge-distill teacher shard', tool: `edge-distill ${TOOL_VERSION}`, shard: k, shards,
@@ -146,6 +122,23 @@ export async function runShard(cfg: { teacher: TeacherConfig; data: DataConfig; 
   };
   writeAtomic(join(out, manifestName(k, shards)), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/**
+ * A file written atomically front to back, hashed as it is written: the shard files and the merged ones. `commit`
+ * moves it into place and returns its sha256.
+ */
+function appendOnly(file: string, head?: Uint8Array): { append(bytes: Uint8Array): void; commit(): string; abort(): void } {
+  const f = atomicFile(file);
+  const hash = createHash('sha256');
+  let at = 0;
+  const append = (bytes: Uint8Array) => {
+    writeAllAt(f.fd, bytes, at);
+    hash.update(bytes);
+    at += bytes.length;
+  };
+  if (head) append(head);
+  return { append, commit: () => (f.commit(), hash.digest('hex')), abort: () => f.abort() };
 }
 
 /** Every shard manifest in `dir`, parsed; E_SHARD naming the file for one that does not parse. */
@@ -206,6 +199,9 @@ export function checkShards(dir: string, expect?: { teacher: Teacher; dataSha256
   return all.map((a) => a.manifest).sort((a, b) => a.splits.train.from - b.splits.train.from || a.shard - b.shard);
 }
 
+/** The shards in the order of their rows of one split (blocks then follow each other). */
+const inRowOrder = (shards: ShardManifest[], name: SplitName) => [...shards].sort((a, b) => a.splits[name].from - b.splits[name].from);
+
 /** sha256 of a file, read a block at a time. */
 function fileSha256(file: string): string {
   const h = createHash('sha256');
@@ -229,7 +225,7 @@ function fileSha256(file: string): string {
  * the teacher cache with. Each file's sha256 is checked against its manifest first.
  */
 export function streamShardSplit(dir: string, shards: ShardManifest[], name: SplitName, write: (from: number, logits: Float32Array, embedding: Float32Array) => void): void {
-  for (const m of shards) {
+  for (const m of inRowOrder(shards, name)) {
     const e = m.splits[name];
     if (e.to === e.from) continue;
     for (const f of [e.files.logits, e.files.embedding, e.files.ids]) {
@@ -287,24 +283,23 @@ export function mergeShards(dir: string, out: string): ShardManifest {
       const rows = first.splits[name].rows;
       const files = { logits: fileName(name, 0, 1, 'logits.npy'), embedding: fileName(name, 0, 1, 'embedding.npy'), ids: fileName(name, 0, 1, 'ids.txt') };
       const [C, D] = [first.teacher.classes, first.teacher.embeddingDim];
-      const lh = npyBytes('<f4', [rows, C], new Float32Array(0));
-      const eh = npyBytes('<f4', [rows, D], new Float32Array(0));
-      const lf = openSync(join(tmp, files.logits), 'w');
-      const ef = openSync(join(tmp, files.embedding), 'w');
+      const logits = appendOnly(join(tmp, files.logits), npyBytes('<f4', [rows, C], new Float32Array(0)));
+      const embedding = appendOnly(join(tmp, files.embedding), npyBytes('<f4', [rows, D], new Float32Array(0)));
+      const ids = appendOnly(join(tmp, files.ids));
+      const sha256: Record<string, string> = {};
       try {
-        writeAllAt(lf, lh, 0);
-        writeAllAt(ef, eh, 0);
-        streamShardSplit(dir, shards, name, (from, l, e) => {
-          writeAllAt(lf, f32Bytes(l), lh.length + from * C * 4);
-          writeAllAt(ef, f32Bytes(e), eh.length + from * D * 4);
+        // The checked shards cover the rows in order: each block follows the one before.
+        streamShardSplit(dir, shards, name, (_from, l, e) => {
+          logits.append(f32Bytes(l));
+          embedding.append(f32Bytes(e));
         });
-      } finally {
-        closeSync(lf);
-        closeSync(ef);
+        for (const m of inRowOrder(shards, name)) ids.append(readFileSync(join(dir, m.splits[name].files.ids)));
+        [sha256[files.logits], sha256[files.embedding], sha256[files.ids]] = [logits.commit(), embedding.commit(), ids.commit()];
+      } catch (err) {
+        for (const f of [logits, embedding, ids]) f.abort();
+        throw err;
       }
-      const ids = shards.map((m) => readFileSync(join(dir, m.splits[name].files.ids), 'utf8')).join('');
-      writeAtomic(join(tmp, files.ids), ids);
-      splits[name] = { rows, from: 0, to: rows, dataSha256: first.splits[name].dataSha256, files, sha256: Object.fromEntries(Object.values(files).map((f) => [f, fileSha256(join(tmp, f))])) };
+      splits[name] = { rows, from: 0, to: rows, dataSha256: first.splits[name].dataSha256, files, sha256 };
     }
     const manifest: ShardManifest = { ...first, tool: `edge-distill ${TOOL_VERSION}`, shard: 0, shards: 1, splits };
     writeAtomic(join(tmp, manifestName(0, 1)), JSON.stringify(manifest, null, 2) + '\n');
