@@ -136,8 +136,8 @@ export async function benchArtifacts(
           skipped.push({ artifact: t.name, runtime: r, environment: 'node', reason: res.reason });
           continue;
         }
-        // The model's own memory: this worker's peak RSS minus that of a worker with the same runtime, inputs and
-        // timing loop but no model (measured once per runtime and thread count).
+        // The model's own memory: this worker's peak RSS minus that of a baseline worker with the same runtime, inputs
+        // and timing loop and no model of its own (an Identity model for ONNX runtimes; once per runtime and thread count).
         const key = `${r}|${threads}`;
         if (!baselines.has(key)) {
           const base = await runWorker({ ...job, model: baselineModel(r, data.test.features) }, dir, id++);
